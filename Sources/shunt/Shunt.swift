@@ -1,0 +1,2 @@
+import ArgumentParser
+@main struct Shunt: ParsableCommand { func run() {} }
