@@ -66,3 +66,73 @@ public struct Hello: Hashable, Sendable {
         settings.first(where: { $0.id == id })?.value
     }
 }
+
+extension Hello {
+    /// The two sides' version ranges do not overlap (spec §2.2).
+    public struct VersionMismatch: Error, Hashable, Sendable, CustomStringConvertible {
+        public var local: ClosedRange<UInt16>
+        public var peer: ClosedRange<UInt16>
+
+        /// The GOAWAY debug text: `version mismatch: we speak 1..1, peer speaks 2..3`.
+        public var description: String {
+            "version mismatch: we speak \(local.lowerBound)..\(local.upperBound), peer speaks \(peer.lowerBound)..\(peer.upperBound)"
+        }
+    }
+
+    /// The negotiated version: the highest both speak. Both sides compute the same from the two HELLOs.
+    public static func negotiateVersion(local: Hello, peer: Hello) -> Result<UInt16, VersionMismatch> {
+        let highest = min(local.maxVersion, peer.maxVersion)
+        guard highest >= max(local.minVersion, peer.minVersion) else {
+            return .failure(VersionMismatch(local: local.minVersion...local.maxVersion, peer: peer.minVersion...peer.maxVersion))
+        }
+        return .success(highest)
+    }
+}
+
+/// A HELLO's settings with the defaults of spec §2.3 filled in: what its sender accepts.
+public struct PeerSettings: Hashable, Sendable {
+    public var maxFrameSize: UInt32 = WireLimits.defaultMaxFrameSize
+    public var initialStreamWindow: UInt32 = WireLimits.defaultInitialStreamWindow
+    public var initialSessionWindow: UInt32 = WireLimits.defaultInitialSessionWindow
+    public var initialMaxStreams: UInt32 = WireLimits.defaultInitialMaxStreams
+    public var maxMetadataSize: UInt32 = WireLimits.defaultMaxMetadataSize
+    public var compression: UInt32 = 0
+
+    public init() {}
+
+    /// Reads the settings of a (decoded, hence validated) HELLO; unknown ids are ignored.
+    public init(_ hello: Hello) {
+        for setting in hello.settings {
+            switch setting.id {
+            case .maxFrameSize: maxFrameSize = setting.value
+            case .initialStreamWindow: initialStreamWindow = setting.value
+            case .initialSessionWindow: initialSessionWindow = setting.value
+            case .initialMaxStreams: initialMaxStreams = setting.value
+            case .maxMetadataSize: maxMetadataSize = setting.value
+            case .compression: compression = setting.value
+            default: break
+            }
+        }
+    }
+
+    /// Bit 0 of `COMPRESSION`: the sender can decompress DEFLATE (spec §12).
+    public var acceptsDeflate: Bool { compression & 1 != 0 }
+
+    /// The settings as HELLO entries, omitting those equal to their default.
+    public var helloSettings: [Setting] {
+        var settings: [Setting] = []
+        let defaults = PeerSettings()
+        if maxFrameSize != defaults.maxFrameSize { settings.append(Setting(.maxFrameSize, maxFrameSize)) }
+        if initialStreamWindow != defaults.initialStreamWindow { settings.append(Setting(.initialStreamWindow, initialStreamWindow)) }
+        if initialSessionWindow != defaults.initialSessionWindow { settings.append(Setting(.initialSessionWindow, initialSessionWindow)) }
+        if initialMaxStreams != defaults.initialMaxStreams { settings.append(Setting(.initialMaxStreams, initialMaxStreams)) }
+        if maxMetadataSize != defaults.maxMetadataSize { settings.append(Setting(.maxMetadataSize, maxMetadataSize)) }
+        if compression != defaults.compression { settings.append(Setting(.compression, compression)) }
+        return settings
+    }
+
+    /// The limits a decoder of frames sent to the owner of these settings enforces.
+    public var decoderLimits: FrameDecoder.Limits {
+        FrameDecoder.Limits(maxFrameSize: maxFrameSize, maxMetadataSize: maxMetadataSize)
+    }
+}

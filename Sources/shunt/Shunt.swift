@@ -1,2 +1,15 @@
 import ArgumentParser
-@main struct Shunt: ParsableCommand { func run() {} }
+
+@main
+struct Shunt: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "shunt",
+        abstract: "Take over the traffic of a Kubernetes service and serve it from your laptop.",
+        discussion: """
+            A global intercept sends every connection of a service port to your laptop; a personal \
+            intercept sends only the requests that carry your header or hit your path, while everyone \
+            else keeps reaching the in-cluster version.
+            """,
+        subcommands: [Demo.self]
+    )
+}
