@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "ShuntWire", targets: ["ShuntWire"]),
+        .library(name: "ShuntSession", targets: ["ShuntSession"]),
         .executable(name: "shunt", targets: ["shunt"]),
     ],
     dependencies: [
@@ -18,6 +19,10 @@ let package = Package(
             name: "ShuntWire",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
+        .target(
+            name: "ShuntSession",
+            dependencies: ["ShuntWire", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .executableTarget(
             name: "shunt",
             dependencies: [
@@ -29,6 +34,15 @@ let package = Package(
         .testTarget(
             name: "ShuntWireTests",
             dependencies: [
+                "ShuntWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "ShuntSessionTests",
+            dependencies: [
+                "ShuntSession",
                 "ShuntWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "PropertyBased", package: "swift-property-based"),

@@ -1,0 +1,77 @@
+import NIOCore
+import ShuntWire
+
+extension SessionStateMachine {
+    /// The next frame to write: control frames first (HELLO, PING answers, WINDOW_UPDATE, RESET,
+    /// GOAWAY never wait behind bulk data), then DATA from the streams in round robin, each frame at
+    /// most `maxDataFrameSize` and within both windows (spec §6.1). Nil: nothing can be sent now.
+    public mutating func nextOutboundFrame() -> Frame? {
+        if let frame = control.popFirst() { return frame }
+        guard phase == .ready else { return nil }
+        var rotations = ready.count
+        while rotations > 0, let id = ready.popFirst() {
+            rotations -= 1
+            guard var record = streams[id], !record.closed, record.hasSendWork else {
+                if streams[id] != nil { streams[id]!.scheduled = false }
+                continue
+            }
+            if record.queuedBytes == 0 {
+                // Only FIN is left: an empty DATA frame needs no window.
+                record.finSent = true
+                record.finQueued = false
+                record.scheduled = false
+                streams[id] = record
+                closeIfFinished(record.id)
+                return .data(record.id, ByteBuffer(), fin: true)
+            }
+            let limit = min(record.sendWindow.available, sendSessionWindow.available,
+                            Int(peerSettings.maxFrameSize), configuration.maxDataFrameSize)
+            if sendSessionWindow.available == 0 {
+                // The whole session waits for a session WINDOW_UPDATE; keep our place.
+                ready.prepend(id)
+                return nil
+            }
+            if limit == 0 {
+                record.scheduled = false  // rescheduled by the stream's WINDOW_UPDATE
+                streams[id] = record
+                continue
+            }
+            var head = record.sendQueue!.removeFirst()
+            let chunk: ByteBuffer
+            if head.readableBytes <= limit {
+                chunk = head
+            } else {
+                chunk = head.readSlice(length: limit)!
+                record.sendQueue!.prepend(head)
+            }
+            let octets = chunk.readableBytes
+            record.queuedBytes -= octets
+            record.sendWindow.consume(octets)
+            sendSessionWindow.consume(octets)
+            let fin = record.queuedBytes == 0 && record.finQueued
+            if fin {
+                record.finSent = true
+                record.finQueued = false
+                record.sendQueue = nil
+            }
+            if record.blocked && record.queuedBytes < configuration.streamSendBuffer && record.acceptsWrites {
+                record.blocked = false
+                events.append(.writable(record.id))
+            }
+            if record.hasSendWork && record.sendWindow.available > 0 {
+                ready.append(id)
+            } else {
+                record.scheduled = false
+            }
+            streams[id] = record
+            if fin { closeIfFinished(record.id) }
+            return .data(record.id, chunk, fin: fin)
+        }
+        return nil
+    }
+
+    /// Whether `nextOutboundFrame()` has something now (control frames, or data with window).
+    public var hasOutboundFrames: Bool {
+        !control.isEmpty || (phase == .ready && !ready.isEmpty && sendSessionWindow.available > 0)
+    }
+}

@@ -1,0 +1,52 @@
+import NIOCore
+import ShuntWire
+
+/// What a session keeps per stream (spec §5.2, §6): direction states, windows and the send queue.
+struct StreamRecord {
+    let id: StreamID
+    let openedByPeer: Bool
+    /// This side may still queue data (no FIN queued, not reset).
+    var acceptsWrites = true
+    /// This side has put FIN on the wire.
+    var finSent = false
+    /// FIN is queued behind `sendQueue`.
+    var finQueued = false
+    /// The peer may still send (no FIN received, not reset).
+    var remoteOpen: Bool
+    /// Reset, or both FINs exchanged.
+    var closed = false
+
+    var sendWindow: FlowWindow
+    /// Lazily created: an idle stream holds no queue storage.
+    var sendQueue: CircularBuffer<ByteBuffer>? = nil
+    var queuedBytes = 0
+    /// In the scheduler's round-robin list.
+    var scheduled = false
+    /// Reported not writable; `.writable` is due when the queue drains below the limit.
+    var blocked = false
+
+    /// Credit the peer still has on this stream.
+    var receiveCredit: Int
+    /// The window size this side aims to keep open (grows, spec §6.3).
+    var windowTarget: Int
+    var consumedSinceUpdate = 0
+    var lastUpdate: NIODeadline? = nil
+
+    init(id: StreamID, openedByPeer: Bool, remoteOpen: Bool, sendWindow: UInt32, receiveWindow: UInt32) {
+        self.id = id
+        self.openedByPeer = openedByPeer
+        self.remoteOpen = remoteOpen
+        self.sendWindow = FlowWindow(sendWindow)
+        self.receiveCredit = Int(receiveWindow)
+        self.windowTarget = Int(receiveWindow)
+    }
+
+    var hasSendWork: Bool { queuedBytes > 0 || (finQueued && !finSent) }
+
+    mutating func dropQueue() {
+        sendQueue = nil
+        queuedBytes = 0
+        finQueued = false
+        acceptsWrites = false
+    }
+}

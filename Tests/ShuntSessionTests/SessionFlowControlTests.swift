@@ -1,0 +1,119 @@
+import NIOCore
+import ShuntSession
+import ShuntWire
+import Testing
+
+@Suite struct SessionFlowControlTests {
+    func smallWindows() -> SessionConfiguration {
+        var server = SessionConfiguration(role: .server)
+        server.settings.initialStreamWindow = 65_536
+        return server
+    }
+
+    @Test func aSenderStopsAtTheWindowOfASlowReaderAndQueuesOnlyItsBuffer() throws {
+        var pair = SessionPair(server: smallWindows())
+        let id = try pair.client.openStream(kind: .tcp)
+        var written = 0
+        // The owner writes while the stream is writable, as a socket reader with backpressure does.
+        while pair.client.isWritable(id) {
+            try pair.client.send(id, ByteBuffer(repeating: 1, count: 16_384))
+            written += 16_384
+            pair.pump()
+        }
+        // The server's owner never consumes: exactly one window crossed, the rest waits on the client.
+        #expect(SessionPair.received(pair.serverEvents, on: id).bytes.count == 65_536)
+        #expect(pair.server.receiveCredit(id) == 0)
+        #expect(pair.client.queuedBytes(id) == written - 65_536)
+        #expect(pair.client.queuedBytes(id) <= pair.client.configuration.streamSendBuffer + 16_384)
+        #expect(throws: StreamOperationError.sendBufferFull(id)) { try pair.client.send(id, ByteBuffer(repeating: 1, count: 1)) }
+
+        // The reader consumes: window comes back, data flows, the stream becomes writable again.
+        pair.server.consumed(id, octets: 65_536, now: pair.now)
+        pair.pump()
+        #expect(SessionPair.received(pair.serverEvents, on: id).bytes.count == 131_072)
+        #expect(pair.clientEvents.contains(.writable(id)))
+        #expect(pair.client.isWritable(id))
+    }
+
+    @Test func oneStalledStreamDoesNotStallAnother() throws {
+        var pair = SessionPair(server: smallWindows())
+        let stalled = try pair.client.openStream(kind: .tcp)
+        let other = try pair.client.openStream(kind: .tcp)
+        for _ in 0..<6 { try? pair.client.send(stalled, ByteBuffer(repeating: 1, count: 16_384)) }
+        pair.pump()
+        try pair.client.send(other, ByteBuffer(repeating: 2, count: 1000), fin: true)
+        pair.pump()
+        #expect(SessionPair.received(pair.serverEvents, on: other) == (Array(repeating: 2, count: 1000), true))
+    }
+
+    @Test func windowUpdatesAreSentOnlyAfterHalfTheWindowIsConsumed() throws {
+        var pair = SessionPair(server: smallWindows())
+        let id = try pair.client.openStream(kind: .tcp)
+        try pair.client.send(id, ByteBuffer(repeating: 1, count: 65_536))
+        pair.pump()
+        pair.server.consumed(id, octets: 32_767, now: pair.now)
+        #expect(!pair.takeOutbound(fromClient: false).contains { $0.streamID == id })
+        pair.server.consumed(id, octets: 1, now: pair.now)
+        #expect(pair.takeOutbound(fromClient: false).contains(Frame(streamID: id, payload: .windowUpdate(increment: 32_768))))
+    }
+
+    @Test func dataBeyondTheStreamWindowIsAFlowControlError() throws {
+        var pair = SessionPair(server: smallWindows())
+        let id = try pair.client.openStream(kind: .tcp)
+        pair.pump()
+        for _ in 0..<4 { pair.injectToServer(.data(id, ByteBuffer(repeating: 0, count: 16_384))) }
+        #expect(endCode(pair.serverEvents) == nil)
+        pair.injectToServer(.data(id, ByteBuffer(repeating: 0, count: 1)))
+        #expect(endCode(pair.serverEvents) == .flowControlError)
+        #expect(endMessage(pair.serverEvents) == "DATA of 1 octets on stream 1 exceeds its window (0 left)")
+    }
+
+    @Test func dataBeyondTheSessionWindowIsAFlowControlError() throws {
+        var server = SessionConfiguration(role: .server)
+        server.settings.initialSessionWindow = 20_000
+        var pair = SessionPair(server: server)
+        let id = try pair.client.openStream(kind: .tcp)
+        pair.pump()
+        pair.injectToServer(.data(id, ByteBuffer(repeating: 0, count: 16_384)))
+        pair.injectToServer(.data(id, ByteBuffer(repeating: 0, count: 3_617)))
+        #expect(endCode(pair.serverEvents) == .flowControlError)
+        #expect(endMessage(pair.serverEvents)?.contains("exceeds the session window (3616 left)") == true)
+    }
+
+    @Test(arguments: [StreamID(0), StreamID(1)])
+    func aWindowUpdatePastTwoToThe31MinusOneIsAFlowControlError(_ stream: StreamID) throws {
+        var pair = SessionPair()
+        _ = try pair.client.openStream(kind: .tcp)
+        pair.pump()
+        let current = stream.isSession ? pair.server.sessionSendWindow : pair.server.sendWindow(stream)!
+        pair.injectToServer(Frame(streamID: stream, payload: .windowUpdate(increment: UInt32(Int(WireLimits.maxWindow) - current))))
+        #expect(endCode(pair.serverEvents) == nil)
+        pair.injectToServer(Frame(streamID: stream, payload: .windowUpdate(increment: 1)))
+        #expect(endCode(pair.serverEvents) == .flowControlError)
+    }
+
+    @Test func theSenderNeverExceedsTheSessionWindowAcrossStreams() throws {
+        var server = SessionConfiguration(role: .server)
+        server.settings.initialSessionWindow = 40_000
+        var pair = SessionPair(server: server)
+        let ids = try (0..<4).map { _ in try pair.client.openStream(kind: .tcp) }
+        for id in ids { try pair.client.send(id, ByteBuffer(repeating: 1, count: 30_000)) }
+        pair.pump()
+        let delivered = ids.map { SessionPair.received(pair.serverEvents, on: $0).bytes.count }.reduce(0, +)
+        #expect(delivered == 40_000)
+        #expect(endCode(pair.serverEvents) == nil)
+        #expect(pair.client.sessionSendWindow == 0)
+    }
+
+    @Test func dataFramesNeverExceedThePeersMaxFrameSize() throws {
+        var pair = SessionPair()
+        let id = try pair.client.openStream(kind: .tcp)
+        try pair.client.send(id, ByteBuffer(repeating: 1, count: 50_000), fin: true)
+        pair.pump()
+        let sizes = pair.clientSent.compactMap { frame -> Int? in
+            if case .data(let bytes, _, _) = frame.payload { return bytes.readableBytes }
+            return nil
+        }
+        #expect(sizes == [16_384, 16_384, 16_384, 848])
+    }
+}
