@@ -54,6 +54,11 @@ extension SessionStateMachine {
             localCredit = peerSettings.initialMaxStreams
             phase = .ready
             events.append(.ready(version: negotiated, peer: peerSettings))
+            // Measure the round trip at once: window growth (spec §6.3) needs it from the first transfer.
+            let opaque = nextPingOpaque()
+            outstandingPing = (opaque, lastReceived)
+            lastPingSent = lastReceived
+            enqueueControl(Frame(streamID: .session, payload: .ping(opaque: opaque)))
         }
     }
 

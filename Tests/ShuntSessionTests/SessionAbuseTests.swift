@@ -42,9 +42,10 @@ import Testing
 
     @Test func aPingFloodIsEnhanceYourCalmAndTheReplyQueueStaysBounded() {
         var pair = SessionPair()
-        for index in 0..<101 {
+        // The client's own RTT probe after HELLO was the first; 99 more stay within the budget of 100.
+        for index in 0..<100 {
             pair.injectToServer(Frame(streamID: .session, payload: .ping(opaque: UInt64(index))))
-            if index < 100 { #expect(endCode(pair.serverEvents) == nil) }
+            if index < 99 { #expect(endCode(pair.serverEvents) == nil) }
         }
         #expect(endCode(pair.serverEvents) == .enhanceYourCalm)
         #expect(endMessage(pair.serverEvents) == "too many PING frames: more than 100 in 10 s")
