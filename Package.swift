@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "ShuntWire", targets: ["ShuntWire"]),
         .library(name: "ShuntSession", targets: ["ShuntSession"]),
+        .library(name: "ShuntOracles", targets: ["ShuntOracles"]),
         .executable(name: "shunt", targets: ["shunt"]),
     ],
     dependencies: [
@@ -21,6 +22,14 @@ let package = Package(
         ),
         .target(
             name: "ShuntSession",
+            dependencies: [
+                "ShuntWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "ShuntOracles",
             dependencies: ["ShuntWire", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .executableTarget(
@@ -35,6 +44,7 @@ let package = Package(
             name: "ShuntWireTests",
             dependencies: [
                 "ShuntWire",
+                "ShuntOracles",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
@@ -45,6 +55,7 @@ let package = Package(
                 "ShuntSession",
                 "ShuntWire",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
