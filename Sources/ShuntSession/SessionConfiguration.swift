@@ -49,6 +49,10 @@ public struct SessionConfiguration: Hashable, Sendable {
     /// Receive-window growth caps (spec §6.3).
     public var maxStreamWindow: UInt32 = 16 << 20
     public var maxSessionWindow: UInt32 = 64 << 20
+    /// The most all streams of a session may buffer together on this side: the sum of their receive
+    /// window targets. A stream's window grows only while the sum stays within it (spec §6.2), so a
+    /// session holds at most `max(maxReceiveBuffer, streams × INITIAL_STREAM_WINDOW)` of unread data.
+    public var maxReceiveBuffer = 64 << 20
     /// Octets a stream may queue for sending beyond what the window lets out; above it the stream is not writable.
     public var streamSendBuffer = 64 * 1024
     /// Largest DATA payload this side sends in one frame, so PING and RESET never wait behind bulk data.

@@ -98,6 +98,9 @@ extension SessionStateMachine {
         record.receiveCredit -= length
         if fin { record.remoteOpen = false }
         streams[stream.rawValue] = record
+        // The stream's own window bounds what it buffers; the session window only bounds what is in
+        // flight, so it is granted back on receipt: a slow reader never holds the session (spec §6.2).
+        returnToSession(length, now: now)
         if length > 0 || fin {
             events.append(.data(stream, bytes, fin: fin))
         }
@@ -145,6 +148,7 @@ extension SessionStateMachine {
         streams[stream.rawValue] = record
         events.append(.reset(stream, code: code, reason: String(buffer: reason), byPeer: true))
         forgetIfDone(stream)
+        if record.releaseWhenClosed { release(stream) }
     }
 
     mutating func receiveWindowUpdate(_ stream: StreamID, increment: UInt32) {

@@ -168,15 +168,15 @@ public struct SessionStateMachine {
         if schedule { ready.append(stream.rawValue) }
     }
 
-    /// Tells the session the owner passed on `octets` of a stream's data: window is granted back (spec §6.2).
+    /// Tells the session the owner passed on `octets` of a stream's data: the stream window is granted back (spec §6.2).
     public mutating func consumed(_ stream: StreamID, octets: Int, now: NIODeadline) {
         guard phase == .ready, octets > 0 else { return }
-        returnToSession(octets, now: now)
         guard var record = streams[stream.rawValue], record.remoteOpen, !record.closed else { return }
         record.consumedSinceUpdate += octets
         if record.consumedSinceUpdate * 2 >= record.windowTarget {
             var increment = record.consumedSinceUpdate
-            if shouldGrow(lastUpdate: record.lastUpdate, now: now), record.windowTarget < Int(configuration.maxStreamWindow) {
+            if shouldGrow(lastUpdate: record.lastUpdate, now: now), record.windowTarget < Int(configuration.maxStreamWindow),
+               receiveBufferTargets + record.windowTarget <= configuration.maxReceiveBuffer {
                 let grown = min(record.windowTarget * 2, Int(configuration.maxStreamWindow))
                 increment += grown - record.windowTarget
                 record.windowTarget = grown
@@ -198,6 +198,7 @@ public struct SessionStateMachine {
         streams[stream.rawValue] = record
         enqueueControl(.reset(stream, code, reason: String(decoding: reason.utf8.prefix(WireLimits.maxResetReason), as: UTF8.self)))
         forgetIfDone(stream)
+        if record.releaseWhenClosed { release(stream) }
     }
 
     /// The owner has torn down all local work for a stream the peer opened (its upstream connection
@@ -205,6 +206,13 @@ public struct SessionStateMachine {
     /// credit (spec §5.4): resets free nothing early. A stream still open is reset with CANCEL first.
     public mutating func release(_ stream: StreamID) {
         guard var record = streams[stream.rawValue], record.openedByPeer else { return }
+        if !record.closed && !record.acceptsWrites && record.finQueued && !record.remoteOpen {
+            // Both directions are done but our FIN still waits for window behind queued data:
+            // let it go out, then release (closeIfFinished).
+            record.releaseWhenClosed = true
+            streams[stream.rawValue] = record
+            return
+        }
         if !record.closed {
             reset(stream, code: .cancel)
             guard let updated = streams[stream.rawValue] else { return }
@@ -267,6 +275,12 @@ public struct SessionStateMachine {
     func shouldGrow(lastUpdate: NIODeadline?, now: NIODeadline) -> Bool {
         guard let lastUpdate, let rtt = roundTripTime else { return false }
         return (now - lastUpdate).nanoseconds < 2 * max(rtt.nanoseconds, 1)
+    }
+
+    /// The sum of the receive window targets of the streams the peer may still send on: what this
+    /// side may have to buffer (spec §6.2). Computed only when a window is about to grow.
+    var receiveBufferTargets: Int {
+        streams.values.reduce(0) { $0 + ($1.remoteOpen && !$1.closed ? $1.windowTarget : 0) }
     }
 
     mutating func returnToSession(_ octets: Int, now: NIODeadline) {
@@ -348,5 +362,6 @@ public struct SessionStateMachine {
         streams[stream.rawValue] = record
         events.append(.closed(stream))
         forgetIfDone(stream)
+        if record.releaseWhenClosed { release(stream) }
     }
 }

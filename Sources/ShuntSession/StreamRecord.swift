@@ -15,6 +15,9 @@ struct StreamRecord {
     var remoteOpen: Bool
     /// Reset, or both FINs exchanged.
     var closed = false
+    /// The owner released the stream while its last data and FIN were still queued: it is released
+    /// (forgotten, its credit returned) once they are on the wire.
+    var releaseWhenClosed = false
 
     var sendWindow: FlowWindow
     /// Lazily created: an idle stream holds no queue storage.

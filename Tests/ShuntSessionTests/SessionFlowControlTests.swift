@@ -74,10 +74,29 @@ import Testing
         var pair = SessionPair(server: server)
         let id = try pair.client.openStream(kind: .tcp)
         pair.pump()
-        pair.injectToServer(.data(id, ByteBuffer(repeating: 0, count: 16_384)))
-        pair.injectToServer(.data(id, ByteBuffer(repeating: 0, count: 3_617)))
+        // 9,000 is below half the target, so the server grants nothing back yet: 11,000 are left.
+        pair.injectToServer(.data(id, ByteBuffer(repeating: 0, count: 9_000)))
+        pair.injectToServer(.data(id, ByteBuffer(repeating: 0, count: 11_001)))
         #expect(endCode(pair.serverEvents) == .flowControlError)
-        #expect(endMessage(pair.serverEvents)?.contains("exceeds the session window (3616 left)") == true)
+        #expect(endMessage(pair.serverEvents)?.contains("exceeds the session window (11000 left)") == true)
+    }
+
+    @Test func theSessionWindowIsGrantedOnReceiptSoASlowStreamDoesNotHoldIt() throws {
+        var server = SessionConfiguration(role: .server)
+        server.settings.initialSessionWindow = 65_536
+        var pair = SessionPair(server: server)
+        let slow = try pair.client.openStream(kind: .tcp)
+        let fast = try pair.client.openStream(kind: .tcp)
+        pair.pump()
+        // The slow stream's reader never consumes: its stream window (256 KiB) fills, the session's does not stay used.
+        try pair.client.send(slow, ByteBuffer(repeating: 1, count: 60_000))
+        pair.pump()
+        try pair.client.send(fast, ByteBuffer(repeating: 2, count: 60_000))
+        pair.pump()
+        #expect(SessionPair.received(pair.serverEvents, on: slow).bytes.count == 60_000)
+        #expect(SessionPair.received(pair.serverEvents, on: fast).bytes.count == 60_000)
+        #expect(pair.server.receiveCredit(slow) == 262_144 - 60_000)
+        #expect(endCode(pair.serverEvents) == nil)
     }
 
     @Test(arguments: [StreamID(0), StreamID(1)])
@@ -96,13 +115,22 @@ import Testing
         var server = SessionConfiguration(role: .server)
         server.settings.initialSessionWindow = 40_000
         var pair = SessionPair(server: server)
+        pair.pump()
         let ids = try (0..<4).map { _ in try pair.client.openStream(kind: .tcp) }
         for id in ids { try pair.client.send(id, ByteBuffer(repeating: 1, count: 30_000)) }
+        // Before the server grants anything back, the client sends exactly the session window.
+        let flight = pair.takeOutbound(fromClient: true)
+        let sent = flight.reduce(0) { total, frame in
+            if case .data(let bytes, _, _) = frame.payload { return total + bytes.readableBytes }
+            return total
+        }
+        #expect(sent == 40_000)
+        #expect(pair.client.sessionSendWindow == 0)
+        for frame in flight { pair.injectToServer(frame) }
         pair.pump()
         let delivered = ids.map { SessionPair.received(pair.serverEvents, on: $0).bytes.count }.reduce(0, +)
-        #expect(delivered == 40_000)
+        #expect(delivered == 120_000)
         #expect(endCode(pair.serverEvents) == nil)
-        #expect(pair.client.sessionSendWindow == 0)
     }
 
     @Test func dataFramesNeverExceedThePeersMaxFrameSize() throws {

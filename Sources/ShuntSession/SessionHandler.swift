@@ -1,0 +1,307 @@
+import NIOCore
+import ShuntWire
+
+/// Runs a `SessionStateMachine` over a byte channel (TLS in production): decodes what arrives, feeds
+/// the machine, writes what it queues, keeps its timer, and maps its streams to `ShuntStreamChannel`s.
+/// A thin shell: every decision is the state machine's.
+///
+/// Output is pulled from the machine only while the parent channel is writable, so a peer that does
+/// not read stops this side at its windows and bounded queues; input is always read (a pending write
+/// never stops reading, which avoids the mutual-write deadlock).
+public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = Never
+    public typealias OutboundIn = Never
+    public typealias OutboundOut = ByteBuffer
+
+    /// Sets up a stream the peer opened; reset it (by closing) to refuse it.
+    public typealias StreamInitializer = @Sendable (ShuntStreamChannel) -> EventLoopFuture<Void>
+
+    public let configuration: SessionConfiguration
+    private var machine: SessionStateMachine
+    private var decoder: FrameDecoder
+    private let inboundStreamInitializer: StreamInitializer
+    private var context: ChannelHandlerContext?
+    /// Kept after the handler is removed, so that late calls fail on the right loop.
+    private var eventLoop: EventLoop?
+    private var streams: [StreamID: ShuntStreamChannel] = [:]
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
+    private var flushing = false
+    private var processingEvents = false
+    private var closing = false
+    private var readyPromise: EventLoopPromise<UInt16>?
+    private var endedPromise: EventLoopPromise<SessionError?>?
+    private var goAwayObserver: ((StreamID, ErrorCode, String) -> Void)?
+
+    /// Octets of frames written to the parent channel but not yet flushed out of it.
+    public private(set) var framesWritten = 0
+
+    public init(configuration: SessionConfiguration, inboundStreamInitializer: @escaping StreamInitializer) {
+        self.configuration = configuration
+        self.machine = SessionStateMachine(configuration: configuration, now: .now())
+        self.decoder = FrameDecoder(limits: configuration.settings.decoderLimits, expectsPreface: true)
+        self.inboundStreamInitializer = inboundStreamInitializer
+    }
+
+    // MARK: Owner API (on the event loop)
+
+    /// Succeeds with the negotiated version once both HELLOs are exchanged.
+    public func ready(on eventLoop: EventLoop) -> EventLoopFuture<UInt16> {
+        if let version = machine.version { return eventLoop.makeSucceededFuture(version) }
+        if let error = endedError { return eventLoop.makeFailedFuture(error) }
+        if readyPromise == nil { readyPromise = eventLoop.makePromise() }
+        return readyPromise!.futureResult
+    }
+
+    /// Succeeds when the session is over: nil for a clean end, else why.
+    public func ended(on eventLoop: EventLoop) -> EventLoopFuture<SessionError?> {
+        if machine.isEnded { return eventLoop.makeSucceededFuture(endedError) }
+        if endedPromise == nil { endedPromise = eventLoop.makePromise() }
+        return endedPromise!.futureResult
+    }
+
+    private var endedError: SessionError?
+
+    /// Called when the peer sends GOAWAY (last stream id, code, debug text).
+    public func onGoAway(_ observer: @escaping (StreamID, ErrorCode, String) -> Void) {
+        goAwayObserver = observer
+    }
+
+    /// The latest PING round trip.
+    public var roundTripTime: TimeAmount? { machine.roundTripTime }
+    public var isReady: Bool { machine.isReady }
+    public var isClosing: Bool { machine.isClosing }
+    public var streamCount: Int { machine.streamCount }
+    public var queuedControlFrames: Int { machine.queuedControlFrames }
+
+    /// Opens a stream; `initializer` adds its handlers before it becomes active. Data written right
+    /// after travels in the same flight as STREAM_OPEN.
+    public func openStream(kind: StreamKind, metadata: StreamMetadata = StreamMetadata(),
+                           initializer: @escaping StreamInitializer) -> EventLoopFuture<Channel> {
+        guard let context else {
+            guard let eventLoop else {
+                preconditionFailure("SessionHandler.openStream called before the handler was added to a channel")
+            }
+            return eventLoop.makeFailedFuture(StreamOpenError(reason: .sessionClosing))
+        }
+        let id: StreamID
+        do {
+            id = try machine.openStream(kind: kind, metadata: metadata)
+        } catch {
+            return context.eventLoop.makeFailedFuture(StreamOpenError(reason: error))
+        }
+        let channel = ShuntStreamChannel(session: self, parent: context.channel, streamID: id, kind: kind, metadata: metadata)
+        streams[id] = channel
+        let promise = context.eventLoop.makePromise(of: Channel.self)
+        channel.activate(initializer: initializer, promise: promise)
+        flushOutbound()
+        return promise.futureResult
+    }
+
+    /// Ends the session (spec §7.2): graceful by default.
+    public func goAway(code: ErrorCode = .noError, debug: String = "", graceful: Bool = true) {
+        machine.goAway(code: code, debug: debug, graceful: graceful, now: .now())
+        processEvents()
+        flushOutbound()
+    }
+
+    /// One line per stream: the session's view (windows, queue) and the channel's, for diagnostics.
+    public var streamDiagnostics: [String] {
+        streams.keys.sorted().map { id in
+            "\(id): send window \(machine.sendWindow(id) ?? -1), queued \(machine.queuedBytes(id)), receive credit \(machine.receiveCredit(id) ?? -1), "
+                + "writable \(machine.isWritable(id)); channel \(streams[id]!.debugState)"
+        } + ["session send window \(machine.sessionSendWindow), receive credit \(machine.sessionReceiveCredit), parent writable \(context?.channel.isWritable ?? false)"]
+    }
+
+    // MARK: Called by stream channels
+
+    func isStreamWritable(_ id: StreamID) -> Bool { machine.isWritable(id) }
+
+    func send(_ id: StreamID, _ data: ByteBuffer, fin: Bool) -> Bool {
+        do {
+            try machine.send(id, data, fin: fin)
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    func consumed(_ id: StreamID, octets: Int) {
+        machine.consumed(id, octets: octets, now: .now())
+        flushOutbound()
+    }
+
+    func resetStream(_ id: StreamID, code: ErrorCode, reason: String) {
+        machine.reset(id, code: code, reason: reason)
+        flushOutbound()
+    }
+
+    /// The channel closed: its local work is torn down, so the stream stops counting (spec §5.4).
+    func streamChannelClosed(_ id: StreamID) {
+        streams[id] = nil
+        machine.release(id)
+        processEvents()
+        flushOutbound()
+    }
+
+    // MARK: ChannelHandler
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.eventLoop = context.eventLoop
+        if context.channel.isActive { start(context: context) }
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    private var started = false
+
+    private func start(context: ChannelHandlerContext) {
+        guard !started else { return }
+        started = true
+        machine = SessionStateMachine(configuration: configuration, now: .now())
+        var preface = context.channel.allocator.buffer(capacity: WireLimits.preface.count)
+        FrameEncoder.writePreface(into: &preface)
+        context.write(wrapOutboundOut(preface), promise: nil)
+        flushOutbound()
+        rescheduleTimer()
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        decoder.append(unwrapInboundIn(data))
+        let now = NIODeadline.now()
+        do {
+            while let frame = try decoder.next() {
+                machine.receive(frame, now: now)
+                if machine.isEnded { break }
+            }
+        } catch {
+            machine.receiveMalformed(error)
+        }
+        processEvents()
+        flushOutbound()
+    }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { flushOutbound() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        machine.transportClosed("the connection closed")
+        processEvents()
+        timer?.cancel()
+        context.fireChannelInactive()
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: Error) {
+        machine.transportClosed("\(error)")
+        processEvents()
+        context.close(promise: nil)
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        self.context = nil
+    }
+
+    // MARK: Driving the machine
+
+    /// Hands the machine's events to their streams and futures. True if there were any.
+    /// Not re-entrant: a stream handler that writes while an event is delivered ends up here again
+    /// (through `flushOutbound`); the outer loop then delivers the rest, in order.
+    @discardableResult
+    private func processEvents() -> Bool {
+        guard !processingEvents else { return false }
+        processingEvents = true
+        defer { processingEvents = false }
+        var any = false
+        while let event = machine.nextEvent() {
+            any = true
+            switch event {
+            case .ready(let version, _):
+                readyPromise?.succeed(version)
+                readyPromise = nil
+            case .streamOpened(let id, let kind, let metadata, let fin):
+                guard let context else { break }
+                let channel = ShuntStreamChannel(session: self, parent: context.channel, streamID: id, kind: kind, metadata: metadata)
+                streams[id] = channel
+                if fin { channel.receive(ByteBuffer(), fin: true) }
+                channel.activate(initializer: inboundStreamInitializer, promise: nil)
+            case .data(let id, let bytes, let fin):
+                streams[id]?.receive(bytes, fin: fin)
+            case .writable(let id):
+                streams[id]?.sessionWritable()
+            case .reset(let id, let code, let reason, let byPeer):
+                streams[id]?.receiveReset(StreamResetError(streamID: id, code: code, reason: reason, byPeer: byPeer))
+            case .closed(let id):
+                streams[id]?.receiveClosed()
+            case .streamCreditAvailable, .roundTrip:
+                break
+            case .goAwayReceived(let last, let code, let debug):
+                goAwayObserver?(last, code, debug)
+            case .ended(let error):
+                endedError = error
+                readyPromise?.fail(error ?? SessionError(.noError, .local, "the session ended before HELLO"))
+                readyPromise = nil
+                endedPromise?.succeed(error)
+                endedPromise = nil
+            }
+        }
+        return any
+    }
+
+    /// Writes what the machine has, packing frames into buffers of about one TLS record each
+    /// (a 16 KiB record holds one full DATA frame), while the parent channel is writable.
+    func flushOutbound() {
+        guard let context, started, !flushing else { return }
+        flushing = true
+        defer { flushing = false }
+        var wrote = false
+        var buffer = context.channel.allocator.buffer(capacity: 0)
+        repeat {
+            while context.channel.isWritable || machine.isEnded, let frame = machine.nextOutboundFrame() {
+                if buffer.capacity == 0 { buffer.reserveCapacity(16_400) }
+                FrameEncoder.encodeWhole(frame, into: &buffer)
+                if buffer.readableBytes >= 16_372 {
+                    context.write(wrapOutboundOut(buffer), promise: nil)
+                    wrote = true
+                    buffer = context.channel.allocator.buffer(capacity: 0)
+                }
+            }
+            // Sending may have made streams writable or closed them: tell them, which may queue more.
+        } while processEvents() && (context.channel.isWritable || machine.isEnded)
+        if buffer.readableBytes > 0 {
+            context.write(wrapOutboundOut(buffer), promise: nil)
+            wrote = true
+        }
+        if wrote { context.flush() }
+        if machine.isEnded && !closing && !machine.hasOutboundFrames {
+            closing = true
+            timer?.cancel()
+            context.close(promise: nil)
+        } else {
+            rescheduleTimer()
+        }
+    }
+
+    private func rescheduleTimer() {
+        guard let context, let deadline = machine.nextDeadline else { return }
+        if let current = timerDeadline, current <= deadline, timer != nil { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: deadline) {
+            let handler = loopBound.value
+            handler.timer = nil
+            handler.timerDeadline = nil
+            handler.machine.tick(now: .now())
+            handler.processEvents()
+            handler.flushOutbound()
+        }
+    }
+}
