@@ -8,12 +8,17 @@ let package = Package(
         .library(name: "ShuntWire", targets: ["ShuntWire"]),
         .library(name: "ShuntSession", targets: ["ShuntSession"]),
         .library(name: "ShuntOracles", targets: ["ShuntOracles"]),
+        .library(name: "ShuntTLS", targets: ["ShuntTLS"]),
         .executable(name: "shunt", targets: ["shunt"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         .target(
@@ -29,6 +34,20 @@ let package = Package(
             ]
         ),
         .target(
+            name: "ShuntTLS",
+            dependencies: [
+                "ShuntSession",
+                "ShuntWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
+        .target(
             name: "ShuntOracles",
             dependencies: ["ShuntWire", .product(name: "NIOCore", package: "swift-nio")]
         ),
@@ -36,6 +55,7 @@ let package = Package(
             name: "shunt",
             dependencies: [
                 "ShuntWire",
+                "ShuntTLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
@@ -57,6 +77,19 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "ShuntTLSTests",
+            dependencies: [
+                "ShuntTLS",
+                "ShuntSession",
+                "ShuntWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
     ],

@@ -1,0 +1,121 @@
+import Crypto
+import Foundation
+import X509
+
+/// A folder of Shunt PEM files (`CertificateFile`). Files are written owner-only (0600) in an
+/// owner-only folder (0700); nothing here ever logs a key.
+public struct CertificateFolder: Sendable {
+    public let url: URL
+
+    public init(_ url: URL) {
+        self.url = url
+    }
+
+    /// `$SHUNT_CONFIG_DIR/certs`, else `$XDG_CONFIG_HOME/shunt/certs`, else `~/.config/shunt/certs`.
+    public static var defaultFolder: CertificateFolder {
+        let environment = ProcessInfo.processInfo.environment
+        let base: URL
+        if let dir = environment["SHUNT_CONFIG_DIR"], !dir.isEmpty {
+            base = URL(fileURLWithPath: dir)
+        } else if let xdg = environment["XDG_CONFIG_HOME"], !xdg.isEmpty {
+            base = URL(fileURLWithPath: xdg).appendingPathComponent("shunt")
+        } else {
+            base = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".config/shunt")
+        }
+        return CertificateFolder(base.appendingPathComponent("certs"))
+    }
+
+    public func path(_ file: CertificateFile) -> String { url.appendingPathComponent(file.rawValue).path }
+
+    public func exists(_ file: CertificateFile) -> Bool { FileManager.default.fileExists(atPath: path(file)) }
+
+    /// Creates the CA, the agent certificate for `hosts` and a client certificate for `developer`.
+    /// Refuses to overwrite an existing CA unless `force`.
+    @discardableResult
+    public func initialize(developer: String, hosts: [String], force: Bool = false, now: Date = Date()) throws -> CertificateAuthority {
+        if exists(.ca) && !force {
+            throw CertificateFolderError("\(path(.ca)) already exists; use --force to replace the whole folder's CA (every issued certificate becomes invalid)")
+        }
+        let authority = try CertificateAuthority.create(label: developer, now: now)
+        let agent = try authority.issueAgent(hosts: hosts, now: now)
+        let client = try authority.issueClient(developer: developer, now: now)
+        try createFolder()
+        try write(.ca, try authority.root.certificatePEM)
+        try write(.caKey, authority.root.privateKeyPEM)
+        try write(.agent, try agent.certificatePEM)
+        try write(.agentKey, agent.privateKeyPEM)
+        try write(.client, try client.certificatePEM)
+        try write(.clientKey, client.privateKeyPEM)
+        return authority
+    }
+
+    /// Issues a client certificate for another developer into `output` (`NAME.pem`, `NAME-key.pem`).
+    public func issueClient(developer: String, into output: URL, now: Date = Date()) throws -> (certificate: String, key: String) {
+        let authority = try loadAuthority()
+        let issued = try authority.issueClient(developer: developer, now: now)
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let certificatePath = output.appendingPathComponent("\(developer).pem").path
+        let keyPath = output.appendingPathComponent("\(developer)-key.pem").path
+        try Self.writeOwnerOnly(certificatePath, try issued.certificatePEM)
+        try Self.writeOwnerOnly(keyPath, issued.privateKeyPEM)
+        return (certificatePath, keyPath)
+    }
+
+    public func loadAuthority() throws -> CertificateAuthority {
+        let certificate = try loadCertificate(.ca)
+        let key = try loadKey(.caKey)
+        guard certificate.publicKey == Certificate.PublicKey(key.publicKey) else {
+            throw CertificateFolderError("\(path(.caKey)) is not the key of \(path(.ca))")
+        }
+        return CertificateAuthority(root: IssuedCertificate(certificate: certificate, privateKey: key))
+    }
+
+    public func loadCertificate(_ file: CertificateFile) throws -> Certificate {
+        let text = try read(file)
+        do {
+            return try Certificate(pemEncoded: text)
+        } catch {
+            throw CertificateFolderError("\(path(file)) is not a PEM certificate: \(error)")
+        }
+    }
+
+    public func loadKey(_ file: CertificateFile) throws -> P256.Signing.PrivateKey {
+        let text = try read(file)
+        do {
+            return try P256.Signing.PrivateKey(pemRepresentation: text)
+        } catch {
+            // The key's bytes are never echoed.
+            throw CertificateFolderError("\(path(file)) is not a PEM P-256 private key")
+        }
+    }
+
+    func read(_ file: CertificateFile) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path(file)) else {
+            throw CertificateFolderError("\(path(file)) is missing; run `shunt certs init` (or pass --certs DIR)")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private func createFolder() throws {
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    }
+
+    private func write(_ file: CertificateFile, _ text: String) throws {
+        try Self.writeOwnerOnly(path(file), text)
+    }
+
+    /// Creates the file 0600 before any byte is written, so a key is never readable by others.
+    static func writeOwnerOnly(_ path: String, _ text: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw CertificateFolderError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard fchmod(fd, 0o600) == 0 else { throw CertificateFolderError("cannot make \(path) owner-only: \(String(cString: strerror(errno)))") }
+        let bytes = Array(text.utf8)
+        var written = 0
+        while written < bytes.count {
+            let result = bytes[written...].withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+            guard result > 0 else { throw CertificateFolderError("cannot write \(path): \(String(cString: strerror(errno)))") }
+            written += result
+        }
+    }
+}
