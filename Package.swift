@@ -56,6 +56,8 @@ let package = Package(
             dependencies: [
                 "ShuntWire",
                 "ShuntTLS",
+                "ShuntSession",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
@@ -75,6 +77,7 @@ let package = Package(
                 "ShuntSession",
                 "ShuntWire",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]

@@ -28,6 +28,7 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
     private var flushing = false
+    private var flushAgain = false
     private var processingEvents = false
     private var closing = false
     private var readyPromise: EventLoopPromise<UInt16>?
@@ -106,12 +107,19 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
         flushOutbound()
     }
 
+    /// Octets queued in the session for sending on `id` (bounded by the send buffer plus one write).
+    public func queuedBytes(_ id: StreamID) -> Int { machine.queuedBytes(id) }
+
+    /// The stream channels alive now, by id.
+    public var streamChannels: [StreamID: ShuntStreamChannel] { streams }
+
     /// One line per stream: the session's view (windows, queue) and the channel's, for diagnostics.
     public var streamDiagnostics: [String] {
         streams.keys.sorted().map { id in
             "\(id): send window \(machine.sendWindow(id) ?? -1), queued \(machine.queuedBytes(id)), receive credit \(machine.receiveCredit(id) ?? -1), "
                 + "writable \(machine.isWritable(id)); channel \(streams[id]!.debugState)"
-        } + ["session send window \(machine.sessionSendWindow), receive credit \(machine.sessionReceiveCredit), parent writable \(context?.channel.isWritable ?? false)"]
+        } + ["session send window \(machine.sessionSendWindow), receive credit \(machine.sessionReceiveCredit), parent writable \(context?.channel.isWritable ?? false), "
+             + "has output \(machine.hasOutboundFrames), scheduling \(machine.schedulingViolation ?? "ok"), flushing \(flushing), processing \(processingEvents)"]
     }
 
     // MARK: Called by stream channels
@@ -257,10 +265,31 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
 
     /// Writes what the machine has, packing frames into buffers of about one TLS record each
     /// (a 16 KiB record holds one full DATA frame), while the parent channel is writable.
+    ///
+    /// Re-entrant calls (a stream writing from an event this loop delivers, or the parent turning
+    /// writable again inside our own `flush()`) are not dropped: they make the loop run once more.
     func flushOutbound() {
-        guard let context, started, !flushing else { return }
+        guard let context, started else { return }
+        if flushing {
+            flushAgain = true
+            return
+        }
         flushing = true
-        defer { flushing = false }
+        repeat {
+            flushAgain = false
+            writeOutbound(context: context)
+        } while flushAgain && (context.channel.isWritable || machine.isEnded)
+        flushing = false
+        if machine.isEnded && !closing && !machine.hasOutboundFrames {
+            closing = true
+            timer?.cancel()
+            context.close(promise: nil)
+        } else {
+            rescheduleTimer()
+        }
+    }
+
+    private func writeOutbound(context: ChannelHandlerContext) {
         var wrote = false
         var buffer = context.channel.allocator.buffer(capacity: 0)
         repeat {
@@ -280,13 +309,6 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
             wrote = true
         }
         if wrote { context.flush() }
-        if machine.isEnded && !closing && !machine.hasOutboundFrames {
-            closing = true
-            timer?.cancel()
-            context.close(promise: nil)
-        } else {
-            rescheduleTimer()
-        }
     }
 
     private func rescheduleTimer() {

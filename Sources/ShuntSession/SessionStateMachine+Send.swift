@@ -75,3 +75,19 @@ extension SessionStateMachine {
         !control.isEmpty || (phase == .ready && !ready.isEmpty && sendSessionWindow.available > 0)
     }
 }
+
+extension SessionStateMachine {
+    /// A stream with queued data and window must be scheduled, and a scheduled stream must be in the
+    /// round robin; otherwise it would never send again. Nil when that holds, else what broke.
+    public var schedulingViolation: String? {
+        guard phase == .ready else { return nil }
+        let queued = Set(ready)
+        for (id, record) in streams where !record.closed {
+            if record.scheduled && !queued.contains(id) { return "stream \(id) is marked scheduled but is not in the round robin" }
+            if record.hasSendWork && (record.sendWindow.available > 0 || record.queuedBytes == 0) && !record.scheduled {
+                return "stream \(id) has \(record.queuedBytes) octets queued and \(record.sendWindow.available) of window but is not scheduled"
+            }
+        }
+        return nil
+    }
+}

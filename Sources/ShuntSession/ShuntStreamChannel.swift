@@ -227,6 +227,12 @@ public final class ShuntStreamChannel: Channel, ChannelCore, @unchecked Sendable
     public func channelRead0(_ data: NIOAny) {}
     public func errorCaught0(error: Error) {}
 
+    /// Octets received from the peer and not yet read by the pipeline: bounded by the stream's window.
+    public var bufferedInboundBytes: Int {
+        eventLoop.preconditionInEventLoop()
+        return pendingReads.reduce(0) { $0 + $1.readableBytes }
+    }
+
     /// One line on the channel's internal state, for diagnostics.
     var debugState: String {
         "state=\(state) reads=\(pendingReads.count) wantsRead=\(unsatisfiedRead) autoRead=\(autoRead) inFin=\(inputFinished)/\(inputClosedDelivered) "

@@ -10,6 +10,6 @@ struct Shunt: ParsableCommand {
             intercept sends only the requests that carry your header or hit your path, while everyone \
             else keeps reaching the in-cluster version.
             """,
-        subcommands: [Demo.self, Certs.self]
+        subcommands: [Demo.self, Certs.self, Relay.self]
     )
 }

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ShuntSession
@@ -57,5 +58,84 @@ extension LoopbackSessionTests {
         let ended = try await sessions.shutdown()
         #expect(ended.client == nil)
         #expect(ended.server == nil)
+    }
+}
+
+/// Writes `total` octets while the channel is writable; counts what it handed over.
+final class GreedyWriter: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    let total: Int
+    private(set) var written = 0
+    init(total: Int) { self.total = total }
+    func channelActive(context: ChannelHandlerContext) { pump(context) }
+    func channelWritabilityChanged(context: ChannelHandlerContext) { pump(context) }
+    private func pump(_ context: ChannelHandlerContext) {
+        while written < total && context.channel.isWritable {
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(repeating: 0x42, count: 16_384)), promise: nil)
+            written += 16_384
+        }
+        if written == total { context.close(mode: .output, promise: nil); written += 1 }
+    }
+}
+
+extension LoopbackSessionTests {
+    /// A receiver that does not read: the sender stops at the window; both sides' buffers stay within
+    /// their limits (asserted on octets, not on time); when the reader starts, everything arrives.
+    @Test func aSlowReaderStopsTheSenderWithBoundedBuffers() async throws {
+        let received = NIOLockedValueBox(0)
+        let sessions = try await LoopbackSessions.start(serverStreams: { channel in
+            channel.setOption(.autoRead, value: false).flatMapThrowing {
+                try channel.pipeline.syncOperations.addHandler(ByteCounter(count: received))
+            }
+        })
+        let total = 8 << 20
+        let writer = GreedyWriter(total: total)
+        let stream = try await sessions.client.onLoop { handler in
+            handler.openStream(kind: .tcp) { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(writer) }
+            }
+        }.get()
+        // Wait until the server holds a full window and the writer is stuck (bounded polling).
+        let window = Int(SessionConfiguration(role: .server).settings.initialStreamWindow)
+        var serverBuffered = 0
+        for _ in 0..<500 {
+            serverBuffered = try await sessions.server.onLoop { $0.streamChannels.values.first?.bufferedInboundBytes ?? 0 }
+            if serverBuffered == window { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try await Task.sleep(for: .milliseconds(200))  // give a misbehaving sender time to overrun
+        serverBuffered = try await sessions.server.onLoop { $0.streamChannels.values.first?.bufferedInboundBytes ?? 0 }
+        let clientQueued = try await sessions.client.onLoop { $0.queuedBytes(StreamID(1)) }
+        let handedOver = try await stream.eventLoop.submit { writer.written }.get()
+        let sendBuffer = SessionConfiguration(role: .client).streamSendBuffer
+        #expect(serverBuffered == window, "the receiver buffers exactly the window it granted")
+        #expect(clientQueued <= sendBuffer + 16_384, "the sender's queue is bounded")
+        #expect(handedOver <= window + sendBuffer + 16_384, "the writer was stopped, not buffered without bound")
+        #expect(stream.isWritable == false)
+
+        // The reader starts: the rest flows.
+        let serverStream = try await sessions.server.onLoop { $0.streamChannels.values.first! }
+        try await serverStream.setOption(.autoRead, value: true).get()
+        for _ in 0..<500 where received.withLockedValue({ $0 }) < total {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(received.withLockedValue { $0 } == total)
+        if received.withLockedValue({ $0 }) < total {
+            print("client:\n" + (try await sessions.client.onLoop { $0.streamDiagnostics.joined(separator: "\n") }))
+            print("server:\n" + (try await sessions.server.onLoop { $0.streamDiagnostics.joined(separator: "\n") }))
+            print("writer: \(try await stream.eventLoop.submit { writer.written }.get())")
+        }
+        try await sessions.shutdown()
+    }
+}
+
+final class ByteCounter: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    let count: NIOLockedValueBox<Int>
+    init(count: NIOLockedValueBox<Int>) { self.count = count }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let octets = unwrapInboundIn(data).readableBytes
+        count.withLockedValue { $0 += octets }
     }
 }

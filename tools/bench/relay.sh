@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Bulk throughput of one TCP stream through a TLS tunnel pair on loopback, Shunt against its peers,
+# all in one run: iperf3 direct, socat (plain relay), the stunnel pair (TLS 1.3), and `shunt relay`
+# (TCP in -> Shunt session over mutual TLS 1.3 -> TCP out). Prints Gbit/s and Shunt's ratio to stunnel.
+#   tools/bench/relay.sh [SECONDS] [PARALLEL]      (defaults: 10 s, 1 stream)
+# Needs: iperf3 stunnel4 socat openssl (apt-get install -y iperf3 stunnel4 socat openssl).
+# Builds shunt in release (SHUNT_BIN=path skips that).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+seconds=${1:-10}
+parallel=${2:-1}
+for tool in iperf3 stunnel4 socat openssl python3; do
+  command -v "$tool" >/dev/null || { echo "relay.sh: $tool is missing (apt-get install -y iperf3 stunnel4 socat openssl)" >&2; exit 2; }
+done
+if [ -z "${SHUNT_BIN:-}" ]; then
+  swift build -c release --product shunt >&2
+  SHUNT_BIN=$(swift build -c release --show-bin-path)/shunt
+fi
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0; sleep 0.1; done; echo "relay.sh: nothing listens on $1" >&2; exit 1; }
+measure() {  # PORT -> Gbit/s received
+  iperf3 -c 127.0.0.1 -p "$1" -t "$seconds" -P "$parallel" -J > "$work/iperf.json"
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.2f" % (d["end"]["sum_received"]["bits_per_second"]/1e9))' "$work/iperf.json"
+}
+
+iperf_port=$(port)
+iperf3 -s -B 127.0.0.1 -p "$iperf_port" >/dev/null 2>&1 & pids+=($!)
+wait_port "$iperf_port"
+
+# socat: a plain relay
+socat_port=$(port)
+socat TCP-LISTEN:"$socat_port",bind=127.0.0.1,reuseaddr,fork TCP:127.0.0.1:"$iperf_port" & pids+=($!)
+
+# stunnel pair (the shared peer configuration, on fresh ports)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" \
+  -days 3 -subj /CN=localhost >/dev/null 2>&1
+st_tls=$(port); st_plain=$(port)
+cat > "$work/stunnel-server.conf" <<CONF
+foreground = yes
+pid =
+[tunnel]
+accept = 127.0.0.1:$st_tls
+connect = 127.0.0.1:$iperf_port
+cert = $work/cert.pem
+key = $work/key.pem
+sslVersionMin = TLSv1.3
+CONF
+cat > "$work/stunnel-client.conf" <<CONF
+foreground = yes
+pid =
+[tunnel]
+client = yes
+accept = 127.0.0.1:$st_plain
+connect = 127.0.0.1:$st_tls
+sslVersionMin = TLSv1.3
+CONF
+stunnel4 "$work/stunnel-server.conf" >/dev/null 2>&1 & pids+=($!)
+stunnel4 "$work/stunnel-client.conf" >/dev/null 2>&1 & pids+=($!)
+
+# shunt relay pair
+"$SHUNT_BIN" certs init --dir "$work/certs" --name bench >/dev/null
+sh_agent=$(port); sh_plain=$(port)
+"$SHUNT_BIN" relay agent --certs "$work/certs" --listen 127.0.0.1:"$sh_agent" --to 127.0.0.1:"$iperf_port" 2>"$work/agent.log" & pids+=($!)
+wait_port "$sh_agent"
+"$SHUNT_BIN" relay client --certs "$work/certs" --agent 127.0.0.1:"$sh_agent" --listen 127.0.0.1:"$sh_plain" 2>"$work/client.log" & pids+=($!)
+wait_port "$socat_port"; wait_port "$st_plain"; wait_port "$sh_plain"
+
+direct=$(measure "$iperf_port")
+socat_rate=$(measure "$socat_port")
+stunnel_rate=$(measure "$st_plain")
+shunt_rate=$(measure "$sh_plain")
+echo "iperf3, $seconds s, $parallel stream(s), Gbit/s received:"
+echo "  direct            $direct"
+echo "  socat relay       $socat_rate"
+echo "  stunnel pair      $stunnel_rate"
+echo "  shunt relay       $shunt_rate"
+python3 -c "print('  shunt / stunnel   %.2f' % ($shunt_rate / $stunnel_rate))"
