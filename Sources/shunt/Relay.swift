@@ -24,9 +24,11 @@ struct Relay: ParsableCommand {
         @OptionGroup var certs: Certs.Folder
         @Option(help: "Where sessions arrive (HOST:PORT).") var listen: String
         @Option(help: "Where each stream goes (HOST:PORT).") var to: String
+        @Option(help: "Concurrent streams a client may open.") var maxStreams: UInt32 = 1_000
 
         func run() throws {
             let target = try Endpoint(parsing: to)
+            let maxStreams = self.maxStreams
             let address = try Endpoint(parsing: listen)
             let endpoint = try ShuntTLSEndpoint.agent(folder: certs.folder)
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -45,7 +47,9 @@ struct Relay: ParsableCommand {
                 .childChannelInitializer { channel in
                     endpoint.configure(channel) { peer in
                         FileHandle.standardError.write(Data("shunt relay agent: session from \(peer.name)\n".utf8))
-                        return SessionHandler(configuration: SessionConfiguration(role: .server), inboundStreamInitializer: streams)
+                        var configuration = SessionConfiguration(role: .server)
+                        configuration.settings.initialMaxStreams = maxStreams
+                        return SessionHandler(configuration: configuration, inboundStreamInitializer: streams)
                     }.whenFailure { error in
                         FileHandle.standardError.write(Data("shunt relay agent: refused a connection: \(error)\n".utf8))
                     }
