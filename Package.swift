@@ -30,7 +30,7 @@ let package = Package(
         ),
         .target(
             name: "ShuntOracles",
-            dependencies: ["ShuntWire", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["ShuntWire", "ShuntSession", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .executableTarget(
             name: "shunt",
@@ -53,6 +53,7 @@ let package = Package(
             name: "ShuntSessionTests",
             dependencies: [
                 "ShuntSession",
+                "ShuntOracles",
                 "ShuntWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
