@@ -49,7 +49,7 @@ let package = Package(
         ),
         .target(
             name: "ShuntOracles",
-            dependencies: ["ShuntWire", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["ShuntWire", "ShuntSession", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .executableTarget(
             name: "shunt",
@@ -75,6 +75,7 @@ let package = Package(
             name: "ShuntSessionTests",
             dependencies: [
                 "ShuntSession",
+                "ShuntOracles",
                 "ShuntWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -11,6 +11,10 @@ let package = Package(
             name: "FuzzFrameDecoder",
             dependencies: ["CLibFuzzer", .product(name: "ShuntOracles", package: "Shunt")]
         ),
+        .executableTarget(
+            name: "FuzzSession",
+            dependencies: ["CLibFuzzer", .product(name: "ShuntOracles", package: "Shunt")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""Writes a fuzzing seed corpus made from spec/vectors: make_seeds.py TARGET DIR.
+"""Writes a fuzzing seed corpus: make_seeds.py TARGET DIR.
 
 FuzzFrameDecoder input is one selector octet (bit 0: expect the preface; bit 1: MAX_FRAME_SIZE
 16384 instead of 65536; bit 2: MAX_METADATA_SIZE 256 instead of 8192; bits 3-7: split size) and
-then the byte stream. Every vector becomes a seed; the well-formed ones also as one stream behind
-the preface.
+then the byte stream. Every vector of spec/vectors becomes a seed; the well-formed ones also as one
+stream behind the preface.
+
+FuzzSession input is a program for one SessionStateMachine: a setup octet, then operations, each an
+opcode octet and its operands. The format is documented at the top of
+Sources/ShuntOracles/SessionInvariants.swift; the seeds below are hand-encoded in it.
 """
 import json
 import pathlib
@@ -34,6 +38,48 @@ if target == "FuzzFrameDecoder":
     for i, case in enumerate(malformed):
         selector = 0x02 | (0x01 if case.get("preface") else 0) | (i % 32) << 3
         seed(f"malformed-{i:03}", bytes([selector]) + bytes.fromhex(case["hex"]))
+elif target == "FuzzSession":
+    # Opcodes (SessionInvariants.Op).
+    (HELLO, STREAM_OPEN, DATA, DATA_AT_WINDOW, RESET, RAPID_RESET, WINDOW_UPDATE, PING, PING_FLOOD, GOAWAY,
+     MAX_STREAMS, EXTENSION, RAW, EMPTY_FLOOD, TICK, OPEN, SEND, CONSUME, LOCAL_RESET, RELEASE, LOCAL_GOAWAY,
+     DRAIN, ECHO, CLOSE) = range(24)
+    STREAM0, IDLE_PEER, LAST = 0xF2, 0xF0, 0xF4
+
+    def setup(client=False, config=0, peer=0, hello=0, diligent=False):
+        """Octet 0: role, local configuration preset, peer HELLO preset, HELLO mode, diligent owner."""
+        return bytes([(1 if client else 0) | config << 1 | peer << 3 | hello << 5 | (0x80 if diligent else 0)])
+
+    def program(head, *ops):
+        return head + b"".join(bytes(op) for op in ops)
+
+    # The peer (a client) opens stream 1 and sends a request with FIN; the machine answers 4096 octets
+    # with FIN; the machine opens stream 2 and both sides exchange data on it; a PING round trip.
+    seed("handshake-data-exchange", program(
+        setup(hello=1, diligent=True),
+        [STREAM_OPEN, 0, 2, 0x04], [DATA, 0, 5, 1], [SEND, 0, 9, 1], [DRAIN, 0],
+        [TICK, 8], [PING, 0, 7], [DRAIN, 0],
+        [OPEN, 3, 0x02], [SEND, 1, 5, 1], [DRAIN, 0], [DATA, 1, 4, 1], [DRAIN, 0], [TICK, 8], [ECHO]))
+    # Rapid Reset with the small budget (8 RESETs per second): open and reset 20 streams at once.
+    seed("reset-flood", program(setup(config=1, diligent=True), [RAPID_RESET, 19, 1], [DRAIN, 0]))
+    # 121 PINGs with the default budget of 100 per 10 s.
+    seed("ping-flood", program(setup(), [PING_FLOOD, 120], [DRAIN, 0]))
+    # A session WINDOW_UPDATE one past 2^31-1, after a stream WINDOW_UPDATE that stays within it.
+    seed("window-overflow", program(
+        setup(), [STREAM_OPEN, 0, 1, 0], [WINDOW_UPDATE, 0, 3], [DRAIN, 0], [WINDOW_UPDATE, STREAM0, 4], [DRAIN, 0]))
+    # The machine (a client) opens a control call and ends the session gracefully: GOAWAY(2^31-1) and a
+    # PING, the peer answers, the final GOAWAY, the peer's response with FIN, and the session is over.
+    seed("graceful-goaway", program(
+        setup(client=True, hello=1, diligent=True),
+        [OPEN, 3, 0x02], [SEND, 0, 5, 1], [LOCAL_GOAWAY, 0, 1, 0], [ECHO], [DATA, 0, 4, 1], [DRAIN, 0]))
+    # DATA one octet beyond the stream window (small configuration: 1 KiB).
+    seed("data-beyond-window", program(setup(config=1), [STREAM_OPEN, 0, 1, 0], [DATA_AT_WINDOW, 0, 1, 0], [DRAIN, 0]))
+    # No HELLO: the first frame is a PING.
+    seed("first-frame-not-hello", program(setup(hello=3), [PING, 0, 1], [DRAIN, 0]))
+    # A well-behaved exchange with windows that grow: the owner consumes, the peer answers PINGs.
+    seed("window-growth", program(
+        setup(client=True, config=1, hello=1, diligent=True),
+        [OPEN, 1, 0], [SEND, 0, 12, 0], [DRAIN, 0], [WINDOW_UPDATE, 0, 8], [WINDOW_UPDATE, STREAM0, 8], [DRAIN, 0],
+        [DATA, 0, 7, 0], [DRAIN, 0], [TICK, 3], [ECHO], [DATA, 0, 7, 0], [DATA, 0, 7, 1], [DRAIN, 0]))
 else:
     sys.exit(f"make_seeds.py: unknown target {target}")
 print(f"make_seeds.py: {count} seeds for {target} in {out}")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds a libFuzzer target with ASan and runs it: Fuzz/run.sh TARGET SECONDS [extra libFuzzer flags]
-#   TARGET: FuzzFrameDecoder
-# Seeds come from spec/vectors (Fuzz/make_seeds.py) plus Fuzz/FailCases; the growing corpus is
+#   TARGET: FuzzFrameDecoder, FuzzSession
+# Seeds come from Fuzz/make_seeds.py plus Fuzz/FailCases/TARGET-*; the growing corpus is
 # kept in Fuzz/corpus-work/TARGET and crashes land in Fuzz/artifacts/ (both git-ignored). Copy a
 # crash into Fuzz/FailCases/ once fixed: the unit tests replay every file there.
 set -euo pipefail
@@ -18,8 +18,11 @@ corpus=corpus-work/$target
 seeds=corpus-work/$target-seeds
 mkdir -p "$corpus" "$seeds" artifacts
 python3 make_seeds.py "$target" "$seeds"
-cp FailCases/* "$seeds"/ 2>/dev/null || true
-rm -f "$seeds"/README.md
 
-"$binary" "$corpus" "$seeds" -max_total_time="$seconds" -max_len=20000 -timeout=10 \
+# A FuzzSession input is a program; a few KiB already make thousands of operations.
+max_len=20000
+[ "$target" = FuzzSession ] && max_len=4096
+cp FailCases/"$target"-* "$seeds"/ 2>/dev/null || true
+
+"$binary" "$corpus" "$seeds" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 \
   -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=artifacts/ "$@"

@@ -9,15 +9,20 @@ extension SessionStateMachine {
             let silent = Double((now - lastReceived).nanoseconds) / 1e9
             let error = SessionError(.timeout, .transport, "no frame from the peer for \(silent.formatted1) s (the bound is \(Double(configuration.deathBound.nanoseconds) / 1e9) s)")
             endSession(error, sendGoAway: false)
-            control.append(.goAway(lastStreamID: lastPeerStream, .timeout, debug: error.message))
+            // Never above an earlier GOAWAY's last id (spec §7.2): streams refused since are not processed.
+            control.append(.goAway(lastStreamID: min(lastPeerStream, goAwaySentLast ?? lastPeerStream), .timeout, debug: error.message))
             return
         }
         if case .draining(let deadline) = shutdown, now >= deadline {
-            for id in streams.keys.sorted() where !streams[id]!.closed {
-                reset(StreamID(id), code: .cancel, reason: "drain deadline passed")
+            // Resetting the last stream can end the session (the drain is then idle), and so can a full
+            // control queue: then the remaining streams are already reported and gone.
+            for id in streams.keys.sorted() {
+                guard phase != .ended else { break }
+                guard let record = streams[id], !record.closed else { continue }
                 events.append(.reset(StreamID(id), code: .cancel, reason: "drain deadline passed", byPeer: false))
+                reset(StreamID(id), code: .cancel, reason: "drain deadline passed")
             }
-            endSession(nil, sendGoAway: false)
+            if phase != .ended { endSession(nil, sendGoAway: false) }
             return
         }
         if phase == .ready, outstandingPing == nil, now - lastPingSent >= configuration.pingInterval {

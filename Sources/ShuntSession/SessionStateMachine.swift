@@ -196,7 +196,7 @@ public struct SessionStateMachine {
         record.closed = true
         record.remoteOpen = false
         streams[stream.rawValue] = record
-        enqueueControl(.reset(stream, code, reason: String(decoding: reason.utf8.prefix(WireLimits.maxResetReason), as: UTF8.self)))
+        enqueueControl(.reset(stream, code, reason: reason.prefix(utf8Octets: WireLimits.maxResetReason)))
         forgetIfDone(stream)
         if record.releaseWhenClosed { release(stream) }
     }
@@ -315,7 +315,7 @@ public struct SessionStateMachine {
     mutating func sendGoAway(last: StreamID, code: ErrorCode, debug: String) {
         let capped = min(last, goAwaySentLast ?? last)
         goAwaySentLast = capped
-        let text = String(decoding: debug.utf8.prefix(WireLimits.maxGoAwayDebug), as: UTF8.self)
+        let text = debug.prefix(utf8Octets: WireLimits.maxGoAwayDebug)
         // GOAWAY is never dropped for the queue limit: it is the last word.
         control.append(.goAway(lastStreamID: capped, code, debug: text))
     }
@@ -327,7 +327,14 @@ public struct SessionStateMachine {
     }
 
     mutating func endSession(_ error: SessionError?, sendGoAway goAway: Bool, keepQueuedControl: Bool = false) {
-        if !keepQueuedControl { control.removeAll(keepingCapacity: false) }
+        if !keepQueuedControl {
+            // An unsent HELLO stays first: whatever ends the session, the first frame is HELLO (spec §2.2).
+            let hello = control.first.flatMap { frame -> Frame? in
+                if case .hello = frame.payload { frame } else { nil }
+            }
+            control.removeAll(keepingCapacity: false)
+            if let hello { control.append(hello) }
+        }
         ready.removeAll(keepingCapacity: false)
         if goAway, let error {
             sendGoAway(last: lastPeerStream, code: error.code, debug: error.message)
@@ -363,5 +370,23 @@ public struct SessionStateMachine {
         events.append(.closed(stream))
         forgetIfDone(stream)
         if record.releaseWhenClosed { release(stream) }
+    }
+}
+
+extension String {
+    /// The longest prefix of at most `limit` UTF-8 octets that ends between two Unicode scalars. Cutting
+    /// the octets themselves could split a character, whose remains would decode as U+FFFD (3 octets)
+    /// and make a RESET reason or GOAWAY debug text longer than the frame allows.
+    func prefix(utf8Octets limit: Int) -> String {
+        guard utf8.count > limit else { return self }
+        var octets = 0
+        var end = unicodeScalars.startIndex
+        for scalar in unicodeScalars {
+            let width = UTF8.width(scalar)
+            guard octets + width <= limit else { break }
+            octets += width
+            end = unicodeScalars.index(after: end)
+        }
+        return String(unicodeScalars[..<end])
     }
 }

@@ -36,6 +36,17 @@ import Testing
         #expect(endMessage(pair.serverEvents) == "the first frame was PING, not HELLO")
     }
 
+    /// Found by FuzzSession (Fuzz/FailCases/FuzzSession-goaway-before-hello): a session that failed
+    /// before its owner wrote anything dropped its queued HELLO, so its first frame was a GOAWAY.
+    @Test func aSessionThatFailsBeforeItsHelloWentOutStillSendsHelloFirst() {
+        var pair = SessionPair(handshake: false)
+        pair.injectToServer(Frame(streamID: .session, payload: .ping(opaque: 1)))
+        #expect(endCode(pair.serverEvents) == .protocolError)
+        let frames = pair.takeOutbound(fromClient: false)
+        #expect(frames.map(\.type) == [.hello, .goAway])
+        #expect(frames.first == Frame(streamID: .session, payload: .hello(pair.server.configuration.hello)))
+    }
+
     @Test func aSecondHelloIsAProtocolError() {
         var pair = SessionPair()
         pair.injectToServer(Frame(streamID: .session, payload: .hello(Hello())))

@@ -31,6 +31,29 @@ import Testing
         #expect(pair.client.streamCount == 0)
     }
 
+    /// Found with SessionInvariants (Fuzz/FailCases/FuzzSession-timeout-goaway-raises-last-id): the
+    /// TIMEOUT GOAWAY named the newest peer stream, even one refused after the final GOAWAY, so its
+    /// last stream id rose above the earlier GOAWAY's (spec §7.2).
+    @Test func theTimeoutGoAwayNeverRaisesAnEarlierGoAwaysLastStreamID() throws {
+        var pair = SessionPair()
+        let first = try pair.client.openStream(kind: .tcp)
+        pair.pump()
+        pair.server.goAway(now: pair.now)
+        pair.pump()
+        #expect(pair.serverSent.last == .goAway(lastStreamID: first, .noError))
+        // The client opens another stream anyway: refused. Then it falls silent.
+        pair.injectToServer(Frame(streamID: StreamID(3), payload: .streamOpen(kind: .tcp, metadata: StreamMetadata())))
+        _ = pair.takeOutbound(fromClient: false)
+        pair.now = pair.now + .seconds(3)
+        pair.server.tick(now: pair.now)
+        pair.drainEvents()
+        #expect(endCode(pair.serverEvents) == .timeout)
+        let goAways = pair.takeOutbound(fromClient: false).compactMap { frame -> StreamID? in
+            if case .goAway(let last, .timeout, _) = frame.payload { last } else { nil }
+        }
+        #expect(goAways == [first])
+    }
+
     @Test func theDeathBoundIsConfigurable() {
         var client = SessionConfiguration(role: .client)
         client.deathBound = .milliseconds(500)

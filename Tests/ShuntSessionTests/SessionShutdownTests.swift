@@ -4,6 +4,36 @@ import ShuntWire
 import Testing
 
 @Suite struct SessionShutdownTests {
+    /// Found by FuzzSession (Fuzz/FailCases/FuzzSession-goaway-debug-cut-inside-a-character and
+    /// -reset-reason-cut-inside-a-character): texts were cut at 1024 / 256 octets inside a character,
+    /// whose remains became U+FFFD, so the GOAWAY (1034) or RESET (262) was too long for the peer.
+    @Test(arguments: ["a", "é", "€", "😀", "a€", "a😀", "aa😀"])
+    func textsCutToTheirLimitStayWithinTheFrameAndValidUTF8(_ unit: String) throws {
+        var pair = SessionPair()
+        let stream = try pair.server.openStream(kind: .tcp)
+        let long = String(repeating: unit, count: 2000)
+        pair.server.reset(stream, code: .cancel, reason: long)
+        var frames = pair.takeOutbound(fromClient: false)  // the abortive GOAWAY drops what is queued
+        pair.server.goAway(code: .internalError, debug: long, graceful: false, now: pair.now)
+        frames += pair.takeOutbound(fromClient: false)
+        for frame in frames {
+            var decoder = FrameDecoder()
+            decoder.append(FrameEncoder.bytes(of: frame))
+            #expect(throws: Never.self) { _ = try decoder.next() }
+        }
+        let reason = frames.lazy.compactMap { frame -> ByteBuffer? in
+            if case .reset(_, let reason) = frame.payload { reason } else { nil }
+        }.first
+        let debug = frames.lazy.compactMap { frame -> ByteBuffer? in
+            if case .goAway(_, _, let debug) = frame.payload { debug } else { nil }
+        }.first
+        let reasonText = try #require(reason.map { String(buffer: $0) })
+        let debugText = try #require(debug.map { String(buffer: $0) })
+        #expect(reasonText.utf8.count <= 256 && reasonText.utf8.count > 256 - 4)
+        #expect(debugText.utf8.count <= 1024 && debugText.utf8.count > 1024 - 4)
+        #expect(long.hasPrefix(reasonText) && long.hasPrefix(debugText))
+    }
+
     @Test func aGracefulGoAwayLetsOpenStreamsFinishAndRefusesNewOnes() throws {
         var pair = SessionPair()
         let running = try pair.client.openStream(kind: .http)
@@ -66,6 +96,52 @@ import Testing
         pair.advance(.seconds(1))
         #expect(pair.serverEvents.contains(.reset(id, code: .cancel, reason: "drain deadline passed", byPeer: false)))
         #expect(pair.serverEvents.last == .ended(nil))
+    }
+
+    /// Found with SessionInvariants (Fuzz/FailCases/FuzzSession-drain-deadline-reset-after-ended):
+    /// resetting the last stream at the deadline forgot it, which ended the idle drain inside the loop;
+    /// the loop then reported the stream after `.ended`, and ended the session a second time.
+    @Test func theDrainDeadlineReportsTheLastOwnStreamBeforeTheEndAndEndsOnce() throws {
+        var pair = SessionPair()
+        let id = try pair.server.openStream(kind: .tcp)
+        pair.pump()
+        pair.server.goAway(now: pair.now)
+        pair.pump()
+        for _ in 0..<21 {
+            pair.advance(.milliseconds(500))
+            pair.pump()
+        }
+        let reset = SessionEvent.reset(id, code: .cancel, reason: "drain deadline passed", byPeer: false)
+        #expect(pair.serverEvents.suffix(2) == [reset, .ended(nil)])
+        #expect(pair.serverEvents.filter { $0.endedCode != nil }.count == 1)
+    }
+
+    /// Found with SessionInvariants (Fuzz/FailCases/FuzzSession-drain-deadline-full-queue-trap): when
+    /// the RESETs of the drain deadline overflowed the control queue of a peer that does not read, the
+    /// session ended inside the loop and the next stream's lookup trapped on a force unwrap.
+    @Test func theDrainDeadlineWithAFullControlQueueEndsWithoutTrapping() throws {
+        var server = SessionConfiguration(role: .server)
+        server.drainDeadline = .seconds(2)
+        server.abuse.maxQueuedControlFrames = 6
+        var pair = SessionPair(server: server)
+        var ids: [StreamID] = []
+        for _ in 0..<8 { ids.append(try pair.client.openStream(kind: .tcp)) }
+        pair.pump()
+        pair.server.goAway(now: pair.now)
+        pair.pump()
+        // From now on the client does not read; it only pings, to stay alive.
+        for index in 0..<3 {
+            pair.now = pair.now + .seconds(1)
+            pair.injectToServer(Frame(streamID: .session, payload: .ping(opaque: UInt64(index))))
+            pair.server.tick(now: pair.now)
+            pair.drainEvents()
+        }
+        #expect(endCode(pair.serverEvents) == .enhanceYourCalm)
+        #expect(pair.serverEvents.filter { $0.endedCode != nil }.count == 1)
+        #expect(pair.serverEvents.last?.endedCode == .enhanceYourCalm)
+        for id in ids {
+            #expect(pair.serverEvents.filter { if case .reset(id, _, _, _) = $0 { true } else { false } }.count == 1)
+        }
     }
 
     @Test func aGoAwayThatRaisesTheLastStreamIdIsAProtocolError() throws {
