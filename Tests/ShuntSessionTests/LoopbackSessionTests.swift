@@ -18,13 +18,7 @@ import Testing
     }
 
     @Test func aThousandConcurrentStreamsEchoOneMebibyteEachBothSidesOpening() async throws {
-        var client = SessionConfiguration(role: .client)
-        client.settings.initialMaxStreams = 1000
-        client.deathBound = .seconds(30)  // both ends share two busy cores with the other tests
-        var server = SessionConfiguration(role: .server)
-        server.settings.initialMaxStreams = 1000
-        server.deathBound = .seconds(30)
-        let sessions = try await LoopbackSessions.start(client: client, server: server)
+        let sessions = try await LoopbackSessions.startWide()
         let size = 1 << 20
         var exchanges = (0..<500).map { sessions.client.exchange(total: size, seed: UInt64($0)) }
         exchanges += (500..<1000).map { sessions.server.exchange(total: size, seed: UInt64($0)) }
@@ -39,15 +33,23 @@ import Testing
     }
 }
 
-extension LoopbackSessionTests {
-    @Test func twoHundredStreamsEchoQuarterMebibyteEach() async throws {
+extension LoopbackSessions {
+    /// Both sides grant 1,000 streams; a long death bound, as both ends share two busy cores with
+    /// the other tests (liveness has tests of its own).
+    static func startWide() async throws -> LoopbackSessions {
         var client = SessionConfiguration(role: .client)
         client.settings.initialMaxStreams = 1000
-        client.deathBound = .seconds(30)  // both ends share two busy cores with the other tests
+        client.deathBound = .seconds(30)
         var server = SessionConfiguration(role: .server)
         server.settings.initialMaxStreams = 1000
         server.deathBound = .seconds(30)
-        let sessions = try await LoopbackSessions.start(client: client, server: server)
+        return try await start(client: client, server: server)
+    }
+}
+
+extension LoopbackSessionTests {
+    @Test func twoHundredStreamsEchoQuarterMebibyteEach() async throws {
+        let sessions = try await LoopbackSessions.startWide()
         var exchanges = (0..<100).map { sessions.client.exchange(total: 1 << 18, seed: UInt64($0)) }
         exchanges += (100..<200).map { sessions.server.exchange(total: 1 << 18, seed: UInt64($0)) }
         for future in exchanges {
