@@ -11,6 +11,10 @@ public final class GlueHandler: ChannelDuplexHandler {
     private var partner: GlueHandler?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
+    /// Set once the partner's EOF was passed on: completes when this side's output is closed.
+    private var outputClosing: EventLoopFuture<Void>?
+    /// This side failed (an error, a reset): its partner is aborted rather than finished.
+    private var failed = false
 
     private init() {}
 
@@ -41,11 +45,22 @@ public final class GlueHandler: ChannelDuplexHandler {
     }
 
     private func partnerWriteEOF() {
-        context?.close(mode: .output, promise: nil)
+        guard let context else { return }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        outputClosing = promise.futureResult
+        context.close(mode: .output, promise: promise)
     }
 
-    private func partnerCloseFull() {
-        context?.close(promise: nil)
+    /// The partner is gone. If it ended cleanly, its EOF is passed on (once) and what is still queued
+    /// here is written before this side closes; after an error this side is aborted too.
+    private func partnerClosed(cleanly: Bool) {
+        guard let context else { return }
+        guard cleanly else {
+            context.close(promise: nil)
+            return
+        }
+        if outputClosing == nil { partnerWriteEOF() }
+        outputClosing?.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
     private func partnerBecameWritable() {
@@ -68,7 +83,8 @@ public final class GlueHandler: ChannelDuplexHandler {
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        partner?.partnerCloseFull()
+        // A socket whose output was shut closes fully at EOF without an `inputClosed` event first.
+        partner?.partnerClosed(cleanly: !failed)
     }
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -79,6 +95,7 @@ public final class GlueHandler: ChannelDuplexHandler {
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: Error) {
+        failed = true
         context.close(promise: nil)
     }
 

@@ -141,3 +141,58 @@ final class ByteCounter: ChannelInboundHandler, Sendable {
         count.withLockedValue { $0 += octets }
     }
 }
+
+/// Writes `total` octets as fast as the socket takes them, then closes (a server that answers and hangs up).
+final class BlastAndClose: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    let total: Int
+    init(total: Int) { self.total = total }
+    func channelActive(context: ChannelHandlerContext) {
+        var sent = 0
+        while sent < total {
+            context.write(wrapOutboundOut(Payload.chunk(seed: 7, offset: sent, size: 65_536)), promise: nil)
+            sent += 65_536
+        }
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+}
+
+extension LoopbackSessionTests {
+    /// A stream glued to a TCP connection whose server writes 4 MiB and closes at once: every octet
+    /// reaches the other end of the stream before it ends (closing one side of a glue never drops
+    /// what is still queued on the other).
+    @Test func aGluedConnectionThatHangsUpRightAfterWritingLosesNothing() async throws {
+        let total = 4 << 20
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let source = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(BlastAndClose(total: total)) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let address = source.localAddress!
+        let sessions = try await LoopbackSessions.start(serverStreams: { stream in
+            ClientBootstrap(group: stream.eventLoop)
+                .channelOption(.allowRemoteHalfClosure, value: true)
+                .connect(to: address)
+                .flatMapThrowing { socket in
+                    let (streamSide, socketSide) = GlueHandler.matchedPair()
+                    try stream.pipeline.syncOperations.addHandler(streamSide)
+                    try socket.pipeline.syncOperations.addHandler(socketSide)
+                }
+        })
+        let (count, intact) = try await sessions.client.exchangeReceiving(seed: 7).get()
+        #expect(count == total)
+        #expect(intact)
+        try await sessions.shutdown()
+        try await source.close()
+        try await group.shutdownGracefully()
+    }
+}
+
+extension SessionEnd {
+    /// Opens a stream, sends FIN at once, and checks what comes back as stream `seed`'s octets.
+    func exchangeReceiving(seed: UInt64) -> EventLoopFuture<(Int, Bool)> {
+        exchange(total: 0, seed: seed)
+    }
+}
