@@ -49,6 +49,32 @@ final class PlainHTTPRefuser: ChannelInboundHandler {
         try await group.shutdownGracefully()
     }
 
+    @Test func aVersionMismatchEndsTheSessionNamingBothVersionRanges() async throws {
+        let certs = try TemporaryCertificates()
+        defer { certs.remove() }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let agent = try await TestAgent(endpoint: try .agent(folder: certs.folder, keyLogPath: nil), group: group)
+        var future = SessionConfiguration(role: .client)
+        future.versions = 2...3
+        let connection = try await connectDeveloper(try .developer(folder: certs.folder, keyLogPath: nil), port: agent.port,
+                                                    configuration: future, group: group)
+        let loop = connection.channel.eventLoop
+        let session = connection.session
+        await #expect {
+            _ = try await loop.flatSubmit { session.ready(on: loop) }.get()
+        } throws: { error in
+            guard let error = error as? SessionError else { return false }
+            return error.code == .versionMismatch && error.message.contains("2") && error.message.contains("1")
+        }
+        let agentConnection = try await agent.firstOutcome().get()
+        let agentSession = agentConnection.session
+        let agentLoop = agentConnection.channel.eventLoop
+        let agentEnd = try await agentLoop.flatSubmit { agentSession.ended(on: agentLoop) }.get()
+        #expect(agentEnd?.code == .versionMismatch)
+        await agent.stop()
+        try await group.shutdownGracefully()
+    }
+
     @Test func aPlaintextClientIsRefusedAsNotTLS() async throws {
         let certs = try TemporaryCertificates()
         defer { certs.remove() }

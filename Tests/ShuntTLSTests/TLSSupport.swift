@@ -91,12 +91,13 @@ final class TestAgent: @unchecked Sendable {
 
 /// Connects a developer endpoint to `port` on 127.0.0.1, dialling `host` for the name check.
 func connectDeveloper(_ endpoint: ShuntTLSEndpoint, port: Int, host: String = "127.0.0.1",
+                      configuration: SessionConfiguration = SessionConfiguration(role: .client),
                       group: MultiThreadedEventLoopGroup) async throws -> ShuntConnection {
     let result = group.next().makePromise(of: ShuntConnection.self)
     let channel = try await ClientBootstrap(group: group)
         .channelInitializer { channel in
             endpoint.configure(channel, host: host) { _ in
-                SessionHandler(configuration: SessionConfiguration(role: .client), inboundStreamInitializer: echoStreams)
+                SessionHandler(configuration: configuration, inboundStreamInitializer: echoStreams)
             }.cascade(to: result)
             return channel.eventLoop.makeSucceededVoidFuture()
         }
