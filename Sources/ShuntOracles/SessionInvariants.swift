@@ -1272,7 +1272,9 @@ struct SessionHarness {
         guard !machine.hasOutboundFrames else { throw violation("nextOutboundFrame() is nil but hasOutboundFrames is true") }
         if ended {
             guard machine.queuedControlFrames == 0 else { throw violation("frames left queued after the end") }
-            if let error = endError, error.origin == .local || error.code == .timeout, !goAwayCodesAfterEnd.contains(error.code) {
+            // A locally detected error, or our own death-bound TIMEOUT, leaves a GOAWAY with its code.
+            if let error = endError, error.origin == .local || (error.origin == .transport && error.code == .timeout),
+               !goAwayCodesAfterEnd.contains(error.code) {
                 throw violation("the session ended with \(error) but sent no GOAWAY with that code")
             }
             return

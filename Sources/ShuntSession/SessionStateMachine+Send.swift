@@ -9,6 +9,10 @@ extension SessionStateMachine {
         if let frame = control.popFirst() { return frame }
         guard phase == .ready else { return nil }
         var rotations = ready.count
+        // Streams that wait for session window keep their place at the head of the round robin,
+        // while a stream behind them whose FIN alone is left may still send it (it needs no window).
+        var waiting: [UInt32] = []
+        defer { if phase == .ready { for id in waiting.reversed() { ready.prepend(id) } } }
         while rotations > 0, let id = ready.popFirst() {
             rotations -= 1
             guard var record = streams[id], !record.closed, record.hasSendWork else {
@@ -27,9 +31,8 @@ extension SessionStateMachine {
             let limit = min(record.sendWindow.available, sendSessionWindow.available,
                             Int(peerSettings.maxFrameSize), configuration.maxDataFrameSize)
             if sendSessionWindow.available == 0 {
-                // The whole session waits for a session WINDOW_UPDATE; keep our place.
-                ready.prepend(id)
-                return nil
+                waiting.append(id)
+                continue
             }
             if limit == 0 {
                 record.scheduled = false  // rescheduled by the stream's WINDOW_UPDATE

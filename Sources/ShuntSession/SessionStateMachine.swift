@@ -285,7 +285,9 @@ public struct SessionStateMachine {
 
     mutating func returnToSession(_ octets: Int, now: NIODeadline) {
         sessionConsumed += octets
-        guard sessionConsumed * 2 >= sessionWindowTarget else { return }
+        // Nothing to return (an empty DATA frame, with a session window of 0): a WINDOW_UPDATE of 0
+        // would be ZERO_WINDOW_INCREMENT at the peer.
+        guard sessionConsumed > 0, sessionConsumed * 2 >= sessionWindowTarget else { return }
         var increment = sessionConsumed
         if shouldGrow(lastUpdate: sessionLastUpdate, now: now), sessionWindowTarget < Int(configuration.maxSessionWindow) {
             let grown = min(sessionWindowTarget * 2, Int(configuration.maxSessionWindow))

@@ -72,6 +72,19 @@ import Testing
         #expect(outcome.expectationsMet.contains("ENHANCE_YOUR_CALM for an empty-frame flood"))
     }
 
+    @Test func streamErrorsProvokedByThePeerEndWithEnhanceYourCalm() throws {
+        // MadeYouReset: each stream is opened with FIN, then gets DATA (STREAM_CLOSED); the small
+        // configuration allows 6 such stream errors per second, and the owner releases every stream.
+        var program = SessionInvariants.Program(setup: SessionInvariants.setup(config: 1, diligent: true))
+        for _ in 0..<7 {
+            program.add(.streamOpen, 0, 1, 1)
+            program.add(.data, 0xF4, 1, 0)
+        }
+        let outcome = try run(program)
+        #expect(outcome.endCode == .enhanceYourCalm)
+        #expect(outcome.expectationsMet == ["ENHANCE_YOUR_CALM for too many stream errors"])
+    }
+
     @Test func dataBeyondTheStreamWindowEndsWithFlowControlError() throws {
         var program = SessionInvariants.Program(setup: SessionInvariants.setup(config: 1))
         program.add(.streamOpen, 0, 1, 0)

@@ -68,6 +68,42 @@ import Testing
         #expect(endMessage(pair.serverEvents) == "DATA of 1 octets on stream 1 exceeds its window (0 left)")
     }
 
+    /// Found by FuzzSession (Fuzz/FailCases/FuzzSession-zero-session-window-empty-data): with a
+    /// session window of 0, an empty DATA frame made the receiver send a WINDOW_UPDATE of 0.
+    @Test func anEmptyDataFrameWithASessionWindowOfZeroGrantsNothing() throws {
+        var server = SessionConfiguration(role: .server)
+        server.settings.initialSessionWindow = 0
+        var pair = SessionPair(server: server)
+        let id = try pair.client.openStream(kind: .tcp)
+        pair.pump()
+        pair.injectToServer(.data(id, ByteBuffer()))
+        pair.injectToServer(.data(id, ByteBuffer(), fin: true))
+        #expect(endCode(pair.serverEvents) == nil)
+        #expect(!pair.takeOutbound(fromClient: false).contains { $0.type == .windowUpdate })
+    }
+
+    /// Found with SessionInvariants (Fuzz/FailCases/FuzzSession-fin-behind-exhausted-session-window): a
+    /// stream waiting for session window at the head of the round robin held back the FIN of the
+    /// stream behind it, although an empty DATA frame needs no window.
+    @Test func aFinNeedsNoWindowAndDoesNotWaitBehindAStreamThatNeedsSessionWindow() throws {
+        var server = SessionConfiguration(role: .server)
+        server.settings.initialSessionWindow = 300
+        var pair = SessionPair(server: server)
+        let bulk = try pair.client.openStream(kind: .tcp)
+        try pair.client.send(bulk, ByteBuffer(repeating: 1, count: 1000))
+        // The client writes into the void: its session window (300) is used up, the bulk stream waits.
+        #expect(pair.takeOutbound(fromClient: true).compactMap { if case .data(let b, _, _) = $0.payload { b.readableBytes } else { nil } } == [300])
+        #expect(pair.client.sessionSendWindow == 0)
+        let short = try pair.client.openStream(kind: .control)
+        try pair.client.send(short, ByteBuffer(), fin: true)
+        let frames = pair.takeOutbound(fromClient: true)
+        #expect(frames.contains(.data(short, ByteBuffer(), fin: true)))
+        #expect(!frames.contains { $0.streamID == bulk && $0.type == .data })
+        // The bulk stream kept its place: it goes on as soon as the session window comes back.
+        pair.injectToClient(Frame(streamID: .session, payload: .windowUpdate(increment: 100)))
+        #expect(pair.takeOutbound(fromClient: true) == [.data(bulk, ByteBuffer(repeating: 1, count: 100))])
+    }
+
     @Test func dataBeyondTheSessionWindowIsAFlowControlError() throws {
         var server = SessionConfiguration(role: .server)
         server.settings.initialSessionWindow = 20_000
