@@ -10,8 +10,16 @@ import Testing
 
     /// Bytes delivered to the receiver in the last second of `seconds` of bulk transfer.
     func simulate(rate bitsPerSecond: Int, rtt: TimeAmount, seconds: Int, grow: Bool) -> Int {
+        simulateWithCredit(rate: bitsPerSecond, rtt: rtt, seconds: seconds, grow: grow).delivered
+    }
+
+    /// Also returns the most credit the receiver ever granted the stream (what it may have to buffer).
+    func simulateWithCredit(rate bitsPerSecond: Int, rtt: TimeAmount, seconds: Int, grow: Bool,
+                            receiveBuffer: Int? = nil) -> (delivered: Int, maxCredit: Int) {
         var client = SessionConfiguration(role: .client)
         var server = SessionConfiguration(role: .server)
+        if let receiveBuffer { server.maxReceiveBuffer = receiveBuffer }
+        var maxCredit = 0
         if !grow {
             server.maxStreamWindow = server.settings.initialStreamWindow
             server.maxSessionWindow = server.settings.initialSessionWindow
@@ -58,6 +66,7 @@ import Testing
                     receiver.consumed(id, octets: bytes.readableBytes, now: now)  // a fast local app
                 }
             }
+            if let id = stream, let credit = receiver.receiveCredit(id) { maxCredit = max(maxCredit, credit) }
             while let frame = receiver.nextOutboundFrame() { toSender.append(InFlight(at: now + oneWay, frame: frame)) }
             while backHead < toSender.count, toSender[backHead].at <= now {
                 sender.receive(toSender[backHead].frame, now: now)
@@ -65,13 +74,23 @@ import Testing
             }
             while sender.nextEvent() != nil {}
         }
-        return deliveredLastSecond
+        return (deliveredLastSecond, maxCredit)
     }
 
     @Test func oneStreamFillsOneGigabitAtTwentyMillisecondsRoundTrip() {
         let delivered = simulate(rate: 1_000_000_000, rtt: .milliseconds(20), seconds: 3, grow: true)
         // ≥ 90 % of 125 MB/s in the third second.
         #expect(delivered >= 112_500_000, "delivered \(delivered) octets in the last second")
+    }
+
+    @Test func growthStopsAtTheReceiveBufferCap() {
+        // 1 MiB for all streams together: the one stream's window may grow 256 KiB → 512 KiB → 1 MiB, no further.
+        let capped = simulateWithCredit(rate: 1_000_000_000, rtt: .milliseconds(20), seconds: 3, grow: true, receiveBuffer: 1 << 20)
+        #expect(capped.maxCredit == 1 << 20, "the window target reached \(capped.maxCredit)")
+        // 1 MiB per 20 ms is about 52 MB/s: more than the fixed window allows, far less than the link.
+        #expect(capped.delivered > 30_000_000 && capped.delivered < 60_000_000, "delivered \(capped.delivered)")
+        let free = simulateWithCredit(rate: 1_000_000_000, rtt: .milliseconds(20), seconds: 3, grow: true)
+        #expect(free.maxCredit > 1 << 20)
     }
 
     @Test func withoutGrowthTheSameStreamIsCappedByItsWindow() {
