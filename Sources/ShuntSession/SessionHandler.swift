@@ -35,9 +35,6 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private var endedPromise: EventLoopPromise<SessionError?>?
     private var goAwayObserver: ((StreamID, ErrorCode, String) -> Void)?
 
-    /// Octets of frames written to the parent channel but not yet flushed out of it.
-    public private(set) var framesWritten = 0
-
     public init(configuration: SessionConfiguration, inboundStreamInitializer: @escaping StreamInitializer) {
         self.configuration = configuration
         self.machine = SessionStateMachine(configuration: configuration, now: .now())

@@ -19,6 +19,7 @@ final class Valve: ChannelInboundHandler, Sendable {
 /// A TCP proxy on 127.0.0.1 between the two sessions, whose valve can be shut.
 struct LossyProxy {
     let listener: Channel
+    let open: NIOLockedValueBox<Bool>
 
     static func start(group: EventLoopGroup, to target: SocketAddress) async throws -> LossyProxy {
         let open = NIOLockedValueBox(true)
@@ -34,15 +35,10 @@ struct LossyProxy {
                 }.flatMap { inbound.setOption(.autoRead, value: true) }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        return LossyProxy(listener: listener, openBox: open)
+        return LossyProxy(listener: listener, open: open)
     }
 
-    private init(listener: Channel, openBox: NIOLockedValueBox<Bool>) {
-        self.listener = listener
-        self.openBoxStorage = openBox
-    }
-    private let openBoxStorage: NIOLockedValueBox<Bool>
-    func cut() { openBoxStorage.withLockedValue { $0 = false } }
+    func cut() { open.withLockedValue { $0 = false } }
 }
 
 @Suite(.timeLimit(.minutes(1))) struct LivenessLoopbackTests {

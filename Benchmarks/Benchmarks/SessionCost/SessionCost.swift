@@ -26,7 +26,7 @@ func readyClient(maxStreams: UInt32) -> SessionStateMachine {
 }
 
 /// Resident bytes of this process (/proc/self/statm): page-grained, fine for a 10,000-stream delta.
-func heapBytes() -> Int {
+func residentBytes() -> Int {
     guard let file = fopen("/proc/self/statm", "r") else { return 0 }
     defer { fclose(file) }
     var size = 0, resident = 0
@@ -46,13 +46,13 @@ let benchmarks: @Sendable () -> Void = {
               configuration: .init(metrics: [.custom("bytes per idle stream", polarity: .prefersSmaller, useScalingFactor: false)],
                                    warmupIterations: 0, maxDuration: .seconds(10), maxIterations: 1)) { benchmark in
         var client = readyClient(maxStreams: 200_000)
-        let before = heapBytes()
+        let before = residentBytes()
         for index in 0..<100_000 {
             _ = try client.openStream(kind: .tcp)
             // The STREAM_OPENs leave the control queue as the socket takes them (its limit is 10,000).
             if index % 1_000 == 999 { while client.nextOutboundFrame() != nil {} }
         }
-        let after = heapBytes()
+        let after = residentBytes()
         benchmark.measurement(.custom("bytes per idle stream", polarity: .prefersSmaller, useScalingFactor: false), (after - before) / 100_000)
         blackHole(client)
     }
