@@ -162,11 +162,14 @@ extension LoopbackSessionTests {
     /// A stream glued to a TCP connection whose server writes 4 MiB and closes at once: every octet
     /// reaches the other end of the stream before it ends (closing one side of a glue never drops
     /// what is still queued on the other).
-    @Test(.disabled("known bug: under CPU load up to ~7 % of the tail is still lost when the socket's output was shut before its EOF (NIO closes it fully at EOF); without load it passes"))
+    /// The source server allows half-closure: one that does not drops its own unsent tail when it reads
+    /// the FIN the stream passes on (NIO fails queued writes on a full close), which is not a loss in Shunt.
+    @Test
     func aGluedConnectionThatHangsUpRightAfterWritingLosesNothing() async throws {
         let total = 4 << 20
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let source = try await ServerBootstrap(group: group)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(BlastAndClose(total: total)) }
             }
