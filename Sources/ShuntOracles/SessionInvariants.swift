@@ -334,6 +334,7 @@ struct SessionHarness {
 
     static func configuration(role: SessionRole, preset: Int) -> SessionConfiguration {
         var config = SessionConfiguration(role: role)
+        config.settings.compression = 0  // preset 2 offers it
         var small = AbuseLimits()
         small.resetsReceived = 8
         small.resetsPeriod = .seconds(1)
@@ -824,9 +825,9 @@ struct SessionHarness {
             model.peerFin = fin
             addStream(model)
             attention.append(id.rawValue)
-        case .data(let id, let bytes, let fin):
+        case .data(let id, let bytes, let fin, let compressed):
             var model = try liveStream(id, for: event)
-            guard let frame = feeding, frame.streamID == id, case .data(let fed, fin, _) = frame.payload, fed == bytes else {
+            guard let frame = feeding, frame.streamID == id, case .data(let fed, fin, compressed) = frame.payload, fed == bytes else {
                 throw violation("\(event) does not match the frame fed: \(String(describing: feeding))")
             }
             guard !model.peerFin else { throw violation("\(event) after the peer's FIN") }
@@ -1001,6 +1002,16 @@ struct SessionHarness {
             if length > (machine.receiveCredit(frame.streamID) ?? Int.max) {
                 return expectation.expectEnd(.flowControlError, .local, "DATA of", "FLOW_CONTROL_ERROR for DATA beyond the stream window")
             }
+            if compressed && length == 0 {
+                // An empty compressed unit is a stream error COMPRESSION_ERROR (spec §12).
+                let over = streamErrorBucket.count(at: t)
+                if over {
+                    return expectation.expectEnd(.enhanceYourCalm, .local, "too many stream errors", "ENHANCE_YOUR_CALM for too many stream errors")
+                }
+                expectation.forbid(.enhanceYourCalm, "too many stream errors", "the stream-error budget")
+                context.expectStreamError = true
+                return
+            }
             context.expectData = length > 0 || fin
         case .streamOpen:
             if isLocalParity(id) {
@@ -1020,12 +1031,18 @@ struct SessionHarness {
             if context.idle {
                 return expectation.expectEnd(.protocolError, .local, "RESET on stream", "PROTOCOL_ERROR for RESET on an idle stream")
             }
-            let lower = context.open ? resetLower.count(at: t) : false
-            let upper = resetUpper.count(at: t)
+            // The RESET budget counts RESETs of live streams the peer opened; RESETs of closed
+            // streams count as glitches (spec §8). The model does not always know which streams the
+            // machine still holds: the lower bounds count what surely counts, the upper ones what may.
+            let peerOpened = !isLocalParity(id)
+            let lower = context.open && peerOpened ? resetLower.count(at: t) : false
+            let upper = peerOpened ? resetUpper.count(at: t) : false
+            let glitchMaybe = glitchUpper.count(at: t)
             if lower {
                 return expectation.expectEnd(.enhanceYourCalm, .local, "too many RESET frames", "ENHANCE_YOUR_CALM for a RESET flood")
             }
             if !upper { expectation.forbid(.enhanceYourCalm, "too many RESET frames", "the RESET budget") }
+            if !glitchMaybe { expectation.forbid(.enhanceYourCalm, "too many odd frames", "the glitch budget") }
         case .windowUpdate(let increment):
             if id == 0 {
                 if sendSession + Int(increment) > Self.maxWindow {

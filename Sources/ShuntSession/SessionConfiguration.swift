@@ -57,10 +57,15 @@ public struct SessionConfiguration: Hashable, Sendable {
     public var streamSendBuffer = 64 * 1024
     /// Largest DATA payload this side sends in one frame, so PING and RESET never wait behind bulk data.
     public var maxDataFrameSize = 16_384
+    /// Streams `SessionHandler.openStream` queues while the peer's stream credit is used up (spec §5.4);
+    /// beyond it an open fails with `noStreamCredit`.
+    public var maxPendingOpens = 1_024
     public var abuse = AbuseLimits()
 
     public init(role: SessionRole) {
         self.role = role
+        // Shunt can always decompress (spec §12); whether it compresses is up to each stream's owner.
+        settings.compression = 1
     }
 
     /// This side's HELLO.

@@ -48,4 +48,8 @@ public enum StreamOperationError: Error, Hashable, Sendable {
     case metadataTooLarge(Int, limit: UInt32)
     /// This side has used every stream id.
     case streamIDsExhausted
+    /// COMPRESSED data, but the peer did not offer to decompress (spec §12).
+    case compressionNotNegotiated
+    /// A compressed unit must be 1 … `maxCompressedUnit` octets: it goes whole in one frame.
+    case compressedUnitSize(Int, limit: Int)
 }

@@ -8,7 +8,9 @@ public enum SessionEvent: Hashable, Sendable {
     /// The peer opened a stream. Serve it, or reset it (`UNSUPPORTED_KIND`, `REFUSED_STREAM`, …).
     case streamOpened(StreamID, kind: StreamKind, metadata: StreamMetadata, fin: Bool)
     /// Bytes for a stream. Call `consumed(_:octets:now:)` once they are passed on, to grant window.
-    case data(StreamID, ByteBuffer, fin: Bool)
+    /// `compressed`: one DEFLATE unit of the stream's inbound context (spec §12), still to be inflated;
+    /// the octets to report consumed are the compressed ones.
+    case data(StreamID, ByteBuffer, fin: Bool, compressed: Bool = false)
     /// A stream that was not writable can take data again.
     case writable(StreamID)
     /// A stream ended abruptly; `byPeer` says who reset it. `REFUSED_STREAM` means it was never processed.

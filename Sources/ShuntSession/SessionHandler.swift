@@ -34,6 +34,10 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private var readyPromise: EventLoopPromise<UInt16>?
     private var endedPromise: EventLoopPromise<SessionError?>?
     private var goAwayObserver: ((StreamID, ErrorCode, String) -> Void)?
+    private var pendingOpens = CircularBuffer<PendingOpen>()
+    /// Octets of frames read from and written to the connection (TLS payload, not records).
+    public private(set) var octetsRead = 0
+    public private(set) var octetsWritten = 0
 
     public init(configuration: SessionConfiguration, inboundStreamInitializer: @escaping StreamInitializer) {
         self.configuration = configuration
@@ -83,23 +87,74 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
             }
             return eventLoop.makeFailedFuture(StreamOpenError(reason: .sessionClosing))
         }
+        let promise = context.eventLoop.makePromise(of: Channel.self)
+        let open = PendingOpen(kind: kind, metadata: metadata, initializer: initializer, promise: promise)
+        if !pendingOpens.isEmpty {
+            // Opens keep their order: this one waits behind those already waiting for credit.
+            enqueue(open)
+        } else {
+            startOpen(open, context: context)
+        }
+        return promise.futureResult
+    }
+
+    /// Streams waiting for the peer's credit (spec §5.4), opened in order as MAX_STREAMS arrives.
+    public var streamsWaitingForCredit: Int { pendingOpens.count }
+
+    private struct PendingOpen {
+        let kind: StreamKind
+        let metadata: StreamMetadata
+        let initializer: StreamInitializer
+        let promise: EventLoopPromise<Channel>
+    }
+
+    private func enqueue(_ open: PendingOpen) {
+        guard pendingOpens.count < configuration.maxPendingOpens else {
+            open.promise.fail(StreamOpenError(reason: .noStreamCredit))
+            return
+        }
+        pendingOpens.append(open)
+    }
+
+    /// Opens the stream, or queues it when the peer's credit is used up. False: it was queued.
+    @discardableResult
+    private func startOpen(_ open: PendingOpen, context: ChannelHandlerContext) -> Bool {
         let id: StreamID
         do {
-            id = try machine.openStream(kind: kind, metadata: metadata)
+            id = try machine.openStream(kind: open.kind, metadata: open.metadata)
+        } catch .noStreamCredit {
+            enqueue(open)
+            return false
         } catch {
-            return context.eventLoop.makeFailedFuture(StreamOpenError(reason: error))
+            open.promise.fail(StreamOpenError(reason: error))
+            return true
         }
-        let channel = ShuntStreamChannel(session: self, parent: context.channel, streamID: id, kind: kind, metadata: metadata)
+        let channel = ShuntStreamChannel(session: self, parent: context.channel, streamID: id, kind: open.kind, metadata: open.metadata)
         streams[id] = channel
-        let promise = context.eventLoop.makePromise(of: Channel.self)
-        channel.activate(initializer: initializer, promise: promise)
+        channel.activate(initializer: open.initializer, promise: open.promise)
         flushOutbound()
-        return promise.futureResult
+        return true
+    }
+
+    private func openWaitingStreams() {
+        guard let context else { return }
+        while let open = pendingOpens.popFirst() {
+            if !startOpen(open, context: context) {
+                // Requeued at the back by startOpen: put it back at the front.
+                pendingOpens.prepend(pendingOpens.removeLast())
+                return
+            }
+        }
+    }
+
+    private func failWaitingStreams(_ reason: StreamOperationError) {
+        while let open = pendingOpens.popFirst() { open.promise.fail(StreamOpenError(reason: reason)) }
     }
 
     /// Ends the session (spec §7.2): graceful by default.
     public func goAway(code: ErrorCode = .noError, debug: String = "", graceful: Bool = true) {
         machine.goAway(code: code, debug: debug, graceful: graceful, now: .now())
+        failWaitingStreams(.sessionClosing)
         processEvents()
         flushOutbound()
     }
@@ -123,13 +178,22 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
 
     func isStreamWritable(_ id: StreamID) -> Bool { machine.isWritable(id) }
 
-    func send(_ id: StreamID, _ data: ByteBuffer, fin: Bool) -> Bool {
+    func send(_ id: StreamID, _ data: ByteBuffer, fin: Bool, compressed: Bool = false) -> Bool {
         do {
-            try machine.send(id, data, fin: fin)
+            try machine.send(id, data, fin: fin, compressed: compressed)
             return true
         } catch {
             return false
         }
+    }
+
+    var maxCompressedUnit: Int { machine.maxCompressedUnit }
+    var peerAcceptsCompression: Bool { machine.peerAcceptsCompression }
+
+    func decompressionFailed(_ id: StreamID, reason: String) {
+        machine.decompressionFailed(id, reason: reason, now: .now())
+        processEvents()
+        flushOutbound()
     }
 
     func consumed(_ id: StreamID, octets: Int) {
@@ -177,7 +241,9 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        decoder.append(unwrapInboundIn(data))
+        let bytes = unwrapInboundIn(data)
+        octetsRead += bytes.readableBytes
+        decoder.append(bytes)
         let now = NIODeadline.now()
         do {
             while let frame = try decoder.next() {
@@ -212,6 +278,7 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
     public func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
         self.context = nil
+        failWaitingStreams(.sessionClosing)
     }
 
     // MARK: Driving the machine
@@ -237,19 +304,23 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
                 streams[id] = channel
                 if fin { channel.receive(ByteBuffer(), fin: true) }
                 channel.activate(initializer: inboundStreamInitializer, promise: nil)
-            case .data(let id, let bytes, let fin):
-                streams[id]?.receive(bytes, fin: fin)
+            case .data(let id, let bytes, let fin, let compressed):
+                streams[id]?.receive(bytes, fin: fin, compressed: compressed)
             case .writable(let id):
                 streams[id]?.sessionWritable()
             case .reset(let id, let code, let reason, let byPeer):
                 streams[id]?.receiveReset(StreamResetError(streamID: id, code: code, reason: reason, byPeer: byPeer))
             case .closed(let id):
                 streams[id]?.receiveClosed()
-            case .streamCreditAvailable, .roundTrip:
+            case .streamCreditAvailable:
+                openWaitingStreams()
+            case .roundTrip:
                 break
             case .goAwayReceived(let last, let code, let debug):
+                failWaitingStreams(.sessionClosing)
                 goAwayObserver?(last, code, debug)
             case .ended(let error):
+                failWaitingStreams(.sessionClosing)
                 endedError = error
                 readyPromise?.fail(error ?? SessionError(.noError, .local, "the session ended before HELLO"))
                 readyPromise = nil
@@ -294,6 +365,7 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
                 if buffer.capacity == 0 { buffer.reserveCapacity(16_400) }
                 FrameEncoder.encodeWhole(frame, into: &buffer)
                 if buffer.readableBytes >= 16_372 {
+                    octetsWritten += buffer.readableBytes
                     context.write(wrapOutboundOut(buffer), promise: nil)
                     wrote = true
                     buffer = context.channel.allocator.buffer(capacity: 0)
@@ -302,6 +374,7 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
             // Sending may have made streams writable or closed them: tell them, which may queue more.
         } while processEvents() && (context.channel.isWritable || machine.isEnded)
         if buffer.readableBytes > 0 {
+            octetsWritten += buffer.readableBytes
             context.write(wrapOutboundOut(buffer), promise: nil)
             wrote = true
         }

@@ -95,6 +95,9 @@ extension SessionStateMachine {
         if length > record.receiveCredit {
             return fail(SessionError(.flowControlError, .local, "DATA of \(length) octets on stream \(stream) exceeds its window (\(record.receiveCredit) left)"))
         }
+        if compressed && length == 0 {
+            return streamError(stream, .compressionError, "COMPRESSED DATA of 0 octets on stream \(stream)", now: now)
+        }
         record.receiveCredit -= length
         if fin { record.remoteOpen = false }
         streams[stream.rawValue] = record
@@ -102,7 +105,7 @@ extension SessionStateMachine {
         // flight, so it is granted back on receipt: a slow reader never holds the session (spec §6.2).
         returnToSession(length, now: now)
         if length > 0 || fin {
-            events.append(.data(stream, bytes, fin: fin))
+            events.append(.data(stream, bytes, fin: fin, compressed: compressed))
         }
         if fin { closeIfFinished(stream) }
     }
@@ -138,10 +141,16 @@ extension SessionStateMachine {
         if isIdle(stream) {
             return fail(SessionError(.protocolError, .local, "RESET on stream \(stream), which was never opened"))
         }
-        if !resetBudget.record(now: now) {
+        guard var record = streams[stream.rawValue], !record.closed else {
+            // A RESET racing this side's own reset or close: legitimate, but only rarely (spec §5.2).
+            return countGlitch("RESET on closed stream \(stream)", now: now)
+        }
+        // Rapid Reset is opening streams and resetting them at once: the budget counts RESETs of
+        // streams the peer opened. A RESET of a stream this side opened only refuses or cancels its
+        // own work, and this side's credit bounds how many there are (spec §8).
+        if record.openedByPeer && !resetBudget.record(now: now) {
             return fail(SessionError(.enhanceYourCalm, .local, "too many RESET frames: more than \(resetBudget.limit) in \(resetBudget.period.seconds) s"))
         }
-        guard var record = streams[stream.rawValue], !record.closed else { return }
         record.dropQueue()
         record.closed = true
         record.remoteOpen = false
@@ -231,6 +240,13 @@ extension SessionStateMachine {
     }
 
     /// A stream error this side detected: RESET the stream, and count it (MadeYouReset, spec §8).
+    /// The owner could not inflate a compressed unit of `stream` (corrupt, or more than
+    /// `MAX_FRAME_SIZE` octets, spec §12): a stream error the peer caused.
+    public mutating func decompressionFailed(_ stream: StreamID, reason: String, now: NIODeadline) {
+        guard let record = streams[stream.rawValue], !record.closed else { return }
+        streamError(stream, .compressionError, reason, now: now)
+    }
+
     mutating func streamError(_ stream: StreamID, _ code: ErrorCode, _ reason: String, now: NIODeadline) {
         if !streamErrorBudget.record(now: now) {
             return fail(SessionError(.enhanceYourCalm, .local, "too many stream errors caused by the peer: more than \(streamErrorBudget.limit) in \(streamErrorBudget.period.seconds) s"))

@@ -28,24 +28,27 @@ extension SessionStateMachine {
                 closeIfFinished(record.id)
                 return .data(record.id, ByteBuffer(), fin: true)
             }
-            let limit = min(record.sendWindow.available, sendSessionWindow.available,
-                            Int(peerSettings.maxFrameSize), configuration.maxDataFrameSize)
-            if sendSessionWindow.available == 0 {
+            let head = record.sendQueue!.first!
+            // A compressed unit goes whole (spec §12): it waits for window enough for all of it.
+            let needed = head.compressed ? head.bytes.readableBytes : 1
+            if sendSessionWindow.available < needed {
                 waiting.append(id)
                 continue
             }
-            if limit == 0 {
+            if record.sendWindow.available < needed {
                 record.scheduled = false  // rescheduled by the stream's WINDOW_UPDATE
                 streams[id] = record
                 continue
             }
-            var head = record.sendQueue!.removeFirst()
+            let limit = min(record.sendWindow.available, sendSessionWindow.available,
+                            Int(peerSettings.maxFrameSize), configuration.maxDataFrameSize)
+            var entry = record.sendQueue!.removeFirst()
             let chunk: ByteBuffer
-            if head.readableBytes <= limit {
-                chunk = head
+            if entry.compressed || entry.bytes.readableBytes <= limit {
+                chunk = entry.bytes
             } else {
-                chunk = head.readSlice(length: limit)!
-                record.sendQueue!.prepend(head)
+                chunk = entry.bytes.readSlice(length: limit)!
+                record.sendQueue!.prepend(entry)
             }
             let octets = chunk.readableBytes
             record.queuedBytes -= octets
@@ -61,14 +64,14 @@ extension SessionStateMachine {
                 record.blocked = false
                 events.append(.writable(record.id))
             }
-            if record.hasSendWork && record.sendWindow.available > 0 {
+            if record.hasSendWork && record.canSendHead {
                 ready.append(id)
             } else {
                 record.scheduled = false
             }
             streams[id] = record
             if fin { closeIfFinished(record.id) }
-            return .data(record.id, chunk, fin: fin)
+            return .data(record.id, chunk, fin: fin, compressed: entry.compressed)
         }
         return nil
     }
@@ -87,7 +90,7 @@ extension SessionStateMachine {
         let queued = Set(ready)
         for (id, record) in streams where !record.closed {
             if record.scheduled && !queued.contains(id) { return "stream \(id) is marked scheduled but is not in the round robin" }
-            if record.hasSendWork && (record.sendWindow.available > 0 || record.queuedBytes == 0) && !record.scheduled {
+            if record.hasSendWork && record.canSendHead && !record.scheduled {
                 return "stream \(id) has \(record.queuedBytes) octets queued and \(record.sendWindow.available) of window but is not scheduled"
             }
         }

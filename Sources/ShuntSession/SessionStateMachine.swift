@@ -147,14 +147,20 @@ public struct SessionStateMachine {
 
     /// Queues `data` (and FIN) on a stream. Accepted while the stream is writable; the caller stops
     /// reading its source when `isWritable` turns false and resumes on `.writable`.
-    public mutating func send(_ stream: StreamID, _ data: ByteBuffer, fin: Bool = false) throws(StreamOperationError) {
+    public mutating func send(_ stream: StreamID, _ data: ByteBuffer, fin: Bool = false, compressed: Bool = false) throws(StreamOperationError) {
         guard phase != .ended else { throw .sessionClosing }
         guard var record = streams[stream.rawValue], !record.closed else { throw .unknownStream(stream) }
         guard record.acceptsWrites else { throw .alreadyFinished(stream) }
         guard record.queuedBytes < configuration.streamSendBuffer || data.readableBytes == 0 else { throw .sendBufferFull(stream) }
+        if compressed {
+            guard peerSettings.acceptsDeflate else { throw .compressionNotNegotiated }
+            guard (1...maxCompressedUnit).contains(data.readableBytes) else {
+                throw .compressedUnitSize(data.readableBytes, limit: maxCompressedUnit)
+            }
+        }
         if data.readableBytes > 0 {
             if record.sendQueue == nil { record.sendQueue = CircularBuffer(initialCapacity: 4) }
-            record.sendQueue!.append(data)
+            record.sendQueue!.append(QueuedData(bytes: data, compressed: compressed))
             record.queuedBytes += data.readableBytes
         }
         if fin {
@@ -162,11 +168,23 @@ public struct SessionStateMachine {
             record.acceptsWrites = false
         }
         if record.queuedBytes >= configuration.streamSendBuffer { record.blocked = true }
-        let schedule = !record.scheduled && (record.sendWindow.available > 0 || record.queuedBytes == 0)
+        let schedule = !record.scheduled && record.canSendHead
         if schedule { record.scheduled = true }
         streams[stream.rawValue] = record
         if schedule { ready.append(stream.rawValue) }
     }
+
+    /// The largest compressed unit `send(_:_:fin:compressed:)` takes: one DATA frame the peer accepts,
+    /// and at most half of its initial windows, so that the window the peer grants back as it
+    /// consumes (spec §6.2) always lets the next unit through (0 before the peer's HELLO).
+    public var maxCompressedUnit: Int {
+        guard version != nil else { return 0 }
+        return min(Int(peerSettings.maxFrameSize), configuration.maxDataFrameSize,
+                   Int(peerSettings.initialStreamWindow) / 2, Int(peerSettings.initialSessionWindow) / 2)
+    }
+
+    /// Whether this side may send COMPRESSED DATA: the peer said it can decompress (spec §12).
+    public var peerAcceptsCompression: Bool { version != nil && peerSettings.acceptsDeflate }
 
     /// Tells the session the owner passed on `octets` of a stream's data: the stream window is granted back (spec §6.2).
     public mutating func consumed(_ stream: StreamID, octets: Int, now: NIODeadline) {

@@ -39,7 +39,11 @@ public final class ShuntStreamChannel: Channel, ChannelCore, @unchecked Sendable
     private var unsatisfiedRead = false
     /// Inside `tryToRead`'s delivery loop (handlers may re-enter through writes).
     private var delivering = false
-    private var pendingReads = CircularBuffer<ByteBuffer>(initialCapacity: 4)
+    /// What the peer sent and the pipeline has not read; compressed units are inflated on delivery,
+    /// so what waits here is bounded by the stream's window in wire octets.
+    private var pendingReads = CircularBuffer<(bytes: ByteBuffer, compressed: Bool)>(initialCapacity: 4)
+    private var inflater: StreamInflater?
+    private var deflater: StreamDeflater?
     private var inputFinished = false
     private var inputClosedDelivered = false
     private var outputFinished = false
@@ -137,10 +141,26 @@ public final class ShuntStreamChannel: Channel, ChannelCore, @unchecked Sendable
         }
     }
 
+    /// Compresses what this side writes from now on (spec §12), if the peer can decompress.
+    /// Returns whether it does. Each stream has its own context; metadata is never compressed.
+    @discardableResult
+    public func enableCompression(level: Int32 = 6) throws -> Bool {
+        eventLoop.preconditionInEventLoop()
+        guard session.peerAcceptsCompression, state != .closed else { return false }
+        if deflater == nil { deflater = try StreamDeflater(level: level) }
+        return true
+    }
+
+    /// Whether writes are compressed.
+    public var compressesOutput: Bool {
+        eventLoop.preconditionInEventLoop()
+        return deflater != nil
+    }
+
     /// Data from the peer (empty with `fin` for a bare FIN).
-    func receive(_ data: ByteBuffer, fin: Bool) {
+    func receive(_ data: ByteBuffer, fin: Bool, compressed: Bool = false) {
         guard state != .closed else { return }
-        if data.readableBytes > 0 { pendingReads.append(data) }
+        if data.readableBytes > 0 { pendingReads.append((data, compressed)) }
         if fin { inputFinished = true }
         tryToRead()
     }
@@ -230,7 +250,7 @@ public final class ShuntStreamChannel: Channel, ChannelCore, @unchecked Sendable
     /// Octets received from the peer and not yet read by the pipeline: bounded by the stream's window.
     public var bufferedInboundBytes: Int {
         eventLoop.preconditionInEventLoop()
-        return pendingReads.reduce(0) { $0 + $1.readableBytes }
+        return pendingReads.reduce(0) { $0 + $1.bytes.readableBytes }
     }
 
     /// One line on the channel's internal state, for diagnostics.
@@ -247,9 +267,30 @@ public final class ShuntStreamChannel: Channel, ChannelCore, @unchecked Sendable
         unsatisfiedRead = false
         delivering = true
         var delivered = 0
-        while let buffer = pendingReads.popFirst() {
+        while let (buffer, compressed) = pendingReads.popFirst() {
             delivered += buffer.readableBytes
-            pipeline.fireChannelRead(buffer)
+            guard compressed else {
+                pipeline.fireChannelRead(buffer)
+                continue
+            }
+            do throws(StreamInflater.Failure) {
+                if inflater == nil {
+                    do {
+                        inflater = try StreamInflater(limit: Int(session.configuration.settings.maxFrameSize))
+                    } catch {
+                        throw .corrupt
+                    }
+                }
+                let plain = try inflater!.inflate(buffer, allocator: allocator)
+                if plain.readableBytes > 0 { pipeline.fireChannelRead(plain) }
+            } catch {
+                // The stream is reset with COMPRESSION_ERROR; nothing after the bad unit is delivered.
+                pendingReads.removeAll()
+                pipeline.fireChannelReadComplete()
+                delivering = false
+                session.decompressionFailed(streamID, reason: "stream \(streamID): \(error)")
+                return
+            }
         }
         pipeline.fireChannelReadComplete()
         delivering = false
@@ -267,8 +308,33 @@ public final class ShuntStreamChannel: Channel, ChannelCore, @unchecked Sendable
 
     private func deliverPendingWrites() {
         guard state == .active else { return }
-        while flushedWrites > 0, let (buffer, promise) = pendingWrites.first {
+        while flushedWrites > 0, let (first, promise) = pendingWrites.first {
+            var buffer = first
             guard session.isStreamWritable(streamID) || buffer.readableBytes == 0 else { break }
+            if let deflater, buffer.readableBytes > 0 {
+                // One compressed unit per piece; the write completes once all its pieces are queued.
+                let piece = buffer.readSlice(length: min(buffer.readableBytes, StreamDeflater.plainChunk(forUnit: session.maxCompressedUnit)))!
+                let sent: Bool
+                do {
+                    sent = session.send(streamID, try deflater.compress(piece, allocator: allocator), fin: false, compressed: true)
+                } catch {
+                    sent = false
+                }
+                guard sent else {
+                    pendingWrites.removeFirst()
+                    flushedWrites -= 1
+                    promise?.fail(ChannelError.ioOnClosedChannel)
+                    continue
+                }
+                if buffer.readableBytes > 0 {
+                    pendingWrites[pendingWrites.startIndex] = (buffer, promise)
+                    continue
+                }
+                pendingWrites.removeFirst()
+                flushedWrites -= 1
+                promise?.succeed()
+                continue
+            }
             pendingWrites.removeFirst()
             flushedWrites -= 1
             if session.send(streamID, buffer, fin: false) {

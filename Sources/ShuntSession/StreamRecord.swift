@@ -21,7 +21,7 @@ struct StreamRecord {
 
     var sendWindow: FlowWindow
     /// Lazily created: an idle stream holds no queue storage.
-    var sendQueue: CircularBuffer<ByteBuffer>? = nil
+    var sendQueue: CircularBuffer<QueuedData>? = nil
     var queuedBytes = 0
     /// In the scheduler's round-robin list.
     var scheduled = false
@@ -46,10 +46,27 @@ struct StreamRecord {
 
     var hasSendWork: Bool { queuedBytes > 0 || (finQueued && !finSent) }
 
+    /// Stream window the head of the queue needs before anything of it can go: a compressed unit
+    /// is never split (spec §12), plain data goes out in whatever the window allows.
+    var windowForHead: Int {
+        guard let head = sendQueue?.first else { return 0 }
+        return head.compressed ? head.bytes.readableBytes : 1
+    }
+
+    /// The stream can put something on the wire once the session window allows.
+    var canSendHead: Bool { queuedBytes == 0 || sendWindow.available >= windowForHead }
+
     mutating func dropQueue() {
         sendQueue = nil
         queuedBytes = 0
         finQueued = false
         acceptsWrites = false
     }
+}
+
+/// Bytes queued on a stream: plain data (split across frames as the windows allow) or one
+/// compressed unit (sent whole in one DATA frame with COMPRESSED, spec §12).
+struct QueuedData {
+    var bytes: ByteBuffer
+    let compressed: Bool
 }

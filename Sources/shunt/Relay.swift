@@ -25,9 +25,11 @@ struct Relay: ParsableCommand {
         @Option(help: "Where sessions arrive (HOST:PORT).") var listen: String
         @Option(help: "Where each stream goes (HOST:PORT).") var to: String
         @Option(help: "Concurrent streams a client may open.") var maxStreams: UInt32 = 1_000
+        @Flag(help: "Compress what the agent sends on each stream (DEFLATE, spec §12), if the client can decompress.") var compress = false
 
         func run() throws {
             let target = try Endpoint(parsing: to)
+            let compress = self.compress
             let maxStreams = self.maxStreams
             let address = try Endpoint(parsing: listen)
             let endpoint = try ShuntTLSEndpoint.agent(folder: certs.folder)
@@ -37,6 +39,7 @@ struct Relay: ParsableCommand {
                     .channelOption(.allowRemoteHalfClosure, value: true)
                     .connect(host: target.host, port: target.port)
                     .flatMapThrowing { socket in
+                        if compress { try stream.enableCompression() }
                         let (streamSide, socketSide) = GlueHandler.matchedPair()
                         try stream.pipeline.syncOperations.addHandler(streamSide)
                         try socket.pipeline.syncOperations.addHandler(socketSide)
@@ -66,8 +69,10 @@ struct Relay: ParsableCommand {
         @OptionGroup var certs: Certs.Folder
         @Option(help: "The agent (HOST:PORT).") var agent: String
         @Option(help: "Local port to accept connections on (HOST:PORT).") var listen: String
+        @Flag(help: "Compress what the client sends on each stream (DEFLATE, spec §12), if the agent can decompress.") var compress = false
 
         func run() throws {
+            let compress = self.compress
             let agentAddress = try Endpoint(parsing: agent)
             let address = try Endpoint(parsing: listen)
             let endpoint = try ShuntTLSEndpoint.developer(folder: certs.folder)
@@ -97,6 +102,7 @@ struct Relay: ParsableCommand {
                 .childChannelInitializer { socket in
                     session.openStream(kind: .tcp) { stream in
                         stream.eventLoop.makeCompletedFuture {
+                            if compress { try stream.enableCompression() }
                             let (streamSide, socketSide) = GlueHandler.matchedPair()
                             try stream.pipeline.syncOperations.addHandler(streamSide)
                             try socket.pipeline.syncOperations.addHandler(socketSide)

@@ -93,7 +93,9 @@ import Testing
     }
 
     @Test func compressedDataWithoutNegotiationIsACompressionError() throws {
-        var pair = SessionPair()
+        var server = SessionConfiguration(role: .server)
+        server.settings.compression = 0
+        var pair = SessionPair(server: server)
         let id = try pair.client.openStream(kind: .tcp)
         pair.pump()
         pair.injectToServer(.data(id, ByteBuffer(string: "x"), compressed: true))

@@ -103,7 +103,7 @@ struct SessionPair {
     static func received(_ events: [SessionEvent], on stream: StreamID) -> (bytes: [UInt8], fin: Bool) {
         var bytes: [UInt8] = []
         var fin = false
-        for case .data(let id, let data, let f) in events where id == stream {
+        for case .data(let id, let data, let f, _) in events where id == stream {
             bytes += data.readableBytesView
             fin = fin || f
         }

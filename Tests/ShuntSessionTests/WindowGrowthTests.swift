@@ -61,7 +61,7 @@ import Testing
                 head += 1
             }
             while let event = receiver.nextEvent() {
-                if case .data(let id, let bytes, _) = event {
+                if case .data(let id, let bytes, _, _) = event {
                     if now >= lastSecond { deliveredLastSecond += bytes.readableBytes }
                     receiver.consumed(id, octets: bytes.readableBytes, now: now)  // a fast local app
                 }
