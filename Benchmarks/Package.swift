@@ -30,6 +30,7 @@ let package = Package(
                 .product(name: "ShuntSession", package: "Shunt"),
                 .product(name: "ShuntWire", package: "Shunt"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Benchmarks/SessionCost",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

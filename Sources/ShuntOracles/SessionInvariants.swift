@@ -1328,6 +1328,9 @@ struct SessionHarness {
             switch frame.payload {
             case .goAway(_, let code, _): goAwayCodesAfterEnd.append(code)
             case .hello: break
+            case .reset:
+                // A clean end (drain done or at its deadline) still sends the RESETs it queued (spec §7.2).
+                guard endError == nil, frame.streamID.rawValue != 0 else { throw violation("RESET after an end with \(String(describing: endError))") }
             default: throw violation("\(frame.type) after the end")
             }
         }

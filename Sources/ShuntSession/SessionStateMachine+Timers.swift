@@ -22,7 +22,8 @@ extension SessionStateMachine {
                 events.append(.reset(StreamID(id), code: .cancel, reason: "drain deadline passed", byPeer: false))
                 reset(StreamID(id), code: .cancel, reason: "drain deadline passed")
             }
-            if phase != .ended { endSession(nil, sendGoAway: false) }
+            // The RESET(CANCEL)s just queued tell the peer which streams were cut (spec §7.2).
+            if phase != .ended { endSession(nil, sendGoAway: false, keepResets: true) }
             return
         }
         if phase == .ready, outstandingPing == nil, now - lastPingSent >= configuration.pingInterval {

@@ -346,8 +346,16 @@ public struct SessionStateMachine {
         endSession(error, sendGoAway: true)
     }
 
-    mutating func endSession(_ error: SessionError?, sendGoAway goAway: Bool, keepQueuedControl: Bool = false) {
-        if !keepQueuedControl {
+    mutating func endSession(_ error: SessionError?, sendGoAway goAway: Bool, keepQueuedControl: Bool = false, keepResets: Bool = false) {
+        if keepResets {
+            // A clean end still tells the peer which streams were cut; PINGs and window updates are moot.
+            control = CircularBuffer(control.filter { frame in
+                switch frame.payload {
+                case .hello, .reset, .goAway: true
+                default: false
+                }
+            })
+        } else if !keepQueuedControl {
             // An unsent HELLO stays first: whatever ends the session, the first frame is HELLO (spec §2.2).
             let hello = control.first.flatMap { frame -> Frame? in
                 if case .hello = frame.payload { frame } else { nil }
@@ -379,7 +387,8 @@ public struct SessionStateMachine {
         guard phase == .ready, goAwaySentLast != nil || goAwayReceivedLast != nil else { return }
         if case .announced = shutdown { return }
         guard streams.isEmpty else { return }
-        endSession(nil, sendGoAway: false)
+        // RESETs and window updates queued for the last streams still go out before the close.
+        endSession(nil, sendGoAway: false, keepResets: true)
     }
 
     /// A stream whose both directions finished.

@@ -98,6 +98,40 @@ import Testing
         #expect(pair.serverEvents.last == .ended(nil))
     }
 
+    /// The RESET(CANCEL)s of the drain deadline go on the wire before the session ends: the peer
+    /// learns which streams were cut, not only that the connection closed.
+    @Test func theDrainDeadlineResetsReachThePeer() throws {
+        var pair = SessionPair()
+        let first = try pair.client.openStream(kind: .tcp)
+        let second = try pair.client.openStream(kind: .tcp)
+        pair.pump()
+        pair.server.goAway(now: pair.now)
+        pair.pump()
+        for _ in 0..<19 {
+            pair.advance(.milliseconds(500))
+            pair.pump()
+        }
+        pair.advance(.seconds(1))
+        #expect(pair.serverEvents.last == .ended(nil))
+        let resets = pair.takeOutbound(fromClient: false).filter { $0.type == .reset }
+        #expect(resets.map(\.streamID) == [first, second])
+        #expect(resets.allSatisfy { if case .reset(.cancel, _) = $0.payload { true } else { false } })
+    }
+
+    /// A stream the owner releases unfinished during a drain is reset on the wire, even though
+    /// releasing it ends the (now idle) drain at once.
+    @Test func theLastStreamsResetGoesOutWhenItEndsTheDrain() throws {
+        var pair = SessionPair()
+        let id = try pair.client.openStream(kind: .tcp)
+        pair.pump()
+        pair.server.goAway(now: pair.now)
+        pair.pump()
+        pair.server.release(id)
+        pair.drainEvents()
+        #expect(pair.serverEvents.last == .ended(nil))
+        #expect(pair.takeOutbound(fromClient: false).contains { $0.streamID == id && $0.type == .reset })
+    }
+
     /// Found with SessionInvariants (Fuzz/FailCases/FuzzSession-drain-deadline-reset-after-ended):
     /// resetting the last stream at the deadline forgot it, which ended the idle drain inside the loop;
     /// the loop then reported the stream after `.ended`, and ended the session a second time.

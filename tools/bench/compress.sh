@@ -28,6 +28,7 @@ wait_port() { for _ in $(seq 100); do python3 -c "import socket,sys; socket.crea
 text=$(port)
 python3 $bench/textserver.py serve "$text" "$size" & pids+=($!)
 expected=$(python3 $bench/textserver.py digest "$size")
+wait_port "$text"
 
 # stunnel pair, its TLS hop through the slow link
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bulk throughput of one TCP stream through a TLS tunnel pair on loopback, Shunt against its peers,
 # all in one run: iperf3 direct, socat (plain relay), the stunnel pair (TLS 1.3), and `shunt relay`
-# (TCP in -> Shunt session over mutual TLS 1.3 -> TCP out). Prints Gbit/s and Shunt's ratio to stunnel.
+# (TCP in -> Shunt session over mutual TLS 1.3 -> TCP out), and ssh -L when sshd is installed.
+# Prints Gbit/s and Shunt's ratios to stunnel and ssh.
 #   tools/bench/relay.sh [SECONDS] [PARALLEL]      (defaults: 10 s, 1 stream)
 # Needs: iperf3 stunnel4 socat openssl (apt-get install -y iperf3 stunnel4 socat openssl).
 # Builds shunt in release (SHUNT_BIN=path skips that).
@@ -62,6 +63,32 @@ CONF
 stunnel4 "$work/stunnel-server.conf" >/dev/null 2>&1 & pids+=($!)
 stunnel4 "$work/stunnel-client.conf" >/dev/null 2>&1 & pids+=($!)
 
+# ssh -L: a private sshd on a fresh port (root only: sshd needs its privilege-separation setup)
+ssh_plain=""
+if command -v sshd >/dev/null && command -v ssh >/dev/null && [ "$(id -u)" = 0 ]; then
+  mkdir -p /run/sshd
+  ssh-keygen -q -t ed25519 -N "" -f "$work/host_key"
+  ssh-keygen -q -t ed25519 -N "" -f "$work/user_key"
+  cp "$work/user_key.pub" "$work/authorized_keys"
+  sshd_port=$(port); ssh_plain=$(port)
+  cat > "$work/sshd_config" <<CONF
+ListenAddress 127.0.0.1
+Port $sshd_port
+HostKey $work/host_key
+AuthorizedKeysFile $work/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+StrictModes no
+UsePAM no
+AllowTcpForwarding yes
+PidFile none
+CONF
+  "$(command -v sshd)" -D -e -f "$work/sshd_config" 2>"$work/sshd.log" & pids+=($!)
+  wait_port "$sshd_port"
+  ssh -N -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ExitOnForwardFailure=yes -i "$work/user_key" \
+    -p "$sshd_port" -L 127.0.0.1:"$ssh_plain":127.0.0.1:"$iperf_port" root@127.0.0.1 2>"$work/ssh.log" & pids+=($!)
+fi
+
 # shunt relay pair
 "$SHUNT_BIN" certs init --dir "$work/certs" --name bench >/dev/null
 sh_agent=$(port); sh_plain=$(port)
@@ -74,9 +101,13 @@ direct=$(measure "$iperf_port")
 socat_rate=$(measure "$socat_port")
 stunnel_rate=$(measure "$st_plain")
 shunt_rate=$(measure "$sh_plain")
+ssh_rate=""
+if [ -n "$ssh_plain" ]; then wait_port "$ssh_plain"; ssh_rate=$(measure "$ssh_plain"); fi
 echo "iperf3, $seconds s, $parallel stream(s), Gbit/s received:"
 echo "  direct            $direct"
 echo "  socat relay       $socat_rate"
 echo "  stunnel pair      $stunnel_rate"
 echo "  shunt relay       $shunt_rate"
+if [ -n "$ssh_rate" ]; then echo "  ssh -L            $ssh_rate"; fi
 python3 -c "print('  shunt / stunnel   %.2f' % ($shunt_rate / $stunnel_rate))"
+if [ -n "$ssh_rate" ]; then python3 -c "print('  shunt / ssh -L    %.2f' % ($shunt_rate / $ssh_rate))"; fi
