@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "ShuntSession", targets: ["ShuntSession"]),
         .library(name: "ShuntOracles", targets: ["ShuntOracles"]),
         .library(name: "ShuntTLS", targets: ["ShuntTLS"]),
+        .library(name: "ShuntMatch", targets: ["ShuntMatch"]),
         .executable(name: "shunt", targets: ["shunt"]),
     ],
     dependencies: [
@@ -49,6 +50,7 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
+        .target(name: "ShuntMatch"),
         .target(
             name: "ShuntOracles",
             dependencies: ["ShuntWire", "ShuntSession", .product(name: "NIOCore", package: "swift-nio")]
@@ -82,6 +84,13 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "ShuntMatchTests",
+            dependencies: [
+                "ShuntMatch",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

@@ -35,6 +35,15 @@ let package = Package(
             path: "Benchmarks/SessionCost",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "MatchRules",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "ShuntMatch", package: "Shunt"),
+            ],
+            path: "Benchmarks/MatchRules",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
