@@ -60,27 +60,23 @@ public struct PathCondition: Sendable, Hashable, Codable, CustomStringConvertibl
     /// The flag that gives this condition, `--http-path-prefix=/api`.
     public var description: String { "\(kind.flag)=\(value)" }
 
-    // MARK: Codable, as `{"prefix": "/api"}`; validated again on decode.
+    // MARK: Codable, as spec §11 has it: `{"match": "prefix", "value": "/api"}`; validated again on decode.
 
-    private struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
+    private enum CodingKeys: String, CodingKey { case match, value }
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: Key.self)
-        let kinds = Kind.allCases.filter { container.contains(Key(stringValue: $0.rawValue)) }
-        guard kinds.count == 1, let kind = kinds.first else {
-            if kinds.count > 1 { throw RuleError.multiplePathFlags(kinds.map(\.flag)) }
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a path needs one of equal, prefix, regex"))
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let match = try container.decode(String.self, forKey: .match)
+        guard let kind = Kind(rawValue: match) else {
+            throw DecodingError.dataCorruptedError(forKey: .match, in: container,
+                                                   debugDescription: "a path match is equal, prefix or regex, not \"\(match)\"")
         }
-        try self.init(kind, try container.decode(String.self, forKey: Key(stringValue: kind.rawValue)), limits: decoder.matchLimits)
+        try self.init(kind, try container.decode(String.self, forKey: .value), limits: decoder.matchLimits)
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: Key.self)
-        try container.encode(value, forKey: Key(stringValue: kind.rawValue))
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(kind.rawValue, forKey: .match)
+        try container.encode(value, forKey: .value)
     }
 }

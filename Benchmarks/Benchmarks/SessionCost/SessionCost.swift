@@ -68,7 +68,7 @@ let benchmarks: @Sendable () -> Void = {
         defer { try? group.syncShutdownGracefully() }
         let loop = group.next()
         let served = loop.makePromise(of: Void.self)
-        let count = NIOLoopBoundBox(0, eventLoop: loop)
+        let count = try loop.submit { NIOLoopBoundBox(0, eventLoop: loop) }.wait()
         var serverConfiguration = SessionConfiguration(role: .server)
         serverConfiguration.settings.initialMaxStreams = UInt32(streams * 2)
         let listener = try ServerBootstrap(group: loop)
@@ -87,7 +87,7 @@ let benchmarks: @Sendable () -> Void = {
         let channel = try ClientBootstrap(group: loop)
             .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(client) } }
             .connect(to: listener.localAddress!).wait()
-        let box = NIOLoopBound(client, eventLoop: loop)
+        let box = try loop.submit { NIOLoopBound(client, eventLoop: loop) }.wait()
         _ = try loop.flatSubmit { box.value.ready(on: loop) }.wait()
         let before = residentBytes()
         try loop.submit {
