@@ -151,6 +151,15 @@ public final class ShuntStreamChannel: Channel, ChannelCore, @unchecked Sendable
         return true
     }
 
+    /// Ends the stream abruptly with `code` (spec §4.3), e.g. CONNECT_ERROR when its target could
+    /// not be reached. The channel closes; what was queued is dropped.
+    public func reset(code: ErrorCode, reason: String = "") {
+        eventLoop.preconditionInEventLoop()
+        guard state != .closed else { return }
+        session.resetStream(streamID, code: code, reason: reason)
+        finishClosing(error: nil)
+    }
+
     /// Whether writes are compressed.
     public var compressesOutput: Bool {
         eventLoop.preconditionInEventLoop()
