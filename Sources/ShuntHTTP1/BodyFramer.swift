@@ -116,20 +116,24 @@ public struct BodyFramer: Sendable {
             state = left == 0 ? .chunkDataEnd(sawCR: false) : .chunkData(remaining: left)
             return .body(data)
         case .chunkDataEnd(let sawCR):
+            // The CRLF is released whole: a lone CR is held (not forwarded) until its LF arrives, so
+            // what is forwarded before an error does not depend on where the input was cut.
             guard let byte = input.readableBytesView.first else { return nil }
-            if !sawCR {
-                guard byte == HTTPSyntax.cr else { throw missingCRLF() }
-                if input.readableBytes >= 2 {
-                    guard input.readableBytesView.dropFirst().first == HTTPSyntax.lf else { throw missingCRLF(at: consumed + 1) }
-                    state = .chunkLine
-                    return .framing(take(&input, upTo: 2)!)
-                }
-                state = .chunkDataEnd(sawCR: true)
-                return .framing(take(&input, upTo: 1)!)
+            if sawCR {
+                guard byte == HTTPSyntax.lf else { throw missingCRLF() }
+                _ = take(&input, upTo: 1)
+                state = .chunkLine
+                return .framing(ByteBuffer(bytes: [HTTPSyntax.cr, HTTPSyntax.lf]))
             }
-            guard byte == HTTPSyntax.lf else { throw missingCRLF() }
+            guard byte == HTTPSyntax.cr else { throw missingCRLF() }
+            guard input.readableBytes >= 2 else {
+                _ = take(&input, upTo: 1)
+                state = .chunkDataEnd(sawCR: true)
+                return try step(&input)
+            }
+            guard input.readableBytesView.dropFirst().first == HTTPSyntax.lf else { throw missingCRLF(at: consumed + 1) }
             state = .chunkLine
-            return .framing(take(&input, upTo: 1)!)
+            return .framing(take(&input, upTo: 2)!)
         case .chunkLine:
             let lineStart = consumed - (partialLine?.readableBytes ?? 0)
             guard let line = try scanChunkLine(&input) else { return nil }
