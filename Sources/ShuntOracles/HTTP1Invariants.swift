@@ -44,6 +44,8 @@ public enum HTTP1Invariants {
         public var skipped = 0
         /// The forwarded octets with the dropped empty lines put back where they were: must be the input.
         public var reconstructed: [UInt8] = []
+        /// Request heads whose forwarded form (`ForwardedHeadWriter`) does not re-parse to the same request.
+        public var forwardingViolations: [String] = []
 
         mutating func forward(_ bytes: ByteBufferView) {
             forwarded += bytes
@@ -125,6 +127,7 @@ public enum HTTP1Invariants {
                         for _ in 0..<(skipped / 2) { outcome.reconstructed += [0x0D, 0x0A] }
                         outcome.add(.head(summary(head)))
                         outcome.forward(head.bytes.readableBytesView)
+                        if let violation = forwardingViolation(head) { outcome.forwardingViolations.append(violation) }
                         framer = BodyFramer(framing: head.framing, limits: limits)
                     }
                 }
@@ -136,6 +139,46 @@ public enum HTTP1Invariants {
             outcome.add(.error(code: error.code, offset: error.offset))
         }
         return outcome
+    }
+
+    /// Limits loose enough for any head the writer makes from a head that passed the defaults.
+    static let reparseLimits = HTTP1Limits(
+        maxHeadSize: 1 << 30, maxHeaderCount: 1 << 20, maxRequestTargetLength: 1 << 30, maxLeadingEmptyLines: 0)
+
+    /// The forwarded head must parse, as the same request with the same framing, with no hop-by-hop field
+    /// left but the framing ones (and Upgrade/Connection for an upgrade), and our client last in both lists.
+    public static func forwardingViolation(_ head: RequestHead) -> String? {
+        var out = ByteBuffer()
+        ForwardedHeadWriter.write(head, client: ForwardedHeadWriter.ClientAddress("2001:db8::7")!, into: &out)
+        let written = String(decoding: out.readableBytesView, as: UTF8.self).debugDescription
+        var parser = RequestHeadParser(limits: reparseLimits)
+        let again: RequestHead
+        do {
+            guard let parsed = try parser.parse(&out), out.readableBytes == 0 else { return "forwarded head incomplete: \(written)" }
+            again = parsed
+        } catch {
+            return "forwarded head refused (\(error)): \(written)"
+        }
+        guard again.method == head.method, again.version == head.version, again.framing == head.framing,
+              again.target.elementsEqual(head.target), again.isUpgradeRequest == head.isUpgradeRequest,
+              again.headers.first(named: "host") == head.headers.first(named: "host") else {
+            return "forwarded head differs from the received one: \(written)"
+        }
+        for field in again.headers {
+            let allowed = ["transfer-encoding", "content-length", "host"].contains { field.hasName($0) }
+                || (head.isUpgradeRequest && (field.hasName("upgrade") || field.hasName("connection")))
+            if !allowed && HopByHopHeaders.isHopByHop(field.name, in: again.headers) {
+                return "hop-by-hop field \(field.nameString) forwarded: \(written)"
+            }
+        }
+        let xff = again.headers.values(named: "x-forwarded-for")
+        let forwarded = again.headers.values(named: "forwarded")
+        guard xff.count == 1, forwarded.count == 1,
+              String(decoding: xff[0], as: UTF8.self).hasSuffix("2001:db8::7"),
+              String(decoding: forwarded[0], as: UTF8.self).hasSuffix("for=\"[2001:db8::7]\";proto=http") else {
+            return "forwarding fields wrong: \(written)"
+        }
+        return nil
     }
 
     /// Parses an upstream's stream of responses, fed in `pieces`; exchange `n` answers `methods[n % count]`
@@ -221,6 +264,7 @@ public enum HTTP1Invariants {
             }
         }
         try checkForwarded(whole, stream)
+        if let violation = whole.forwardingViolations.first { throw Violation(description: violation) }
     }
 
     /// The forwarded octets, with the skipped empty lines put back, are the start of the input; an error

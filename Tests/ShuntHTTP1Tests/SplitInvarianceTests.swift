@@ -55,3 +55,13 @@ import Testing
         }
     }
 }
+
+/// A forwarded head re-parses as the same request, without hop-by-hop fields, with our client appended.
+@Suite struct ForwardingRoundTripTests {
+    @Test func randomRequestsForwardCleanly() async {
+        await propertyCheck(count: 100, input: Gen.uint64(in: 0...UInt64.max)) { seed in
+            let outcome = HTTP1Invariants.requests(RandomRequests.stream(seed: seed, count: 3))
+            #expect(outcome.forwardingViolations.isEmpty, "seed \(seed): \(outcome.forwardingViolations)")
+        }
+    }
+}
