@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "ShuntOracles", targets: ["ShuntOracles"]),
         .library(name: "ShuntTLS", targets: ["ShuntTLS"]),
         .library(name: "ShuntMatch", targets: ["ShuntMatch"]),
+        .library(name: "ShuntHTTP1", targets: ["ShuntHTTP1"]),
         .executable(name: "shunt", targets: ["shunt"]),
     ],
     dependencies: [
@@ -25,6 +26,10 @@ let package = Package(
     targets: [
         .target(
             name: "ShuntWire",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(
+            name: "ShuntHTTP1",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
         .target(
@@ -53,7 +58,7 @@ let package = Package(
         .target(name: "ShuntMatch"),
         .target(
             name: "ShuntOracles",
-            dependencies: ["ShuntWire", "ShuntSession", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["ShuntWire", "ShuntSession", "ShuntHTTP1", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .executableTarget(
             name: "shunt",
@@ -70,6 +75,15 @@ let package = Package(
             name: "ShuntWireTests",
             dependencies: [
                 "ShuntWire",
+                "ShuntOracles",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "ShuntHTTP1Tests",
+            dependencies: [
+                "ShuntHTTP1",
                 "ShuntOracles",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "PropertyBased", package: "swift-property-based"),

@@ -6,6 +6,9 @@ FuzzFrameDecoder input is one selector octet (bit 0: expect the preface; bit 1: 
 then the byte stream. Every vector of spec/vectors becomes a seed; the well-formed ones also as one
 stream behind the preface.
 
+FuzzHTTP1 input is one selector octet (bit 0: responses instead of requests; bit 1: small limits;
+bits 2-7: piece size) and then the bytes of one connection (see Sources/ShuntOracles/HTTP1Invariants.swift).
+
 FuzzSession input is a program for one SessionStateMachine: a setup octet, then operations, each an
 opcode octet and its operands. The format is documented at the top of
 Sources/ShuntOracles/SessionInvariants.swift; the seeds below are hand-encoded in it.
@@ -80,6 +83,31 @@ elif target == "FuzzSession":
         setup(client=True, config=1, hello=1, diligent=True),
         [OPEN, 1, 0], [SEND, 0, 12, 0], [DRAIN, 0], [WINDOW_UPDATE, 0, 8], [WINDOW_UPDATE, STREAM0, 8], [DRAIN, 0],
         [DATA, 0, 7, 0], [DRAIN, 0], [TICK, 3], [ECHO], [DATA, 0, 7, 0], [DATA, 0, 7, 1], [DRAIN, 0]))
+elif target == "FuzzHTTP1":
+    host = b"Host: svc\r\n"
+    requests = [
+        b"GET /a?b HTTP/1.1\r\n" + host + b"X-Dev: me\r\n\r\n",
+        b"\r\nPOST /p HTTP/1.1\r\n" + host + b"Content-Length: 5\r\n\r\nhello",
+        b"POST / HTTP/1.1\r\n" + host + b"Transfer-Encoding: chunked\r\n\r\n5;e=\"v\"\r\nhello\r\n0\r\nX-T: 1\r\n\r\n",
+        b"GET http://svc/x HTTP/1.1\r\n" + host + b"Connection: close\r\n\r\n",
+        b"CONNECT svc:443 HTTP/1.1\r\nHost: svc:443\r\n\r\n",
+        b"OPTIONS * HTTP/1.0\r\n\r\n",
+        b"POST / HTTP/1.1\r\n" + host + b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\n" + host + b"Transfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n",
+        b"GET / HTTP/1.1\r\n" + host + b"X: a\r\n b\r\n\r\n",
+    ]
+    responses = [
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWiki\r\n0\r\nX-D: 1\r\n\r\n",
+        b"HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\n\r\nHTTP/1.1 101 Switching\r\n\r\nraw",
+        b"HTTP/1.0 200 OK\r\n\r\nclose-delimited",
+    ]
+    for i, r in enumerate(requests):
+        seed(f"request-{i:02}", bytes([(i * 4) & 0xFC]) + r)
+        seed(f"request-small-{i:02}", bytes([0x02 | (i * 8) & 0xFC]) + r)
+    seed("requests-pipelined", bytes([0x04]) + b"".join(requests[:6]))
+    for i, r in enumerate(responses):
+        seed(f"response-{i:02}", bytes([0x01 | (i * 4) & 0xFC]) + r)
 else:
     sys.exit(f"make_seeds.py: unknown target {target}")
 print(f"make_seeds.py: {count} seeds for {target} in {out}")

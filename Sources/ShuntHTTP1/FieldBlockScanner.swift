@@ -1,0 +1,166 @@
+import NIOCore
+
+/// Finds where a head (start line and field lines) or a trailer section ends, fed input in pieces of
+/// any size, and refuses the line-level smuggling vectors as soon as the offending octet arrives:
+/// bare CR, bare LF, NUL, too many leading empty lines, too large, too many field lines, and an
+/// over-long request-target. Octets are checked one by one in arrival order, so the outcome never
+/// depends on how the input was split.
+struct FieldBlockScanner: Sendable {
+    enum Kind: Sendable {
+        case requestHead, responseHead, trailers
+    }
+
+    let kind: Kind
+    let maxSize: Int
+    let maxFields: Int
+    let maxLeadingEmptyLines: Int
+    let maxTargetLength: Int
+    /// Added to every error offset: where this block starts in the message part being parsed.
+    let offsetBase: Int
+
+    /// The block so far when it spans several inputs.
+    private var partial: ByteBuffer?
+    private var inLeadingEmptyLines: Bool
+    private var leadingCR = false
+    private var leadingLines = 0
+    /// Octets of leading empty lines consumed and dropped.
+    private(set) var skipped = 0
+    /// Octets of the block scanned so far.
+    private var length = 0
+    private var lineStart = 0
+    private var crPending = false
+    private var completedLines = 0
+    private var startLineSpaces = 0
+    private var targetStart = 0
+
+    init(kind: Kind, limits: HTTP1Limits, offsetBase: Int = 0) {
+        self.kind = kind
+        self.offsetBase = offsetBase
+        switch kind {
+        case .requestHead:
+            maxSize = limits.maxHeadSize
+            maxLeadingEmptyLines = limits.maxLeadingEmptyLines
+            maxTargetLength = limits.maxRequestTargetLength
+        case .responseHead:
+            maxSize = limits.maxHeadSize
+            maxLeadingEmptyLines = 0
+            maxTargetLength = .max
+        case .trailers:
+            maxSize = limits.maxTrailerSize
+            maxLeadingEmptyLines = 0
+            maxTargetLength = .max
+        }
+        maxFields = limits.maxHeaderCount
+        inLeadingEmptyLines = kind != .trailers
+    }
+
+    /// Consumes octets of `input` up to the end of the block. Returns the whole block (start line through
+    /// the empty line's CRLF, leading empty lines dropped) once it is complete, leaving the octets after it
+    /// in `input`; returns nil after consuming all of `input` when the block is not complete yet.
+    mutating func scan(_ input: inout ByteBuffer) throws(HTTP1ParseError) -> ByteBuffer? {
+        let view = input.readableBytesView
+        var index = view.startIndex
+        var blockStart = index
+        while index < view.endIndex {
+            let byte = view[index]
+            if inLeadingEmptyLines {
+                if try scanLeading(byte) {
+                    index += 1
+                    blockStart = index
+                    continue
+                }
+                inLeadingEmptyLines = false
+            }
+            let position = length
+            if position >= maxSize {
+                throw error(kind == .trailers ? .trailerTooLarge : .headTooLarge, at: position,
+                            "\(kind == .trailers ? "trailer section" : "head") exceeds \(maxSize) octets")
+            }
+            length += 1
+            index += 1
+            if crPending {
+                guard byte == HTTPSyntax.lf else {
+                    throw error(.bareCarriageReturn, at: position - 1, "CR not followed by LF")
+                }
+                crPending = false
+                let lineLength = position - 1 - lineStart
+                if lineLength == 0 {
+                    // The empty line ends the block (a start line is never empty: leading CRLFs were skipped).
+                    input.moveReaderIndex(forwardBy: blockStart - view.startIndex)
+                    var tail = input.readSlice(length: index - blockStart)!
+                    guard var block = partial else { return tail }
+                    block.writeBuffer(&tail)
+                    partial = nil
+                    return block
+                }
+                completedLines += 1
+                let fields = kind == .trailers ? completedLines : completedLines - 1
+                if fields > maxFields {
+                    throw error(.tooManyFields, at: lineStart, "more than \(maxFields) field lines")
+                }
+                lineStart = position + 1
+            } else if byte == HTTPSyntax.cr {
+                crPending = true
+            } else if byte == HTTPSyntax.lf {
+                throw error(.bareLineFeed, at: position, "LF not preceded by CR")
+            } else if byte == 0 {
+                throw error(.nulByte, at: position, "NUL octet")
+            } else if kind == .requestHead && completedLines == 0 {
+                // Track the request-target so an over-long one is a 414 before the head limit is reached.
+                if byte == HTTPSyntax.sp {
+                    startLineSpaces += 1
+                    if startLineSpaces == 1 { targetStart = position + 1 }
+                } else if startLineSpaces == 1 && position + 1 - targetStart > maxTargetLength {
+                    throw error(.requestTargetTooLong, at: targetStart,
+                                "request-target longer than \(maxTargetLength) octets")
+                }
+            }
+        }
+        input.moveReaderIndex(forwardBy: blockStart - view.startIndex)
+        if input.readableBytes > 0 {
+            var rest = input.readSlice(length: input.readableBytes)!
+            if partial == nil {
+                partial = rest
+            } else {
+                partial!.writeBuffer(&rest)
+            }
+        }
+        return nil
+    }
+
+    /// Consumes one octet of a leading empty line; false when `byte` starts the block itself.
+    private mutating func scanLeading(_ byte: UInt8) throws(HTTP1ParseError) -> Bool {
+        if leadingCR {
+            guard byte == HTTPSyntax.lf else {
+                throw error(.bareCarriageReturn, at: skipped - 1, "CR not followed by LF", base: offsetBase)
+            }
+            leadingCR = false
+            skipped += 1
+            leadingLines += 1
+            if leadingLines > maxLeadingEmptyLines {
+                throw error(.tooManyLeadingEmptyLines, at: skipped - 2,
+                            "more than \(maxLeadingEmptyLines) empty lines before the start line", base: offsetBase)
+            }
+            return true
+        }
+        switch byte {
+        case HTTPSyntax.cr:
+            leadingCR = true
+            skipped += 1
+            return true
+        case HTTPSyntax.lf:
+            throw error(.bareLineFeed, at: skipped, "LF not preceded by CR", base: offsetBase)
+        default:
+            return false
+        }
+    }
+
+    /// An error at `position` octets into the block.
+    private func error(_ kind: HTTP1ParseError.Kind, at position: Int, _ detail: String) -> HTTP1ParseError {
+        error(kind, at: position, detail, base: offsetBase + skipped)
+    }
+
+    private func error(_ kind: HTTP1ParseError.Kind, at position: Int, _ detail: String, base: Int) -> HTTP1ParseError {
+        HTTP1ParseError(kind, offset: base + position, detail: detail)
+    }
+}

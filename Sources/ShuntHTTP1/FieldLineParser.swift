@@ -1,0 +1,55 @@
+import NIOCore
+
+/// Parses the field lines of a complete block (RFC 9112 §5): `field-name ":" OWS field-value OWS CRLF`.
+/// The block's line endings were already checked by `FieldBlockScanner`, so every CR here starts a CRLF.
+enum FieldLineParser {
+    /// The field lines from octet `start` of `block` up to the empty line. `offsetBase` is added to error offsets.
+    static func parse(_ block: ByteBuffer, from start: Int, offsetBase: Int) throws(HTTP1ParseError) -> [HTTPHeaderFields.Slot] {
+        let view = block.readableBytesView
+        let base = view.startIndex
+        var slots: [HTTPHeaderFields.Slot] = []
+        var lineStart = start
+        while true {
+            let lineEnd = view[(base + lineStart)...].firstIndex(of: HTTPSyntax.cr)! - base
+            if lineEnd == lineStart { return slots }
+            slots.append(try parseLine(view, base: base, lineStart..<lineEnd, offsetBase: offsetBase))
+            lineStart = lineEnd + 2
+        }
+    }
+
+    private static func parseLine(
+        _ view: ByteBufferView, base: Int, _ line: Range<Int>, offsetBase: Int
+    ) throws(HTTP1ParseError) -> HTTPHeaderFields.Slot {
+        func fail(_ kind: HTTP1ParseError.Kind, _ at: Int, _ detail: String) -> HTTP1ParseError {
+            HTTP1ParseError(kind, offset: offsetBase + at, detail: detail)
+        }
+        if HTTPSyntax.isWhitespace(view[base + line.lowerBound]) {
+            throw fail(.obsoleteLineFolding, line.lowerBound, "field line starts with whitespace (obs-fold)")
+        }
+        guard let colon = view[(base + line.lowerBound)..<(base + line.upperBound)].firstIndex(of: HTTPSyntax.colon).map({ $0 - base }) else {
+            throw fail(.missingColon, line.lowerBound, "field line without a colon")
+        }
+        if colon == line.lowerBound {
+            throw fail(.emptyFieldName, colon, "empty field name")
+        }
+        if HTTPSyntax.isWhitespace(view[base + colon - 1]) {
+            throw fail(.whitespaceBeforeColon, colon - 1, "whitespace between field name and colon")
+        }
+        for position in line.lowerBound..<colon where !HTTPSyntax.isTokenByte(view[base + position]) {
+            throw fail(.invalidFieldName, position, "octet 0x\(hex(view[base + position])) in a field name")
+        }
+        var valueStart = colon + 1
+        var valueEnd = line.upperBound
+        while valueStart < valueEnd, HTTPSyntax.isWhitespace(view[base + valueStart]) { valueStart += 1 }
+        while valueEnd > valueStart, HTTPSyntax.isWhitespace(view[base + valueEnd - 1]) { valueEnd -= 1 }
+        for position in valueStart..<valueEnd where !HTTPSyntax.isFieldValueByte(view[base + position]) {
+            throw fail(.invalidFieldValue, position, "control octet 0x\(hex(view[base + position])) in a field value")
+        }
+        return HTTPHeaderFields.Slot(name: line.lowerBound..<colon, value: valueStart..<valueEnd)
+    }
+
+    static func hex(_ byte: UInt8) -> String {
+        let digits = Array("0123456789ABCDEF")
+        return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
+    }
+}

@@ -1,0 +1,76 @@
+import NIOCore
+
+/// Writes a request head as the edge forwards it to the app or through the tunnel: request-line as
+/// received, hop-by-hop fields dropped (framing fields kept, the body follows verbatim), an upgrade
+/// request's `Upgrade` and `Connection: upgrade` kept, and the client appended to `X-Forwarded-For`
+/// and `Forwarded` (RFC 7239).
+public enum ForwardedHeadWriter {
+    /// The client's address as it appears in the forwarding fields: IPv4 dotted or IPv6 text.
+    public struct ClientAddress: Hashable, Sendable {
+        public let text: String
+        public let isIPv6: Bool
+
+        /// Nil unless `text` looks like an IP address (digits, hex, `.`, `:`), so no caller can inject
+        /// field syntax through it.
+        public init?(_ text: String) {
+            guard !text.isEmpty, text.utf8.count <= 45,
+                  text.utf8.allSatisfy({ HTTPSyntax.hexValue($0) != nil || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ":") })
+            else { return nil }
+            self.text = text
+            self.isIPv6 = text.contains(":")
+        }
+
+        /// The `for=` node of RFC 7239 §6: IPv6 in brackets and quotes.
+        var forwardedNode: String { isIPv6 ? "\"[\(text)]\"" : text }
+    }
+
+    /// Appends the forwarded form of `head` to `buffer`. `proto` is the scheme the client spoke to the edge.
+    public static func write(_ head: RequestHead, client: ClientAddress, proto: String = "http", into buffer: inout ByteBuffer) {
+        let headers = head.headers
+        let upgrade = head.isUpgradeRequest
+        buffer.writeBytes(head.requestLine)
+        buffer.writeStaticString("\r\n")
+        var forwardedFor: [ByteBufferView] = []
+        var forwarded: [ByteBufferView] = []
+        for field in headers {
+            if field.hasName("x-forwarded-for") {
+                forwardedFor.append(field.value)
+                continue
+            }
+            if field.hasName("forwarded") {
+                forwarded.append(field.value)
+                continue
+            }
+            let keep = HopByHopHeaders.framingAndRouting.contains { field.hasName($0) }
+                || (upgrade && field.hasName("upgrade"))
+                || !HopByHopHeaders.isHopByHop(field.name, in: headers)
+            guard keep else { continue }
+            writeField(field.name, field.value, into: &buffer)
+        }
+        if upgrade {
+            buffer.writeStaticString("Connection: upgrade\r\n")
+        }
+        writeList("X-Forwarded-For", existing: forwardedFor, appending: client.text, into: &buffer)
+        writeList("Forwarded", existing: forwarded, appending: "for=\(client.forwardedNode);proto=\(proto)", into: &buffer)
+        buffer.writeStaticString("\r\n")
+    }
+
+    private static func writeField(_ name: ByteBufferView, _ value: ByteBufferView, into buffer: inout ByteBuffer) {
+        buffer.writeBytes(name)
+        buffer.writeStaticString(": ")
+        buffer.writeBytes(value)
+        buffer.writeStaticString("\r\n")
+    }
+
+    /// One field line: the values received, comma-joined, then ours.
+    private static func writeList(_ name: String, existing: [ByteBufferView], appending value: String, into buffer: inout ByteBuffer) {
+        buffer.writeString(name)
+        buffer.writeStaticString(": ")
+        for old in existing where !old.isEmpty {
+            buffer.writeBytes(old)
+            buffer.writeStaticString(", ")
+        }
+        buffer.writeString(value)
+        buffer.writeStaticString("\r\n")
+    }
+}

@@ -1,0 +1,121 @@
+import NIOCore
+
+/// The field lines of one head or trailer section, as ranges into the bytes they arrived in.
+///
+/// Nothing is copied or decoded: a name or value is a `ByteBufferView` onto the received octets, so a
+/// rule matcher can walk every (name, value) pair without allocating. Names compare ASCII
+/// case-insensitively; a name may occur several times, and every lookup visits every occurrence.
+public struct HTTPHeaderFields: Sendable, RandomAccessCollection {
+    /// One field line: octet ranges of the name and of the value (OWS trimmed) in `storage`.
+    struct Slot: Hashable, Sendable {
+        var name: Range<Int>
+        var value: Range<Int>
+    }
+
+    /// A field line's name and value, as views onto the received octets.
+    public struct Field: Sendable {
+        public let name: ByteBufferView
+        public let value: ByteBufferView
+
+        public var nameString: String { String(decoding: name, as: UTF8.self) }
+        public var valueString: String { String(decoding: value, as: UTF8.self) }
+
+        /// ASCII case-insensitive name comparison.
+        public func hasName(_ other: some StringProtocol) -> Bool {
+            HTTPSyntax.equalsIgnoringCase(name, other.utf8)
+        }
+    }
+
+    let storage: ByteBuffer
+    let slots: [Slot]
+
+    init(storage: ByteBuffer, slots: [Slot]) {
+        self.storage = storage
+        self.slots = slots
+    }
+
+    /// No fields.
+    public init() {
+        self.init(storage: ByteBuffer(), slots: [])
+    }
+
+    public var startIndex: Int { slots.startIndex }
+    public var endIndex: Int { slots.endIndex }
+
+    public subscript(position: Int) -> Field {
+        let slot = slots[position]
+        return Field(name: view(slot.name), value: view(slot.value))
+    }
+
+    /// The octet ranges of field `position`'s name and value, relative to the start of the message's bytes.
+    public func ranges(at position: Int) -> (name: Range<Int>, value: Range<Int>) {
+        (slots[position].name, slots[position].value)
+    }
+
+    /// Every value of the fields named `name`, in order of arrival.
+    public func values(named name: some StringProtocol) -> [ByteBufferView] {
+        var result: [ByteBufferView] = []
+        forEachValue(named: name) { result.append($0) }
+        return result
+    }
+
+    /// Calls `body` with every value of the fields named `name`, in order, without allocating.
+    public func forEachValue(named name: some StringProtocol, _ body: (ByteBufferView) throws -> Void) rethrows {
+        for slot in slots where HTTPSyntax.equalsIgnoringCase(view(slot.name), name.utf8) {
+            try body(view(slot.value))
+        }
+    }
+
+    /// The first value of the field named `name`, decoded (lossily) as UTF-8.
+    public func first(named name: some StringProtocol) -> String? {
+        for slot in slots where HTTPSyntax.equalsIgnoringCase(view(slot.name), name.utf8) {
+            return String(decoding: view(slot.value), as: UTF8.self)
+        }
+        return nil
+    }
+
+    /// How many field lines carry `name`.
+    public func count(named name: some StringProtocol) -> Int {
+        slots.reduce(0) { $0 + (HTTPSyntax.equalsIgnoringCase(view($1.name), name.utf8) ? 1 : 0) }
+    }
+
+    public func contains(named name: some StringProtocol) -> Bool {
+        slots.contains { HTTPSyntax.equalsIgnoringCase(view($0.name), name.utf8) }
+    }
+
+    /// Calls `body` with each element of the comma-separated lists in every field named `name`
+    /// (RFC 9110 §5.6.1), OWS trimmed; empty elements are passed too, as empty views.
+    public func forEachListElement(named name: some StringProtocol, _ body: (ByteBufferView) throws -> Void) rethrows {
+        try forEachValue(named: name) { value in
+            var start = value.startIndex
+            while true {
+                let end = value[start...].firstIndex(of: UInt8(ascii: ",")) ?? value.endIndex
+                try body(Self.trimmed(value[start..<end]))
+                guard end < value.endIndex else { break }
+                start = value.index(after: end)
+            }
+        }
+    }
+
+    /// Whether `token` is an element of the list in the fields named `name`, compared case-insensitively
+    /// (as `Connection: close` or `Connection: Upgrade`).
+    public func containsToken(_ token: some StringProtocol, inListNamed name: some StringProtocol) -> Bool {
+        var found = false
+        forEachListElement(named: name) { element in
+            if !found && HTTPSyntax.equalsIgnoringCase(element, token.utf8) { found = true }
+        }
+        return found
+    }
+
+    func view(_ range: Range<Int>) -> ByteBufferView {
+        storage.viewBytes(at: storage.readerIndex + range.lowerBound, length: range.count)!
+    }
+
+    static func trimmed(_ bytes: ByteBufferView) -> ByteBufferView {
+        var lower = bytes.startIndex
+        var upper = bytes.endIndex
+        while lower < upper, HTTPSyntax.isWhitespace(bytes[lower]) { lower += 1 }
+        while upper > lower, HTTPSyntax.isWhitespace(bytes[upper - 1]) { upper -= 1 }
+        return bytes[lower..<upper]
+    }
+}

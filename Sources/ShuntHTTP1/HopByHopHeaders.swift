@@ -1,0 +1,26 @@
+import NIOCore
+
+/// The fields that describe one connection rather than the message (RFC 9110 §7.6.1), which a proxy
+/// must not pass on: the fixed list, plus every name the Connection field lists.
+public enum HopByHopHeaders {
+    /// Always connection-specific, lowercased.
+    public static let names: [String] = [
+        "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+        "proxy-authorization", "proxy-authenticate",
+    ]
+
+    /// Fields the edge keeps although they are (or are named as) hop-by-hop: the body is forwarded
+    /// verbatim, so its framing fields must go with it, and Host is never connection-specific. Without
+    /// this, `Connection: Content-Length` would strip the framing and desynchronise the app.
+    static let framingAndRouting: [String] = ["transfer-encoding", "content-length", "host"]
+
+    /// Whether the field `name` is dropped when forwarding a head carrying `headers`.
+    public static func isHopByHop(_ name: ByteBufferView, in headers: HTTPHeaderFields) -> Bool {
+        if names.contains(where: { HTTPSyntax.equalsIgnoringCase(name, $0.utf8) }) { return true }
+        var listed = false
+        headers.forEachListElement(named: "connection") { element in
+            if !listed && HTTPSyntax.equalsIgnoringCase(element, name) { listed = true }
+        }
+        return listed
+    }
+}

@@ -1,0 +1,98 @@
+import NIOCore
+
+/// Parses response heads from an upstream connection (app or tunnel), fed input in pieces of any size.
+///
+/// The body rules need the request: pass its method, and whether it asked to upgrade, with each call.
+/// After an interim (1xx) head, call again for the next head of the same exchange. Any error means the
+/// edge answers its client `502 Bad Gateway` and closes both sides.
+public struct ResponseHeadParser: Sendable {
+    public let limits: HTTP1Limits
+    private var scanner: FieldBlockScanner
+    private var failure: HTTP1ParseError?
+
+    public init(limits: HTTP1Limits = HTTP1Limits()) {
+        self.limits = limits
+        self.scanner = FieldBlockScanner(kind: .responseHead, limits: limits)
+    }
+
+    public mutating func parse(
+        _ input: inout ByteBuffer, requestMethod: HTTPMethod, requestedUpgrade: Bool = false
+    ) throws(HTTP1ParseError) -> ResponseHead? {
+        if let failure { throw failure }
+        do {
+            guard let block = try scanner.scan(&input) else { return nil }
+            scanner = FieldBlockScanner(kind: .responseHead, limits: limits)
+            return try Self.parseHead(block, requestMethod: requestMethod, requestedUpgrade: requestedUpgrade)
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    static func parseHead(_ block: ByteBuffer, requestMethod: HTTPMethod, requestedUpgrade: Bool) throws(HTTP1ParseError) -> ResponseHead {
+        let view = block.readableBytesView
+        let base = view.startIndex
+        // status-line = HTTP-version SP 3DIGIT SP reason-phrase; a missing SP before an empty reason is accepted.
+        let lineEnd = view.firstIndex(of: HTTPSyntax.cr)! - base
+        let line = Array(view[base..<(base + lineEnd)])
+        guard line.count >= 8, line.count == 8 || line[8] == HTTPSyntax.sp else {
+            throw HTTP1ParseError(.malformedStatusLine, offset: 0, detail: "status-line does not start with an HTTP version and SP")
+        }
+        let version = try RequestHeadParser.parseVersion(view[base..<(base + 8)], offset: 0)
+        guard line.count >= 12, line[9..<12].allSatisfy(HTTPSyntax.isDigit), line.count == 12 || line[12] == HTTPSyntax.sp else {
+            throw HTTP1ParseError(.malformedStatusLine, offset: 9, detail: "status-line has no 3-digit status code followed by SP")
+        }
+        let status = line[9..<12].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+        guard status >= 100 else {
+            throw HTTP1ParseError(.malformedStatusLine, offset: 9, detail: "status code \(status) below 100")
+        }
+        let reasonStart = min(13, lineEnd)
+        for position in reasonStart..<lineEnd where !HTTPSyntax.isFieldValueByte(line[position]) {
+            throw HTTP1ParseError(.malformedStatusLine, offset: position, detail: "control octet in the reason-phrase")
+        }
+        let headers = HTTPHeaderFields(storage: block, slots: try FieldLineParser.parse(block, from: lineEnd + 2, offsetBase: 0))
+        let framing = try responseFraming(headers, version: version, status: status, requestMethod: requestMethod,
+                                          requestedUpgrade: requestedUpgrade)
+        return ResponseHead(bytes: block, version: version, status: status, reasonRange: reasonStart..<lineEnd,
+                            headers: headers, framing: framing)
+    }
+
+    /// RFC 9112 §6.3, in its order. The framing fields are checked whatever the status, so a response we
+    /// forward never carries framing a client could read differently.
+    static func responseFraming(
+        _ headers: HTTPHeaderFields, version: HTTPVersion, status: Int, requestMethod: HTTPMethod, requestedUpgrade: Bool
+    ) throws(HTTP1ParseError) -> ResponseFraming {
+        let fields = try FramingFields(headers, offsetBase: 0)
+        if let codings = fields.transferCodings {
+            let at = fields.transferEncodingOffset
+            if version == .http10 {
+                throw HTTP1ParseError(.transferEncodingInHTTP10, offset: at, detail: "Transfer-Encoding in an HTTP/1.0 response")
+            }
+            if fields.contentLength != nil {
+                throw HTTP1ParseError(.contentLengthWithTransferEncoding, offset: at, detail: "both Content-Length and Transfer-Encoding")
+            }
+            if codings.count(where: { $0 == "chunked" }) > 1 {
+                throw HTTP1ParseError(.chunkedAppliedTwice, offset: at, detail: "chunked applied more than once")
+            }
+        }
+        switch status {
+        case 101:
+            guard requestedUpgrade else {
+                throw HTTP1ParseError(.unexpectedSwitchingProtocols, offset: 9, detail: "101 to a request that did not ask to upgrade")
+            }
+            return .switchingProtocols
+        case 100..<200:
+            return .interim
+        default:
+            break
+        }
+        if requestMethod == .head || status == 204 || status == 304 { return .body(.none) }
+        if requestMethod == .connect && (200..<300).contains(status) { return .tunnel }
+        if let codings = fields.transferCodings {
+            // Chunked last: chunked; otherwise the body runs to the close (§6.3 item 4).
+            return codings.last == "chunked" ? .body(.chunked) : .body(.closeDelimited)
+        }
+        if let length = fields.contentLength { return .body(.contentLength(length)) }
+        return .body(.closeDelimited)
+    }
+}
