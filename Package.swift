@@ -11,7 +11,9 @@ let package = Package(
         .library(name: "ShuntTLS", targets: ["ShuntTLS"]),
         .library(name: "ShuntMatch", targets: ["ShuntMatch"]),
         .library(name: "ShuntHTTP1", targets: ["ShuntHTTP1"]),
+        .library(name: "ShuntAgent", targets: ["ShuntAgent"]),
         .executable(name: "shunt", targets: ["shunt"]),
+        .executable(name: "shunt-agent", targets: ["shunt-agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -57,8 +59,25 @@ let package = Package(
         ),
         .target(name: "ShuntMatch"),
         .target(
+            name: "ShuntAgent",
+            dependencies: [
+                "ShuntSession", "ShuntMatch", "ShuntHTTP1", "ShuntTLS", "ShuntWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "ShuntOracles",
             dependencies: ["ShuntWire", "ShuntSession", "ShuntHTTP1", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .executableTarget(
+            name: "shunt-agent",
+            dependencies: [
+                "ShuntAgent", "ShuntTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .executableTarget(
             name: "shunt",
@@ -99,6 +118,16 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "ShuntAgentTests",
+            dependencies: [
+                "ShuntAgent", "ShuntHTTP1", "ShuntMatch", "ShuntSession", "ShuntTLS", "ShuntWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -1,0 +1,53 @@
+import NIOCore
+import NIOPosix
+
+/// Keep-alive connections to the app container, on one event loop: a request reuses an idle one
+/// (the oldest first) or dials a new one; at most `maxIdle` wait. An idle connection that the app
+/// closes, or that sends anything, is dropped.
+final class AppConnectionPool {
+    let address: SocketAddress
+    let eventLoop: EventLoop
+    let maxIdle: Int
+    private var idle: [Channel] = []
+
+    init(address: SocketAddress, eventLoop: EventLoop, maxIdle: Int) {
+        self.address = address
+        self.eventLoop = eventLoop
+        self.maxIdle = maxIdle
+    }
+
+    /// A connection whose `UpstreamHandler` now reports to `edge`.
+    func acquire(for edge: EdgeHandler) -> EventLoopFuture<Channel> {
+        eventLoop.preconditionInEventLoop()
+        while let channel = idle.popLast() {
+            guard channel.isActive, let existing = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self) else { continue }
+            existing.edge = edge
+            return eventLoop.makeSucceededFuture(channel)
+        }
+        let handler = NIOLoopBound(UpstreamHandler(edge: edge), eventLoop: eventLoop)
+        return ClientBootstrap(group: eventLoop)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelOption(.autoRead, value: false)
+            .connectTimeout(.seconds(5))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler.value) }
+            }
+            .connect(to: address)
+    }
+
+    /// The exchange on `channel` is over and it may serve another.
+    func release(_ channel: Channel) {
+        eventLoop.preconditionInEventLoop()
+        guard channel.isActive, idle.count < maxIdle else {
+            channel.close(promise: nil)
+            return
+        }
+        idle.append(channel)
+        channel.closeFuture.assumeIsolated().whenComplete { _ in self.idle.removeAll { $0 === channel } }
+    }
+
+    func closeAll() {
+        for channel in idle { channel.close(promise: nil) }
+        idle.removeAll()
+    }
+}

@@ -1,0 +1,16 @@
+import NIOCore
+import ShuntHTTP1
+
+/// The edge's limits and timeouts, each named with its default (see docs/HTTP1-EDGE-PARSING.md for
+/// the parser's own limits).
+public struct EdgeConfiguration: Sendable {
+    public var limits = HTTP1Limits()
+    /// From the first octet of a request head to its end (slowloris): then 408 and close.
+    public var headerReadTimeout = TimeAmount.seconds(10)
+    /// A keep-alive connection with no request in progress is closed after this long.
+    public var idleTimeout = TimeAmount.seconds(60)
+    /// Idle keep-alive connections to the app kept per event loop.
+    public var maxIdleAppConnections = 64
+
+    public init() {}
+}

@@ -1,0 +1,312 @@
+import NIOCore
+import ShuntHTTP1
+
+/// One client connection at the edge, as a pure state machine (sans-I/O): fed the client's and the
+/// upstream's bytes, it parses each request strictly, asks the owner where to send it, passes the
+/// request and the response through verbatim (only the request head is rewritten: hop-by-hop
+/// fields, `X-Forwarded-For`, `Forwarded`), and says when the upstream exchange is over and whether
+/// the client connection goes on. Requests are served one at a time, in order: bytes of a pipelined
+/// request wait until the response before them is complete.
+public struct EdgeExchange {
+    public enum Action {
+        /// A request head arrived: choose its upstream, then call `upstreamReady()` or `upstreamFailed`.
+        case route(ShuntHTTP1.RequestHead)
+        case sendUpstream(ByteBuffer)
+        case sendClient(ByteBuffer)
+        /// The exchange with the upstream is over. `reusable`: the upstream connection may serve another request.
+        case finishUpstream(reusable: Bool)
+        /// From now on the connection is a raw pipe between client and upstream (after `101`, or CONNECT).
+        case pipe
+        /// Close the client connection once what was sent is flushed.
+        case closeClient
+    }
+
+    private enum State {
+        case head
+        case routing
+        case exchanging
+        case piping
+        case closed
+    }
+
+    public let limits: HTTP1Limits
+    public let client: ForwardedHeadWriter.ClientAddress
+    private var state = State.head
+    private var requestParser: RequestHeadParser
+    private var request: ShuntHTTP1.RequestHead?
+    private var requestFramer: BodyFramer?
+    private var requestDone = false
+    private var responseParser: ResponseHeadParser
+    private var responseFramer: BodyFramer?
+    private var responseDone = false
+    private var responseStarted = false
+    private var keepAlive = true
+    /// Client bytes read and not yet consumed (a pipelined request waits here).
+    private var inbound = ByteBuffer()
+
+    public init(client: ForwardedHeadWriter.ClientAddress, limits: HTTP1Limits = HTTP1Limits()) {
+        self.client = client
+        self.limits = limits
+        requestParser = RequestHeadParser(limits: limits)
+        responseParser = ResponseHeadParser(limits: limits)
+    }
+
+    /// Whether the owner should read from the client now. False while a response is awaited after the
+    /// whole request was passed on: the next request is not read before this one is answered.
+    public var wantsClientBytes: Bool {
+        switch state {
+        case .head, .piping: true
+        case .routing: false
+        case .exchanging: !requestDone
+        case .closed: false
+        }
+    }
+
+    /// Whether some, possibly all, of a request head has arrived: an idle keep-alive connection has none.
+    public var isInsideRequest: Bool { state != .head || inbound.readableBytes > 0 }
+
+    public var isClosed: Bool { state == .closed }
+
+    // MARK: Client side
+
+    public mutating func clientRead(_ bytes: ByteBuffer) -> [Action] {
+        guard state != .closed else { return [] }
+        if state == .piping { return [.sendUpstream(bytes)] }
+        var bytes = bytes
+        inbound.writeBuffer(&bytes)
+        return process()
+    }
+
+    /// The client closed its sending side.
+    public mutating func clientEnded() -> [Action] {
+        switch state {
+        case .closed:
+            return []
+        case .piping:
+            return []  // the owner passes the half-close on
+        case .head, .routing:
+            state = .closed
+            return [.closeClient]
+        case .exchanging:
+            if requestDone { keepAlive = false; return [] }  // answer, then close
+            state = .closed
+            return [.finishUpstream(reusable: false), .closeClient]
+        }
+    }
+
+    // MARK: Upstream side
+
+    /// The upstream for the routed request is connected: the request goes out.
+    public mutating func upstreamReady() -> [Action] {
+        guard state == .routing, let request else { return [] }
+        state = .exchanging
+        var head = ByteBuffer()
+        head.reserveCapacity(request.bytes.readableBytes + 64)
+        ForwardedHeadWriter.write(request, client: client, into: &head)
+        requestFramer = BodyFramer(framing: request.framing, limits: limits)
+        responseParser = ResponseHeadParser(limits: limits)
+        responseFramer = nil
+        responseDone = false
+        responseStarted = false
+        requestDone = false
+        return [.sendUpstream(head)] + process()
+    }
+
+    /// The upstream could not be reached: the client gets `status` with `message`, and the connection
+    /// closes (the request's body, if any, was not read).
+    public mutating func upstreamFailed(status: Int, message: String) -> [Action] {
+        guard state == .routing || (state == .exchanging && !responseStarted) else {
+            guard state != .closed else { return [] }
+            state = .closed
+            return [.finishUpstream(reusable: false), .closeClient]
+        }
+        let wasExchanging = state == .exchanging
+        state = .closed
+        return (wasExchanging ? [.finishUpstream(reusable: false)] : []) + [.sendClient(Self.errorResponse(status: status, message: message)), .closeClient]
+    }
+
+    public mutating func upstreamRead(_ bytes: ByteBuffer) -> [Action] {
+        switch state {
+        case .piping:
+            return [.sendClient(bytes)]
+        case .exchanging:
+            break
+        default:
+            return []
+        }
+        guard let request else { return [] }
+        var input = bytes
+        var actions: [Action] = []
+        while !responseDone {
+            if var framer = responseFramer {
+                let event: BodyFramer.Event?
+                do {
+                    event = try framer.next(&input)
+                } catch {
+                    responseFramer = framer
+                    return actions + failExchange(upstreamError: "the upstream's response body is malformed: \(error)")
+                }
+                responseFramer = framer
+                guard let event else { break }
+                if let wire = event.wireBytes { actions.append(.sendClient(wire)) }
+                if case .end = event { responseDone = true }
+                continue
+            }
+            guard input.readableBytes > 0 else { break }
+            let head: ResponseHead?
+            do {
+                head = try responseParser.parse(&input, requestMethod: request.method, requestedUpgrade: request.isUpgradeRequest)
+            } catch {
+                return actions + failExchange(upstreamError: "the upstream's response head is malformed: \(error)")
+            }
+            guard let head else { break }
+            responseStarted = true
+            actions.append(.sendClient(head.bytes))
+            switch head.framing {
+            case .interim:
+                responseParser = ResponseHeadParser(limits: limits)
+            case .switchingProtocols, .tunnel:
+                state = .piping
+                actions.append(.pipe)
+                if input.readableBytes > 0 { actions.append(.sendClient(input)) }
+                if inbound.readableBytes > 0 {
+                    actions.append(.sendUpstream(inbound))
+                    inbound.clear()
+                }
+                return actions
+            case .body(let framing):
+                if !head.keepAlive { keepAlive = false }
+                responseFramer = BodyFramer(framing: framing, limits: limits)
+            }
+        }
+        if responseDone { actions += finishResponse(upstreamReusable: input.readableBytes == 0) }
+        return actions
+    }
+
+    /// The upstream closed its sending side.
+    public mutating func upstreamEnded() -> [Action] {
+        switch state {
+        case .piping, .closed:
+            return []
+        case .head, .routing:
+            return []
+        case .exchanging:
+            break
+        }
+        if var framer = responseFramer, !responseDone {
+            let event: BodyFramer.Event?
+            do { event = try framer.inputEnded() } catch {
+                return failExchange(upstreamError: "the upstream closed inside the response")
+            }
+            responseFramer = framer
+            if case .end = event {
+                responseDone = true
+                keepAlive = false
+                return finishResponse(upstreamReusable: false)
+            }
+        }
+        if responseDone { return [] }
+        return failExchange(upstreamError: "the upstream closed before it answered")
+    }
+
+    // MARK: Internals
+
+    private mutating func process() -> [Action] {
+        var actions: [Action] = []
+        while true {
+            switch state {
+            case .head:
+                guard inbound.readableBytes > 0 else { return actions }
+                let head: ShuntHTTP1.RequestHead?
+                do {
+                    head = try requestParser.parse(&inbound)
+                } catch {
+                    state = .closed
+                    return actions + [.sendClient(Self.errorResponse(status: error.status, message: "shunt: \(error.description)")), .closeClient]
+                }
+                guard let head else {
+                    inbound.discardReadBytes()
+                    return actions
+                }
+                request = head
+                if !head.keepAlive { keepAlive = false }
+                state = .routing
+                return actions + [.route(head)]
+            case .exchanging:
+                guard !requestDone, var framer = requestFramer else { return actions }
+                let event: BodyFramer.Event?
+                do {
+                    event = try framer.next(&inbound)
+                } catch {
+                    requestFramer = framer
+                    state = .closed
+                    return actions + [.finishUpstream(reusable: false),
+                                      .sendClient(Self.errorResponse(status: error.status, message: "shunt: \(error.description)")), .closeClient]
+                }
+                requestFramer = framer
+                guard let event else {
+                    inbound.discardReadBytes()
+                    return actions
+                }
+                if let wire = event.wireBytes { actions.append(.sendUpstream(wire)) }
+                if case .end = event {
+                    requestDone = true
+                    if responseDone { actions += finishResponse(upstreamReusable: true) }
+                    return actions
+                }
+            case .routing, .piping, .closed:
+                return actions
+            }
+        }
+    }
+
+    private mutating func finishResponse(upstreamReusable: Bool) -> [Action] {
+        guard requestDone else {
+            // Answered before the whole request arrived (an early 413, say): the rest of the request
+            // cannot be told from the next one, so the connection ends.
+            state = .closed
+            return [.finishUpstream(reusable: false), .closeClient]
+        }
+        let reusable = upstreamReusable && keepAlive
+        guard keepAlive else {
+            state = .closed
+            return [.finishUpstream(reusable: false), .closeClient]
+        }
+        state = .head
+        request = nil
+        requestParser = RequestHeadParser(limits: limits)
+        return [.finishUpstream(reusable: reusable)] + process()
+    }
+
+    private mutating func failExchange(upstreamError: String) -> [Action] {
+        if responseStarted {
+            state = .closed
+            return [.finishUpstream(reusable: false), .closeClient]
+        }
+        return upstreamFailed(status: 502, message: "shunt: \(upstreamError)")
+    }
+
+    /// A complete response the edge itself gives, closing the connection.
+    public static func errorResponse(status: Int, message: String) -> ByteBuffer {
+        let body = message + "\n"
+        var buffer = ByteBuffer()
+        buffer.writeString("HTTP/1.1 \(status) \(reason(status))\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n")
+        buffer.writeString(body)
+        return buffer
+    }
+
+    static func reason(_ status: Int) -> String {
+        switch status {
+        case 400: "Bad Request"
+        case 408: "Request Timeout"
+        case 413: "Content Too Large"
+        case 414: "URI Too Long"
+        case 431: "Request Header Fields Too Large"
+        case 501: "Not Implemented"
+        case 502: "Bad Gateway"
+        case 503: "Service Unavailable"
+        case 505: "HTTP Version Not Supported"
+        default: "Error"
+        }
+    }
+}

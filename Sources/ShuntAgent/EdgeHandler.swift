@@ -1,0 +1,353 @@
+import NIOCore
+import NIOPosix
+import ShuntHTTP1
+import ShuntSession
+import ShuntWire
+
+/// The I/O shell around `EdgeExchange` for one client connection: routes each request through the
+/// registry, connects its upstream (a pooled app connection or a new tunnel stream), moves bytes both
+/// ways with backpressure, and keeps the header-read and idle timers. Every decision about the bytes
+/// is the exchange's. A global intercept on the port turns the whole connection into one TCP stream.
+///
+/// Everything runs on one event loop: the client, its upstreams and the sessions of the agent.
+final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    struct Shared {
+        let registry: InterceptRegistry
+        let port: Int
+        let pool: AppConnectionPool
+        let configuration: EdgeConfiguration
+        let nextRequestID: () -> UInt64
+        let log: @Sendable (String) -> Void
+    }
+
+    private let shared: Shared
+    private var exchange: EdgeExchange
+    private let clientText: String
+    private var context: ChannelHandlerContext?
+    private var upstream: Channel?
+    private var laptop: Route.Laptop?
+    private var piping = false
+    private var closing = false
+    private var starting = true
+    private var pendingRead = false
+    private var clientNeedsFlush = false
+    private var upstreamNeedsFlush = false
+    private var timer: Scheduled<Void>?
+    private var timerIsHeaderTimer = false
+
+    init(shared: Shared, client: SocketAddress?) {
+        self.shared = shared
+        let ip = client?.ipAddress ?? "0.0.0.0"
+        clientText = client.map { $0.protocol == .inet6 ? "[\(ip)]:\($0.port ?? 0)" : "\(ip):\($0.port ?? 0)" } ?? "unknown"
+        exchange = EdgeExchange(client: ForwardedHeadWriter.ClientAddress(ip) ?? ForwardedHeadWriter.ClientAddress("0.0.0.0")!,
+                                limits: shared.configuration.limits)
+    }
+
+    var clientWritable: Bool { context?.channel.isWritable ?? false }
+
+    // MARK: Client side
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        guard starting else { return }
+        if case .laptop(let laptop)? = shared.registry.globalRoute(port: shared.port) {
+            startGlobal(laptop, context: context)
+            return
+        }
+        starting = false
+        armTimer(header: false)
+        context.read()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if !piping && timer != nil && !timerIsHeaderTimer {
+            // The first octets of a request head: the header-read clock starts.
+            armTimer(header: true)
+        }
+        run(exchange.clientRead(unwrapInboundIn(data)))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flush()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            if piping {
+                upstream?.close(mode: .output, promise: nil)
+            } else {
+                run(exchange.clientEnded())
+            }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        cancelTimer()
+        if let upstream {
+            detachUpstream()
+            upstream.close(promise: nil)
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, let upstream, let handler = try? upstream.pipeline.syncOperations.handler(type: UpstreamHandler.self) {
+            handler.resumeReading()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if !starting && (piping || exchange.wantsClientBytes) && (upstream?.isWritable ?? true) {
+            context.read()
+        } else {
+            pendingRead = true
+        }
+    }
+
+    private func readIfPending() {
+        guard pendingRead, let context else { return }
+        pendingRead = false
+        read(context: context)
+    }
+
+    // MARK: Upstream side (called by UpstreamHandler)
+
+    func upstreamRead(_ bytes: ByteBuffer, from channel: Channel) {
+        guard channel === upstream else { return }
+        run(exchange.upstreamRead(bytes))
+    }
+
+    func upstreamEnded(_ channel: Channel) {
+        guard channel === upstream else { return }
+        if piping {
+            context?.close(mode: .output, promise: nil)
+            return
+        }
+        run(exchange.upstreamEnded())
+    }
+
+    func upstreamFailed(_ channel: Channel, error: Error) {
+        guard channel === upstream else { return }
+        run(exchange.upstreamFailed(status: 502, message: describeFailure(error)))
+    }
+
+    func upstreamWritabilityChanged() {
+        if upstream?.isWritable ?? false { readIfPending() }
+    }
+
+    func flushClient() {
+        flush()
+    }
+
+    // MARK: Actions
+
+    private func run(_ actions: [EdgeExchange.Action]) {
+        guard let context else { return }
+        for action in actions {
+            switch action {
+            case .route(let head):
+                cancelTimer()
+                route(head)
+            case .sendUpstream(let bytes):
+                guard let upstream else { continue }
+                upstream.write(bytes, promise: nil)
+                upstreamNeedsFlush = true
+            case .sendClient(let bytes):
+                context.write(wrapOutboundOut(bytes), promise: nil)
+                clientNeedsFlush = true
+            case .finishUpstream(let reusable):
+                finishUpstream(reusable: reusable)
+            case .pipe:
+                piping = true
+            case .closeClient:
+                guard !closing else { continue }
+                closing = true
+                cancelTimer()
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                clientNeedsFlush = false
+            }
+        }
+        flush()
+        readIfPending()
+    }
+
+    private func flush() {
+        if upstreamNeedsFlush {
+            upstreamNeedsFlush = false
+            upstream?.flush()
+        }
+        if clientNeedsFlush {
+            clientNeedsFlush = false
+            context?.flush()
+        }
+    }
+
+    private func route(_ head: ShuntHTTP1.RequestHead) {
+        switch shared.registry.route(head, port: shared.port) {
+        case .app:
+            connectApp()
+        case .laptop(let laptop):
+            openStream(to: laptop, kind: .http).assumeIsolated().whenComplete { result in
+                switch result {
+                case .success(let stream):
+                    self.attach(stream, laptop: laptop)
+                case .failure(let error):
+                    // Fail open: a laptop that cannot take the request leaves it to the app.
+                    self.shared.log("intercept \(laptop.intercept): cannot open a stream to \(laptop.owner)'s laptop (\(error)); the app serves the request")
+                    self.connectApp()
+                }
+            }
+        }
+    }
+
+    private func connectApp() {
+        shared.pool.acquire(for: self).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let channel):
+                self.attach(channel, laptop: nil)
+            case .failure(let error):
+                self.run(self.exchange.upstreamFailed(status: 502, message: "shunt: the app at \(self.shared.pool.address) is unreachable: \(error)"))
+            }
+        }
+    }
+
+    private func openStream(to laptop: Route.Laptop, kind: StreamKind) -> EventLoopFuture<Channel> {
+        let metadata = StreamMetadata([
+            (key: "intercept", value: laptop.intercept),
+            (key: "client", value: clientText),
+            (key: "port", value: String(shared.port)),
+            (key: "request-id", value: String(shared.nextRequestID())),
+        ])
+        let compress = laptop.compress
+        let handler = NIOLoopBound(UpstreamHandler(edge: self), eventLoop: context!.eventLoop)
+        return laptop.session.openStream(kind: kind, metadata: metadata) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                if compress { try stream.enableCompression() }
+                try stream.pipeline.syncOperations.addHandler(handler.value)
+            }
+        }
+    }
+
+    private func attach(_ channel: Channel, laptop: Route.Laptop?) {
+        guard let context, context.channel.isActive, !exchange.isClosed else {
+            if laptop == nil { shared.pool.release(channel) } else { channel.close(promise: nil) }
+            return
+        }
+        upstream = channel
+        self.laptop = laptop
+        run(exchange.upstreamReady())
+    }
+
+    private func finishUpstream(reusable: Bool) {
+        guard let channel = upstream else { return }
+        let wasLaptop = laptop != nil
+        detachUpstream()
+        if wasLaptop {
+            // The response is complete: our FIN lets the laptop close its local connection.
+            channel.close(mode: .output, promise: nil)
+        } else if reusable {
+            shared.pool.release(channel)
+        } else {
+            channel.close(promise: nil)
+        }
+        if !closing && !exchange.isClosed { armTimer(header: false) }
+    }
+
+    private func detachUpstream() {
+        if let upstream, let handler = try? upstream.pipeline.syncOperations.handler(type: UpstreamHandler.self) {
+            handler.edge = nil
+        }
+        upstream = nil
+        laptop = nil
+    }
+
+    private func describeFailure(_ error: Error) -> String {
+        let target = laptop.map { "intercept \($0.intercept): \($0.owner)'s laptop" } ?? "the app at \(shared.pool.address)"
+        if let reset = error as? StreamResetError {
+            return "shunt: \(target) could not serve the request: \(reset.reason.isEmpty ? "\(reset.code)" : reset.reason)"
+        }
+        return "shunt: \(target) failed: \(error)"
+    }
+
+    // MARK: Global intercept
+
+    private func startGlobal(_ laptop: Route.Laptop, context: ChannelHandlerContext) {
+        let client = context.channel
+        let metadata = StreamMetadata([
+            (key: "intercept", value: laptop.intercept),
+            (key: "client", value: clientText),
+            (key: "port", value: String(shared.port)),
+        ])
+        let log = shared.log
+        let clientBound = NIOLoopBound(client, eventLoop: context.eventLoop)
+        laptop.session.openStream(kind: .tcp, metadata: metadata) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                if laptop.compress { try stream.enableCompression() }
+                let (streamSide, clientSide) = GlueHandler.matchedPair()
+                try stream.pipeline.syncOperations.addHandler(streamSide)
+                try clientBound.value.pipeline.syncOperations.addHandler(clientSide)
+            }
+        }.assumeIsolated().whenComplete { result in
+            switch result {
+            case .success:
+                _ = client.pipeline.syncOperations.removeHandler(self)
+                client.read()
+            case .failure(let error):
+                // Fail open: the connection is served by the app, as HTTP or not, through the edge.
+                log("global intercept \(laptop.intercept): cannot reach \(laptop.owner)'s laptop (\(error)); the app serves the connection")
+                self.starting = false
+                self.armTimer(header: false)
+                client.read()
+            }
+        }
+    }
+
+    // MARK: Timers
+
+    private func armTimer(header: Bool) {
+        guard let context else { return }
+        timer?.cancel()
+        timerIsHeaderTimer = header
+        let timeout = header ? shared.configuration.headerReadTimeout : shared.configuration.idleTimeout
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: timeout) { bound.value.timerFired() }
+    }
+
+    private func cancelTimer() {
+        timer?.cancel()
+        timer = nil
+        timerIsHeaderTimer = false
+    }
+
+    private func timerFired() {
+        timer = nil
+        guard let context, !closing, upstream == nil, !piping else { return }
+        closing = true
+        if exchange.isInsideRequest {
+            let seconds = shared.configuration.headerReadTimeout.nanoseconds / 1_000_000_000
+            context.writeAndFlush(wrapOutboundOut(EdgeExchange.errorResponse(status: 408, message: "shunt: the request head did not arrive within \(seconds) s")))
+                .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        } else {
+            context.close(promise: nil)
+        }
+    }
+}

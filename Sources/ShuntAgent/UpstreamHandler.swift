@@ -1,0 +1,72 @@
+import NIOCore
+
+/// The edge's end of an upstream: a connection to the app, or a tunnel stream to a laptop. Reports
+/// what arrives to the `EdgeHandler` it serves, and reads only while that client can take more.
+final class UpstreamHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Nil while the connection idles in the pool.
+    var edge: EdgeHandler?
+    private var pendingRead = false
+    private weak var context: ChannelHandlerContext?
+
+    init(edge: EdgeHandler?) {
+        self.edge = edge
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let edge else {
+            context.close(promise: nil)  // an idle app connection must not talk
+            return
+        }
+        edge.upstreamRead(unwrapInboundIn(data), from: context.channel)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        edge?.flushClient()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            edge?.upstreamEnded(context.channel)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        edge?.upstreamFailed(context.channel, error: error)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        edge?.upstreamEnded(context.channel)
+        edge = nil
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        edge?.upstreamWritabilityChanged()
+        context.fireChannelWritabilityChanged()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if edge?.clientWritable ?? true {
+            context.read()
+        } else {
+            pendingRead = true
+        }
+    }
+
+    /// The client drained: a read held back goes out.
+    func resumeReading() {
+        guard pendingRead, let context else { return }
+        pendingRead = false
+        context.read()
+    }
+}

@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import ShuntAgent
+import ShuntTLS
+
+/// `shunt-agent`: the sidecar beside the app. Laptops connect to its tunnel port; the service's
+/// traffic arrives at its edge port and goes, request by request, to the app or to a laptop.
+@main
+struct ShuntAgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "shunt-agent",
+        abstract: "The Shunt sidecar: routes a service's requests to the app or to a developer's laptop.",
+        discussion: """
+            shunt-agent --listen 0.0.0.0:8080 --app 127.0.0.1:9090 --tunnel 0.0.0.0:7443 --certs /etc/shunt
+            The Service's targetPort points at --listen; the app keeps listening on --app. Laptops connect \
+            to --tunnel with a client certificate from the same Shunt CA (`shunt certs`). Requests no \
+            intercept matches go to the app, and so does everything while no laptop is connected.
+            """
+    )
+
+    @Option(help: ArgumentHelp("Where the service's traffic arrives (HOST:PORT); repeat for several ports, each with its --app.", valueName: "HOST:PORT"))
+    var listen: [String] = ["0.0.0.0:8080"]
+
+    @Option(help: ArgumentHelp("The app container's port for each --listen (HOST:PORT).", valueName: "HOST:PORT"))
+    var app: [String]
+
+    @Option(help: ArgumentHelp("Where laptops connect (HOST:PORT).", valueName: "HOST:PORT"))
+    var tunnel: String = "0.0.0.0:7443"
+
+    @Option(help: ArgumentHelp("Certificate folder with ca.pem, agent.pem and agent-key.pem.", valueName: "DIR"))
+    var certs: String?
+
+    @Option(help: "The service's name, as `shunt list` and `agent.info` show it.")
+    var service: String = "app"
+
+    @Option(help: ArgumentHelp("An environment variable of the app to report to laptops (`shunt intercept --env-file`); repeatable.", valueName: "NAME=VALUE"))
+    var env: [String] = []
+
+    @Option(help: "Seconds a request head may take to arrive (slowloris bound).")
+    var headerTimeout: Int = 10
+
+    @Option(help: "Seconds an idle keep-alive client connection is kept.")
+    var idleTimeout: Int = 60
+
+    func validate() throws {
+        guard listen.count == app.count else {
+            throw ValidationError("give one --app per --listen (\(listen.count) --listen, \(app.count) --app)")
+        }
+    }
+
+    func run() async throws {
+        let log: @Sendable (String) -> Void = { line in
+            FileHandle.standardError.write(Data("shunt-agent: \(line)\n".utf8))
+        }
+        let edges = try listen.map(HostPort.init(parsing:))
+        let apps = try app.map { text -> SocketAddress in
+            let endpoint = try HostPort(parsing: text)
+            return try SocketAddress.makeAddressResolvingHost(endpoint.host, port: endpoint.port)
+        }
+        let tunnelAddress = try HostPort(parsing: tunnel)
+        var configuration = AgentServer.Configuration(appAddresses: apps)
+        configuration.edgeHost = edges[0].host
+        configuration.edgePorts = edges.map(\.port)
+        configuration.tunnelHost = tunnelAddress.host
+        configuration.tunnelPort = tunnelAddress.port
+        configuration.service = service
+        configuration.edge.headerReadTimeout = .seconds(Int64(headerTimeout))
+        configuration.edge.idleTimeout = .seconds(Int64(idleTimeout))
+        for entry in env {
+            guard let equals = entry.firstIndex(of: "=") else { throw ValidationError("--env \(entry): expected NAME=VALUE") }
+            configuration.environment[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
+        }
+        let folder = certs.map { CertificateFolder(URL(fileURLWithPath: $0)) } ?? .defaultFolder
+        let server = try await AgentServer.start(configuration, certificates: folder, log: log)
+        log("tunnel on \(tunnelAddress.host):\(server.tunnelPort); edge on " +
+            zip(server.edgePorts, app).map { "\(edges[0].host):\($0) → app \($1)" }.joined(separator: ", "))
+        try await server.tunnel.closeFuture.get()
+    }
+}
+
+/// `HOST:PORT` (IPv6 as `[::1]:PORT`).
+struct HostPort {
+    var host: String
+    var port: Int
+
+    init(parsing text: String) throws {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
+            throw ValidationError("\"\(text)\" is not HOST:PORT")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw ValidationError("\"\(text)\" has no host") }
+        self.host = host
+        self.port = port
+    }
+}

@@ -1,0 +1,184 @@
+import NIOCore
+import ShuntAgent
+import ShuntHTTP1
+import Testing
+
+/// The edge's per-connection state machine, fed bytes by hand.
+@Suite struct EdgeExchangeTests {
+    static let client = ForwardedHeadWriter.ClientAddress("10.1.2.3")!
+
+    /// What the actions do, gathered: the bytes each way, the routes asked, the ends.
+    struct Outcome {
+        var routes: [String] = []
+        var upstream = ""
+        var client = ""
+        var finishes: [Bool] = []
+        var piped = false
+        var closed = false
+
+        mutating func apply(_ actions: [EdgeExchange.Action]) {
+            for action in actions {
+                switch action {
+                case .route(let head): routes.append(String(decoding: head.requestLine, as: UTF8.self))
+                case .sendUpstream(let bytes): upstream += String(buffer: bytes)
+                case .sendClient(let bytes): client += String(buffer: bytes)
+                case .finishUpstream(let reusable): finishes.append(reusable)
+                case .pipe: piped = true
+                case .closeClient: closed = true
+                }
+            }
+        }
+    }
+
+    @Test func aRequestIsRoutedForwardedWithTheClientAndAnsweredVerbatim() {
+        var exchange = EdgeExchange(client: Self.client)
+        var outcome = Outcome()
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET /orders?id=1 HTTP/1.1\r\nHost: orders\r\nConnection: keep-alive\r\n\r\n")))
+        #expect(outcome.routes == ["GET /orders?id=1 HTTP/1.1"])
+        #expect(outcome.upstream.isEmpty)
+        outcome.apply(exchange.upstreamReady())
+        #expect(outcome.upstream.hasPrefix("GET /orders?id=1 HTTP/1.1\r\n"))
+        #expect(outcome.upstream.lowercased().contains("x-forwarded-for: 10.1.2.3\r\n"))
+        #expect(!outcome.upstream.lowercased().contains("connection: keep-alive"))
+        #expect(!exchange.wantsClientBytes)
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel")))
+        #expect(outcome.finishes.isEmpty)
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "lo")))
+        #expect(outcome.client == "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+        #expect(outcome.finishes == [true])
+        #expect(!outcome.closed)
+        #expect(exchange.wantsClientBytes)
+    }
+
+    /// Two requests in one read: the second is routed only once the first is answered.
+    @Test func pipelinedRequestsAreServedOneAtATimeInOrder() {
+        var exchange = EdgeExchange(client: Self.client)
+        var outcome = Outcome()
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")))
+        #expect(outcome.routes == ["GET /a HTTP/1.1"])
+        outcome.apply(exchange.upstreamReady())
+        #expect(outcome.routes.count == 1)
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 204 No Content\r\n\r\n")))
+        #expect(outcome.routes == ["GET /a HTTP/1.1", "GET /b HTTP/1.1"])
+        #expect(outcome.finishes == [true])
+    }
+
+    @Test func aChunkedBodyPassesThroughVerbatimWhateverTheSplits() {
+        let body = "4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\nTrailer: t\r\n\r\n"
+        let request = "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body
+        for split in stride(from: 1, to: request.utf8.count, by: 3) {
+            var exchange = EdgeExchange(client: Self.client)
+            var outcome = Outcome()
+            let bytes = Array(request.utf8)
+            outcome.apply(exchange.clientRead(ByteBuffer(bytes: bytes[..<split])))
+            if outcome.routes.isEmpty {
+                outcome.apply(exchange.clientRead(ByteBuffer(bytes: bytes[split...])))
+                outcome.apply(exchange.upstreamReady())
+            } else {
+                outcome.apply(exchange.upstreamReady())
+                outcome.apply(exchange.clientRead(ByteBuffer(bytes: bytes[split...])))
+            }
+            #expect(outcome.upstream.hasSuffix("\r\n\r\n" + body), "split at \(split)")
+        }
+    }
+
+    @Test(arguments: [
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+        "GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n",
+        "GET / HTTP/1.1\nHost: x\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n",
+    ])
+    func aSmugglingAttemptGets400AndTheConnectionCloses(request: String) {
+        var exchange = EdgeExchange(client: Self.client)
+        var outcome = Outcome()
+        outcome.apply(exchange.clientRead(ByteBuffer(string: request)))
+        #expect(outcome.routes.isEmpty)
+        #expect(outcome.client.hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
+        #expect(outcome.closed)
+    }
+
+    @Test func aContinueIsPassedOnBeforeTheFinalResponse() {
+        var exchange = EdgeExchange(client: Self.client)
+        var outcome = Outcome()
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "PUT /f HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")))
+        outcome.apply(exchange.upstreamReady())
+        #expect(exchange.wantsClientBytes)
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")))
+        #expect(outcome.client == "HTTP/1.1 100 Continue\r\n\r\n")
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "abc")))
+        #expect(outcome.upstream.hasSuffix("\r\n\r\nabc"))
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")))
+        #expect(outcome.finishes == [true])
+    }
+
+    @Test func anUpgradeBecomesARawPipe() {
+        var exchange = EdgeExchange(client: Self.client)
+        var outcome = Outcome()
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")))
+        outcome.apply(exchange.upstreamReady())
+        #expect(outcome.upstream.lowercased().contains("upgrade: websocket"))
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nFRAME1")))
+        #expect(outcome.piped)
+        #expect(outcome.client.hasSuffix("\r\n\r\nFRAME1"))
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "\u{1}\u{2}raw")))
+        #expect(outcome.upstream.hasSuffix("\u{1}\u{2}raw"))
+    }
+
+    @Test func anUpstreamThatClosesBeforeAnsweringIsA502() {
+        var exchange = EdgeExchange(client: Self.client)
+        var outcome = Outcome()
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n")))
+        outcome.apply(exchange.upstreamReady())
+        outcome.apply(exchange.upstreamEnded())
+        #expect(outcome.client.hasPrefix("HTTP/1.1 502 Bad Gateway\r\n"))
+        #expect(outcome.client.contains("closed before it answered"))
+        #expect(outcome.closed)
+        #expect(outcome.finishes == [false])
+    }
+
+    @Test func aFailedUpstreamNamesWhatFailed() {
+        var exchange = EdgeExchange(client: Self.client)
+        var outcome = Outcome()
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n")))
+        outcome.apply(exchange.upstreamFailed(status: 502, message: "shunt: intercept orders-alice: alice's laptop could not serve the request: nothing listens on 127.0.0.1:8080"))
+        #expect(outcome.client.contains("nothing listens on 127.0.0.1:8080"))
+        #expect(outcome.closed)
+    }
+
+    @Test func connectionCloseEndsTheConnectionAfterTheResponse() {
+        var exchange = EdgeExchange(client: Self.client)
+        var outcome = Outcome()
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")))
+        outcome.apply(exchange.upstreamReady())
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")))
+        #expect(outcome.finishes == [false])
+        #expect(outcome.closed)
+    }
+
+    /// An answer before the whole request body (an early 413): the rest of the body cannot be told from
+    /// a next request, so the connection ends after the answer.
+    @Test func anEarlyAnswerEndsTheConnection() {
+        var exchange = EdgeExchange(client: Self.client)
+        var outcome = Outcome()
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")))
+        outcome.apply(exchange.upstreamReady())
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n")))
+        #expect(outcome.client.hasPrefix("HTTP/1.1 413"))
+        #expect(outcome.closed)
+        #expect(outcome.finishes == [false])
+    }
+
+    @Test func aCloseDelimitedResponseEndsWithTheUpstreamAndTheConnection() {
+        var exchange = EdgeExchange(client: Self.client)
+        var outcome = Outcome()
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n")))
+        outcome.apply(exchange.upstreamReady())
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 200 OK\r\n\r\nall of it")))
+        #expect(outcome.finishes.isEmpty)
+        outcome.apply(exchange.upstreamEnded())
+        #expect(outcome.client.hasSuffix("all of it"))
+        #expect(outcome.finishes == [false])
+        #expect(outcome.closed)
+    }
+}
