@@ -27,7 +27,6 @@ final class AppConnectionPool {
         let handler = NIOLoopBound(UpstreamHandler(edge: edge), eventLoop: eventLoop)
         return ClientBootstrap(group: eventLoop)
             .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelOption(.autoRead, value: false)
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler.value) }
