@@ -9,6 +9,10 @@ public struct EdgeConfiguration: Sendable {
     public var headerReadTimeout = TimeAmount.seconds(10)
     /// A keep-alive connection with no request in progress is closed after this long.
     public var idleTimeout = TimeAmount.seconds(60)
+    /// After an answer that ends the connection (an error, `Connection: close`), how long what the
+    /// client still sends is read and dropped before the close, so that the answer is not lost to a
+    /// reset (a socket closed with unread input sends RST).
+    public var lingerTimeout = TimeAmount.seconds(2)
     /// Idle keep-alive connections to the app kept per event loop.
     public var maxIdleAppConnections = 64
 

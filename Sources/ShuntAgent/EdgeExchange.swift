@@ -43,6 +43,8 @@ public struct EdgeExchange {
     private var keepAlive = true
     /// Client bytes read and not yet consumed (a pipelined request waits here).
     private var inbound = ByteBuffer()
+    /// Octets of the next request head have arrived (the parser may hold them).
+    private var headStarted = false
 
     public init(client: ForwardedHeadWriter.ClientAddress, limits: HTTP1Limits = HTTP1Limits()) {
         self.client = client
@@ -63,7 +65,7 @@ public struct EdgeExchange {
     }
 
     /// Whether some, possibly all, of a request head has arrived: an idle keep-alive connection has none.
-    public var isInsideRequest: Bool { state != .head || inbound.readableBytes > 0 }
+    public var isInsideRequest: Bool { state != .head || headStarted }
 
     public var isClosed: Bool { state == .closed }
 
@@ -73,6 +75,7 @@ public struct EdgeExchange {
         guard state != .closed else { return [] }
         if state == .piping { return [.sendUpstream(bytes)] }
         var bytes = bytes
+        if state == .head && bytes.readableBytes > 0 { headStarted = true }
         inbound.writeBuffer(&bytes)
         return process()
     }
@@ -229,6 +232,7 @@ public struct EdgeExchange {
                     return actions
                 }
                 request = head
+                headStarted = false
                 if !head.keepAlive { keepAlive = false }
                 state = .routing
                 return actions + [.route(head)]
@@ -274,6 +278,7 @@ public struct EdgeExchange {
         }
         state = .head
         request = nil
+        headStarted = inbound.readableBytes > 0
         requestParser = RequestHeadParser(limits: limits)
         return [.finishUpstream(reusable: reusable)] + process()
     }

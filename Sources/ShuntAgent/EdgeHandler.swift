@@ -38,6 +38,8 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var upstreamNeedsFlush = false
     private var timer: Scheduled<Void>?
     private var timerIsHeaderTimer = false
+    /// The answer is out; the client's remaining input is dropped until it closes.
+    private var lingering = false
 
     init(shared: Shared, client: SocketAddress?) {
         self.shared = shared
@@ -73,6 +75,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if lingering { return }
         if !piping && timer != nil && !timerIsHeaderTimer {
             // The first octets of a request head: the header-read clock starts.
             armTimer(header: true)
@@ -86,7 +89,9 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, case .inputClosed = event {
-            if piping {
+            if lingering {
+                context.close(promise: nil)
+            } else if piping {
                 upstream?.close(mode: .output, promise: nil)
             } else {
                 run(exchange.clientEnded())
@@ -116,7 +121,9 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if !starting && (piping || exchange.wantsClientBytes) && (upstream?.isWritable ?? true) {
+        if lingering {
+            context.read()
+        } else if !starting && (piping || exchange.wantsClientBytes) && (upstream?.isWritable ?? true) {
             context.read()
         } else {
             pendingRead = true
@@ -181,9 +188,8 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case .closeClient:
                 guard !closing else { continue }
                 closing = true
-                cancelTimer()
-                context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
                 clientNeedsFlush = false
+                lingerThenClose(context: context)
             }
         }
         flush()
@@ -338,14 +344,27 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         timerIsHeaderTimer = false
     }
 
+    /// Sends what is queued and FIN, then reads and drops the client's input until it closes too or
+    /// the linger timeout passes.
+    private func lingerThenClose(context: ChannelHandlerContext) {
+        cancelTimer()
+        lingering = true
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
+            context.close(mode: .output, promise: nil)
+        }
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: shared.configuration.lingerTimeout) { bound.value.close(promise: nil) }
+        context.read()
+    }
+
     private func timerFired() {
         timer = nil
         guard let context, !closing, upstream == nil, !piping else { return }
         closing = true
         if exchange.isInsideRequest {
-            let seconds = shared.configuration.headerReadTimeout.nanoseconds / 1_000_000_000
-            context.writeAndFlush(wrapOutboundOut(EdgeExchange.errorResponse(status: 408, message: "shunt: the request head did not arrive within \(seconds) s")))
-                .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            let seconds = Double(shared.configuration.headerReadTimeout.nanoseconds) / 1e9
+            context.write(wrapOutboundOut(EdgeExchange.errorResponse(status: 408, message: "shunt: the request head did not arrive within \(seconds) s")), promise: nil)
+            lingerThenClose(context: context)
         } else {
             context.close(promise: nil)
         }

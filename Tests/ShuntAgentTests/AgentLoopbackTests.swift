@@ -18,7 +18,7 @@ import Testing
         let agent: AgentServer
         let log: LogLines
 
-        static func start() async throws -> World {
+        static func start(edge: EdgeConfiguration = EdgeConfiguration()) async throws -> World {
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             let certs = try TestCertificates()
             let app = try await NamedHTTPServer(name: "app", group: group)
@@ -29,6 +29,7 @@ import Testing
             configuration.edgePorts = [0]
             configuration.service = "orders"
             configuration.environment = ["DATABASE_URL": "postgres://orders-db/orders"]
+            configuration.edge = edge
             let log = LogLines()
             let agent = try await AgentServer.start(configuration, certificates: certs.agent, log: { log.append($0) })
             return World(group: group, certs: certs, app: app, agent: agent, log: log)
@@ -192,6 +193,7 @@ final class LogLines: Sendable {
     private let lines = NIOLockedValueBox<[String]>([])
     func append(_ line: String) { lines.withLockedValue { $0.append(line) } }
     func contains(_ text: String) -> Bool { lines.withLockedValue { $0.contains { $0.contains(text) } } }
+    var all: [String] { lines.withLockedValue { $0 } }
 }
 
 final class UpperCaseEcho: ChannelInboundHandler {

@@ -1,0 +1,95 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import ShuntAgent
+import ShuntMatch
+import Testing
+
+/// The edge's limits on real sockets: strict parsing, the header-read timeout, big bodies streamed.
+@Suite(.serialized) struct EdgeLimitsTests {
+    /// Sends raw octets and collects everything until the edge closes the connection.
+    static func exchange(port: Int, group: EventLoopGroup, send: [String], pause: TimeAmount = .zero) async throws -> String {
+        let done = group.next().makePromise(of: String.self)
+        let channel = try await ClientBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Drain(done: done)) }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        for piece in send {
+            // The edge may close before every piece is written (that is what some tests wait for).
+            try? await channel.writeAndFlush(ByteBuffer(string: piece))
+            if pause > .zero { try await Task.sleep(for: .nanoseconds(pause.nanoseconds)) }
+        }
+        return try await done.futureResult.get()
+    }
+
+    final class Drain: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        let done: EventLoopPromise<String>
+        var text = ""
+        init(done: EventLoopPromise<String>) { self.done = done }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) { text += String(buffer: unwrapInboundIn(data)) }
+        func channelInactive(context: ChannelHandlerContext) { done.succeed(text) }
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aSmugglingAttemptIsRefusedAtTheEdgeAndNeverReachesTheApp() async throws {
+        let world = try await AgentLoopbackTests.World.start()
+        let answer = try await Self.exchange(port: world.agent.edgePorts[0], group: world.group, send: [
+            "POST / HTTP/1.1\r\nHost: o\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\nHost: o\r\n\r\n",
+        ])
+        #expect(answer.hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
+        #expect(!answer.contains("app GET /admin"))
+        #expect(answer.contains("Content-Length and Transfer-Encoding") || answer.lowercased().contains("transfer-encoding"))
+        try await world.stop()
+    }
+
+    /// Slowloris: a head that trickles in is cut at the header-read timeout with 408.
+    @Test(.timeLimit(.minutes(1))) func aHeadThatDoesNotArriveInTimeGets408() async throws {
+        var configuration = EdgeConfiguration()
+        configuration.headerReadTimeout = .milliseconds(300)
+        let world = try await AgentLoopbackTests.World.start(edge: configuration)
+        let answer = try await Self.exchange(port: world.agent.edgePorts[0], group: world.group,
+                                             send: ["GET / HTTP/1.1\r\n", "Host: o\r\n"], pause: .milliseconds(200))
+        #expect(answer.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"))
+        try await world.stop()
+    }
+
+    /// An idle keep-alive connection is closed quietly after the idle timeout.
+    @Test(.timeLimit(.minutes(1))) func anIdleConnectionIsClosedWithoutAWord() async throws {
+        var configuration = EdgeConfiguration()
+        configuration.idleTimeout = .milliseconds(200)
+        let world = try await AgentLoopbackTests.World.start(edge: configuration)
+        let answer = try await Self.exchange(port: world.agent.edgePorts[0], group: world.group,
+                                             send: ["GET /a HTTP/1.1\r\nHost: o\r\n\r\n"])
+        #expect(answer.hasPrefix("HTTP/1.1 200 OK"))
+        #expect(answer.hasSuffix("app GET /a 0"))
+        try await world.stop()
+    }
+
+    /// A 64 MiB upload through a personal intercept: streamed, not buffered, and counted intact.
+    @Test(.timeLimit(.minutes(2))) func aLargeUploadStreamsThroughTheTunnel() async throws {
+        let world = try await AgentLoopbackTests.World.start()
+        let local = try await NamedHTTPServer(name: "laptop", group: world.group)
+        let alice = try await world.laptop("alice", serving: local)
+        _ = try await alice.register("orders-alice", rule: try RuleFlags(httpHeader: ["x-dev=alice"]).spec())
+        let size = 64 << 20
+        let caller = try await KeepAliveClient(port: world.agent.edgePorts[0], group: world.group)
+        let channel = caller.channel
+        let head = "PUT /big HTTP/1.1\r\nHost: o\r\nx-dev: alice\r\nContent-Length: \(size)\r\n\r\n"
+        async let response = caller.send(head)
+        let chunk = ByteBuffer(repeating: 0x61, count: 1 << 20)
+        for _ in 0..<(size >> 20) { try await channel.writeAndFlush(chunk) }
+        let answer: KeepAliveClient.Response
+        do {
+            answer = try await response
+        } catch {
+            Issue.record("upload failed: \(error); agent log: \(world.log.all)")
+            throw error
+        }
+        #expect(answer.body == "laptop PUT /big \(size)")
+        await caller.close()
+        await alice.close()
+        await local.stop()
+        try await world.stop()
+    }
+}
