@@ -74,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "shunt-agent",
             dependencies: [
-                "ShuntAgent", "ShuntTLS",
+                "ShuntAgent", "ShuntTLS", "ShuntSession",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOCore
 import ShuntAgent
+import ShuntSession
 import ShuntTLS
 
 /// `shunt-agent`: the sidecar beside the app. Laptops connect to its tunnel port; the service's
@@ -53,7 +54,7 @@ struct ShuntAgentCommand: AsyncParsableCommand {
         let log: @Sendable (String) -> Void = { line in
             FileHandle.standardError.write(Data("shunt-agent: \(line)\n".utf8))
         }
-        let edges = try listen.map(HostPort.init(parsing:))
+        let edges = try listen.map { try HostPort(parsing: $0) }
         let apps = try app.map { text -> SocketAddress in
             let endpoint = try HostPort(parsing: text)
             return try SocketAddress.makeAddressResolvingHost(endpoint.host, port: endpoint.port)
@@ -79,19 +80,3 @@ struct ShuntAgentCommand: AsyncParsableCommand {
     }
 }
 
-/// `HOST:PORT` (IPv6 as `[::1]:PORT`).
-struct HostPort {
-    var host: String
-    var port: Int
-
-    init(parsing text: String) throws {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
-            throw ValidationError("\"\(text)\" is not HOST:PORT")
-        }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { throw ValidationError("\"\(text)\" has no host") }
-        self.host = host
-        self.port = port
-    }
-}

@@ -28,10 +28,10 @@ struct Relay: ParsableCommand {
         @Flag(help: "Compress what the agent sends on each stream (DEFLATE, spec §12), if the client can decompress.") var compress = false
 
         func run() throws {
-            let target = try Endpoint(parsing: to)
+            let target = try HostPort(parsing: to)
             let compress = self.compress
             let maxStreams = self.maxStreams
-            let address = try Endpoint(parsing: listen)
+            let address = try HostPort(parsing: listen)
             let endpoint = try ShuntTLSEndpoint.agent(folder: certs.folder)
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             let streams: SessionHandler.StreamInitializer = { stream in
@@ -73,8 +73,8 @@ struct Relay: ParsableCommand {
 
         func run() throws {
             let compress = self.compress
-            let agentAddress = try Endpoint(parsing: agent)
-            let address = try Endpoint(parsing: listen)
+            let agentAddress = try HostPort(parsing: agent)
+            let address = try HostPort(parsing: listen)
             let endpoint = try ShuntTLSEndpoint.developer(folder: certs.folder)
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             let loop = group.next()
@@ -117,19 +117,3 @@ struct Relay: ParsableCommand {
     }
 }
 
-/// `HOST:PORT` (IPv6 as `[::1]:PORT`).
-struct Endpoint {
-    var host: String
-    var port: Int
-
-    init(parsing text: String) throws {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
-            throw ValidationError("\"\(text)\" is not HOST:PORT")
-        }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { throw ValidationError("\"\(text)\" has no host") }
-        self.host = host
-        self.port = port
-    }
-}
