@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "ShuntOracles", targets: ["ShuntOracles"]),
         .library(name: "ShuntTLS", targets: ["ShuntTLS"]),
         .library(name: "ShuntMatch", targets: ["ShuntMatch"]),
+        .library(name: "ShuntEndpoint", targets: ["ShuntEndpoint"]),
         .executable(name: "shunt", targets: ["shunt"]),
     ],
     dependencies: [
@@ -52,6 +53,18 @@ let package = Package(
         ),
         .target(name: "ShuntMatch"),
         .target(
+            name: "ShuntEndpoint",
+            dependencies: [
+                "ShuntSession",
+                "ShuntTLS",
+                "ShuntMatch",
+                "ShuntWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "ShuntOracles",
             dependencies: ["ShuntWire", "ShuntSession", .product(name: "NIOCore", package: "swift-nio")]
         ),
@@ -61,6 +74,8 @@ let package = Package(
                 "ShuntWire",
                 "ShuntTLS",
                 "ShuntSession",
+                "ShuntEndpoint",
+                "ShuntMatch",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -92,6 +107,19 @@ let package = Package(
             dependencies: [
                 "ShuntMatch",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "ShuntEndpointTests",
+            dependencies: [
+                "ShuntEndpoint",
+                "ShuntMatch",
+                "ShuntSession",
+                "ShuntTLS",
+                "ShuntWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(
