@@ -1,0 +1,38 @@
+import Foundation
+import NIOConcurrencyHelpers
+
+/// The program given after `--`, run with the application's environment; its exit status becomes
+/// ours (128 + N when a signal N ended it, as shells report it).
+final class ChildCommand: @unchecked Sendable {
+    private let process = Process()
+    private let exits: AsyncStream<Int32>
+    private let exited: AsyncStream<Int32>.Continuation
+
+    init(arguments: [String], environment: [String: String]) {
+        (exits, exited) = AsyncStream.makeStream(of: Int32.self)
+        // Through env(1), so that the command is looked up in PATH like a shell would.
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.environment = environment
+        let exited = self.exited
+        process.terminationHandler = { process in
+            let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+            exited.yield(status)
+            exited.finish()
+        }
+    }
+
+    func start() throws { try process.run() }
+
+    /// Passes a signal on (Ctrl-C reaches the whole process group anyway; `kill` reaches only us).
+    func signal(_ number: Int32) {
+        let pid = process.processIdentifier
+        if pid > 0 { kill(pid, number) }
+    }
+
+    /// Waits for the exit; call once.
+    func exitStatus() async -> Int32 {
+        for await status in exits { return status }
+        return 1
+    }
+}
