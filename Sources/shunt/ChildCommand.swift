@@ -1,15 +1,15 @@
 import Foundation
-import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
 
 /// The program given after `--`, run with the application's environment; its exit status becomes
 /// ours (128 + N when a signal N ended it, as shells report it).
 final class ChildCommand: @unchecked Sendable {
     private let process = Process()
-    private let exits: AsyncStream<Int32>
-    private let exited: AsyncStream<Int32>.Continuation
+    /// Completed by the termination handler; any number of waiters.
+    private let exited = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Int32.self)
 
     init(arguments: [String], environment: [String: String]) {
-        (exits, exited) = AsyncStream.makeStream(of: Int32.self)
         // Through env(1), so that the command is looked up in PATH like a shell would.
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
@@ -17,8 +17,7 @@ final class ChildCommand: @unchecked Sendable {
         let exited = self.exited
         process.terminationHandler = { process in
             let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
-            exited.yield(status)
-            exited.finish()
+            exited.succeed(status)
         }
     }
 
@@ -30,9 +29,7 @@ final class ChildCommand: @unchecked Sendable {
         if pid > 0 { kill(pid, number) }
     }
 
-    /// Waits for the exit; call once.
     func exitStatus() async -> Int32 {
-        for await status in exits { return status }
-        return 1
+        (try? await exited.futureResult.get()) ?? 1
     }
 }

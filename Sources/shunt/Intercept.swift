@@ -109,11 +109,16 @@ struct Intercept: AsyncParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let session = InterceptSession(configuration: configuration, endpoint: endpoint, group: group, events: { printer.print($0) })
 
-        let phase = NIOLockedValueBox(Phase.starting)
+        // A signal while starting lets the start finish and then removes the intercept; a second
+        // one gives up at once (the agent drops what the session registered when it ends).
+        let phase = NIOLockedValueBox(Phase.starting(interrupted: false))
         let signals = Self.handleSignals { number in
             switch phase.withLockedValue({ $0 }) {
-            case .starting:
+            case .starting(interrupted: true):
                 Foundation.exit(128 + number)
+            case .starting(interrupted: false):
+                phase.withLockedValue { $0 = .starting(interrupted: true) }
+                session.stop()
             case .running(let child):
                 child?.signal(number)
                 session.stop()
@@ -130,8 +135,9 @@ struct Intercept: AsyncParsableCommand {
         }
 
         var child: ChildCommand?
+        let interrupted = phase.withLockedValue { if case .starting(true) = $0 { true } else { false } }
         do {
-            if envFile != nil || !command.isEmpty {
+            if !interrupted && (envFile != nil || !command.isEmpty) {
                 let info = try await session.agentInfo()
                 if info.service != service {
                     CommandFailure.say("intercept", "warning: the agent at \(configuration.agent) serves \(info.service), not \(service)")
@@ -152,7 +158,11 @@ struct Intercept: AsyncParsableCommand {
             try? await group.shutdownGracefully()
             throw CommandFailure.exit("intercept", "\(error)")
         }
-        phase.withLockedValue { $0 = .running(child) }
+        let interruptedMeanwhile = phase.withLockedValue { phase in
+            defer { phase = .running(child) }
+            if case .starting(true) = phase { return true } else { return false }
+        }
+        if interruptedMeanwhile { child?.signal(SIGTERM) }
         if let child {
             Task {
                 _ = await child.exitStatus()
@@ -174,7 +184,7 @@ struct Intercept: AsyncParsableCommand {
     }
 
     private enum Phase: Sendable {
-        case starting
+        case starting(interrupted: Bool)
         case running(ChildCommand?)
     }
 
