@@ -32,6 +32,13 @@ final class FakeAgent: @unchecked Sendable {
     /// When set, `intercept.register` fails with it.
     let registerFailure = NIOLockedValueBox<InterceptCalls.Failure?>(nil)
     let removals = NIOLockedValueBox<[String]>([])
+    /// When set, `intercept.remove` fails with it.
+    let removeFailure = NIOLockedValueBox<InterceptCalls.Failure?>(nil)
+    /// What `intercept.list` answers.
+    let listed = NIOLockedValueBox<[InterceptCalls.Intercept]>([])
+    /// When false, `intercept.remove` is never answered (until `stop`).
+    let answersRemovals = NIOLockedValueBox(true)
+    private let unanswered = NIOLockedValueBox<[EventLoopPromise<ByteBuffer>]>([])
 
     init(group: MultiThreadedEventLoopGroup) async throws {
         self.group = group
@@ -41,16 +48,20 @@ final class FakeAgent: @unchecked Sendable {
         let (connections, connected) = AsyncStream.makeStream(of: ShuntConnection.self)
         self.registrations = registrations
         self.connections = connections
-        let failure = registerFailure
-        let removals = self.removals
+        let calls = Calls(registerFailure: registerFailure, removeFailure: removeFailure, removals: removals, listed: listed,
+                          answersRemovals: answersRemovals, unanswered: unanswered, registered: registered)
         listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 endpoint.configure(channel) { peer in
                     SessionHandler(configuration: SessionConfiguration(role: .server), inboundStreamInitializer: { stream in
                         ControlCall.serve(stream) { call, body in
-                            stream.eventLoop.makeSucceededFuture(Self.answer(call, body, owner: peer.name, failure: failure,
-                                                                             removals: removals, registered: registered))
+                            if call == InterceptCalls.remove && !calls.answersRemovals.withLockedValue({ $0 }) {
+                                let promise = stream.eventLoop.makePromise(of: ByteBuffer.self)
+                                calls.unanswered.withLockedValue { $0.append(promise) }
+                                return promise.futureResult
+                            }
+                            return stream.eventLoop.makeSucceededFuture(Self.answer(call, body, owner: peer.name, calls: calls))
                         }
                     })
                 }.whenSuccess { connected.yield($0) }
@@ -66,13 +77,23 @@ final class FakeAgent: @unchecked Sendable {
     }
 
     func stop() async {
+        for promise in unanswered.withLockedValue({ $0 }) { promise.fail(ChannelError.eof) }
         try? await listener.close()
         certificates.remove()
     }
 
-    private static func answer(_ call: String, _ body: ByteBuffer, owner: String, failure: NIOLockedValueBox<InterceptCalls.Failure?>,
-                               removals: NIOLockedValueBox<[String]>,
-                               registered: AsyncStream<InterceptCalls.RegisterRequest>.Continuation) -> ByteBuffer {
+    /// The fake's state, as the session handlers see it.
+    private struct Calls: Sendable {
+        let registerFailure: NIOLockedValueBox<InterceptCalls.Failure?>
+        let removeFailure: NIOLockedValueBox<InterceptCalls.Failure?>
+        let removals: NIOLockedValueBox<[String]>
+        let listed: NIOLockedValueBox<[InterceptCalls.Intercept]>
+        let answersRemovals: NIOLockedValueBox<Bool>
+        let unanswered: NIOLockedValueBox<[EventLoopPromise<ByteBuffer>]>
+        let registered: AsyncStream<InterceptCalls.RegisterRequest>.Continuation
+    }
+
+    private static func answer(_ call: String, _ body: ByteBuffer, owner: String, calls: Calls) -> ByteBuffer {
         let data = Data(body.readableBytesView)
         let encoder = JSONEncoder()
         let response: Data?
@@ -82,8 +103,8 @@ final class FakeAgent: @unchecked Sendable {
                 response = try? encoder.encode(InterceptCalls.Response<InterceptCalls.Empty>(failure: .init(.invalidRequest, "bad register")))
                 break
             }
-            registered.yield(request)
-            if let failure = failure.withLockedValue({ $0 }) {
+            calls.registered.yield(request)
+            if let failure = calls.registerFailure.withLockedValue({ $0 }) {
                 response = try? encoder.encode(InterceptCalls.Response<InterceptCalls.Intercept>(failure: failure))
             } else {
                 let header = request.rule.generatedHeader.map { InterceptCalls.Header(name: $0.name, value: $0.value) }
@@ -93,8 +114,14 @@ final class FakeAgent: @unchecked Sendable {
             }
         case InterceptCalls.remove:
             let request = try? JSONDecoder().decode(InterceptCalls.RemoveRequest.self, from: data)
-            removals.withLockedValue { $0.append(request?.name ?? "?") }
+            if let failure = calls.removeFailure.withLockedValue({ $0 }) {
+                response = try? encoder.encode(InterceptCalls.Response<InterceptCalls.Empty>(failure: failure))
+                break
+            }
+            calls.removals.withLockedValue { $0.append(request?.name ?? "?") }
             response = try? encoder.encode(InterceptCalls.Response(InterceptCalls.Empty()))
+        case InterceptCalls.list:
+            response = try? encoder.encode(InterceptCalls.Response(InterceptCalls.ListResult(intercepts: calls.listed.withLockedValue { $0 })))
         case InterceptCalls.agentInfo:
             response = try? encoder.encode(InterceptCalls.Response(InterceptCalls.AgentInfo(
                 service: "orders", ports: [8080], env: ["DATABASE_URL": "postgres://db/orders", "GREETING": "hello world"])))

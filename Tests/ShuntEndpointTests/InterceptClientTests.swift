@@ -53,7 +53,9 @@ import Testing
         #expect(info.env["GREETING"] == "hello world")
         try await client.remove(name: "orders-alice")
         #expect(agent.removals.withLockedValue { $0 } == ["orders-alice"])
-        await #expect(throws: InterceptCalls.Failure(.unknownCall, InterceptCalls.list)) { try await client.list() }
+        let listed = InterceptCalls.Intercept(name: "orders-bob", owner: "bob", port: 8080, rule: .global, since: "2025-01-01T00:00:00Z", requests: 12)
+        agent.listed.withLockedValue { $0 = [listed] }
+        #expect(try await client.list() == [listed])
         await client.close()
         await agent.stop()
         try await group.shutdownGracefully()

@@ -43,3 +43,25 @@ import Testing
         try await group.shutdownGracefully()
     }
 }
+
+extension InterceptSessionTests {
+    /// An agent that never answers the removal does not hold the exit: it is bounded.
+    @Test func removalAtStopIsBounded() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let agent = try await FakeAgent(group: group)
+        agent.answersRemovals.withLockedValue { $0 = false }
+        let configuration = EndpointConfiguration(service: "orders", agentHost: "127.0.0.1", agentPort: agent.port,
+                                                  certificates: agent.certificates.folder, localPort: 1, name: "orders-alice",
+                                                  rule: try RuleFlags().spec(), removalTimeout: .milliseconds(100))
+        let events = EventRecorder()
+        let session = InterceptSession(configuration: configuration, endpoint: try agent.developerEndpoint(), group: group, events: events.sink)
+        try await session.start()
+        session.stop()
+        try await session.serve()
+
+        let failed = events.all.contains { if case .removalFailed(name: "orders-alice", _) = $0 { true } else { false } }
+        #expect(failed)
+        await agent.stop()
+        try await group.shutdownGracefully()
+    }
+}
