@@ -86,3 +86,37 @@ import Testing
         try await group.shutdownGracefully()
     }
 }
+
+extension InterceptCommandTests {
+    @Test func listShowsATableAndLeavePrintsTheAgentsRefusal() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let agent = try await FakeAgent(group: group)
+        let rule = try RuleFlags(httpHeader: ["x-user=bob"], pathPrefix: ["/api"]).spec()
+        agent.listed.withLockedValue {
+            $0 = [InterceptCalls.Intercept(name: "orders-bob", owner: "bob", port: 8080, rule: rule, since: "2025-01-01T00:00:00Z", requests: 3)]
+        }
+        let common = ["--agent", "127.0.0.1:\(agent.port)", "--certs", agent.certificates.folder.url.path]
+
+        let (list, listOutput, _) = try Self.launch(["list"] + common)
+        #expect(await Self.exitStatus(list) == 0)
+        #expect(Self.text(listOutput) == """
+            NAME        OWNER  PORT  RULE                                              SINCE                 REQUESTS
+            orders-bob  bob    8080  --http-header=x-user=bob --http-path-prefix=/api  2025-01-01T00:00:00Z  3
+
+            """)
+
+        let message = "intercept orders-bob belongs to bob; only bob can remove it"
+        agent.removeFailure.withLockedValue { $0 = InterceptCalls.Failure(.notOwner, message) }
+        let (leave, _, leaveErrors) = try Self.launch(["leave", "orders-bob"] + common)
+        #expect(await Self.exitStatus(leave) == 1)
+        #expect(Self.text(leaveErrors) == "shunt leave: \(message)\n")
+        await agent.stop()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func withoutAnAgentAddressItExitsTwoAndSaysWhy() async throws {
+        let (process, _, errors) = try Self.launch(["intercept", "orders", "--certs", "/nonexistent"])
+        #expect(await Self.exitStatus(process) == 2)
+        #expect(Self.text(errors).contains("--agent HOST:PORT"))
+    }
+}
