@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "ShuntMatch", targets: ["ShuntMatch"]),
         .library(name: "ShuntHTTP1", targets: ["ShuntHTTP1"]),
         .library(name: "ShuntAgent", targets: ["ShuntAgent"]),
+        .library(name: "ShuntEndpoint", targets: ["ShuntEndpoint"]),
         .executable(name: "shunt", targets: ["shunt"]),
         .executable(name: "shunt-agent", targets: ["shunt-agent"]),
     ],
@@ -68,6 +69,18 @@ let package = Package(
             ]
         ),
         .target(
+            name: "ShuntEndpoint",
+            dependencies: [
+                "ShuntSession",
+                "ShuntTLS",
+                "ShuntMatch",
+                "ShuntWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "ShuntOracles",
             dependencies: ["ShuntWire", "ShuntSession", "ShuntHTTP1", .product(name: "NIOCore", package: "swift-nio")]
         ),
@@ -85,6 +98,8 @@ let package = Package(
                 "ShuntWire",
                 "ShuntTLS",
                 "ShuntSession",
+                "ShuntEndpoint",
+                "ShuntMatch",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -135,6 +150,19 @@ let package = Package(
             dependencies: [
                 "ShuntMatch",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "ShuntEndpointTests",
+            dependencies: [
+                "ShuntEndpoint",
+                "ShuntMatch",
+                "ShuntSession",
+                "ShuntTLS",
+                "ShuntWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct Shunt: ParsableCommand {
+struct Shunt: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shunt",
         abstract: "Take over the traffic of a Kubernetes service and serve it from your laptop.",
@@ -10,6 +10,6 @@ struct Shunt: ParsableCommand {
             intercept sends only the requests that carry your header or hit your path, while everyone \
             else keeps reaching the in-cluster version.
             """,
-        subcommands: [Demo.self, Certs.self, Relay.self]
+        subcommands: [Intercept.self, List.self, Leave.self, Demo.self, Certs.self, Relay.self]
     )
 }

@@ -1,0 +1,51 @@
+import Foundation
+
+/// The application environment in `.env` syntax (`NAME=value`, one a line, sorted), written 0600:
+/// it may hold secrets.
+public enum EnvFile {
+    /// Values made only of safe characters are written bare; others in double quotes, with `\`,
+    /// `"`, `$` and `` ` `` escaped and line breaks as `\n`.
+    public static func render(_ environment: [String: String]) -> String {
+        environment.keys.sorted().map { "\($0)=\(quoted(environment[$0]!))\n" }.joined()
+    }
+
+    static let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:,@%+".unicodeScalars)
+
+    static func quoted(_ value: String) -> String {
+        if !value.isEmpty && value.unicodeScalars.allSatisfy(safe.contains) { return value }
+        var out = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "$": out += "\\$"
+            case "`": out += "\\`"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    /// Writes `render(environment)` to `path`, owner-only (0600) even if the file existed.
+    public static func write(_ environment: [String: String], to path: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw EnvFileError(path: path, errno: errno) }
+        defer { close(descriptor) }
+        guard fchmod(descriptor, 0o600) == 0 else { throw EnvFileError(path: path, errno: errno) }
+        let bytes = Array(render(environment).utf8)
+        var written = 0
+        while written < bytes.count {
+            let result = bytes[written...].withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
+            guard result > 0 else { throw EnvFileError(path: path, errno: errno) }
+            written += result
+        }
+    }
+}
+
+public struct EnvFileError: Error, CustomStringConvertible {
+    public var path: String
+    public var errno: Int32
+    public var description: String { "cannot write \(path): \(String(cString: strerror(errno)))" }
+}

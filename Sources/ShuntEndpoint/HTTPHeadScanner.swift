@@ -1,0 +1,99 @@
+/// Finds, in the first octets of one direction of a forwarded HTTP/1.1 exchange, what the request
+/// log shows: the request line's method and path, or the status of the final response (interim 1xx
+/// responses such as `100 Continue` are skipped; `101 Switching Protocols` is final).
+///
+/// Pure and bounded: it only looks, never changes a byte, and gives up after `limit` octets, so a
+/// request without a newline in its first 8 KiB costs nothing more.
+public struct HTTPHeadScanner: Sendable, Hashable {
+    public enum Side: Sendable, Hashable { case request, response }
+
+    public static let defaultLimit = 8 * 1024
+
+    public let side: Side
+    public let limit: Int
+    public private(set) var method: String?
+    /// The request-target up to, not including, `?` or `#` (a query may carry secrets).
+    public private(set) var path: String?
+    public private(set) var status: Int?
+    /// It found what it looks for, or gave up (not HTTP, or nothing within `limit`).
+    public private(set) var isFinished = false
+
+    private var line: [UInt8] = []
+    private var scanned = 0
+    /// Inside the header block of an interim response: lines are skipped up to the empty one.
+    private var skippingInterimHeaders = false
+
+    public init(side: Side, limit: Int = defaultLimit) {
+        self.side = side
+        self.limit = limit
+    }
+
+    public mutating func scan<Bytes: Sequence<UInt8>>(_ bytes: Bytes) {
+        guard !isFinished else { return }
+        for byte in bytes {
+            guard scanned < limit else { break }
+            scanned += 1
+            if byte == UInt8(ascii: "\n") {
+                endOfLine()
+                if isFinished { return }
+            } else {
+                line.append(byte)
+            }
+        }
+        if scanned >= limit { isFinished = true }
+    }
+
+    private mutating func endOfLine() {
+        if line.last == UInt8(ascii: "\r") { line.removeLast() }
+        defer { line.removeAll(keepingCapacity: true) }
+        switch side {
+        case .request: requestLine()
+        case .response: responseLine()
+        }
+    }
+
+    private mutating func requestLine() {
+        // RFC 9112 §2.2: empty lines before the request line are ignored.
+        guard !line.isEmpty else { return }
+        isFinished = true
+        let parts = line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[0].isEmpty, parts[0].allSatisfy(Self.isTokenOctet),
+              !parts[1].isEmpty, parts[1].allSatisfy({ $0 > 0x20 && $0 < 0x7F }),
+              parts[2].starts(with: Array("HTTP/".utf8)) else { return }
+        method = String(decoding: parts[0], as: UTF8.self)
+        let target = parts[1].prefix { $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }
+        path = String(decoding: target, as: UTF8.self)
+    }
+
+    private mutating func responseLine() {
+        if skippingInterimHeaders {
+            if line.isEmpty { skippingInterimHeaders = false }
+            return
+        }
+        // "HTTP/1.1 200 OK": a version, a space, three digits, then a space or the end.
+        let digits = line.dropFirst(9).prefix(3)
+        guard line.starts(with: Array("HTTP/".utf8)), line.count >= 12, line[8] == UInt8(ascii: " "),
+              digits.count == 3, digits.allSatisfy({ (0x30...0x39).contains($0) }),
+              line.count == 12 || line[12] == UInt8(ascii: " ") else {
+            isFinished = true
+            return
+        }
+        let code = digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+        if (100...199).contains(code) && code != 101 {
+            skippingInterimHeaders = true
+            return
+        }
+        status = code
+        isFinished = true
+    }
+
+    /// RFC 9110 token characters.
+    private static func isTokenOctet(_ octet: UInt8) -> Bool {
+        switch octet {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            true
+        default:
+            Array("!#$%&'*+-.^_`|~".utf8).contains(octet)
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import ShuntSession
+import ShuntWire
+
+/// Serves the streams the agent opens: each HTTP or TCP stream is joined to a new connection to
+/// 127.0.0.1:`port`, the developer's service. HTTP streams are watched for the request log.
+///
+/// When nothing listens there, the stream is reset with CONNECT_ERROR and a reason naming the
+/// address (the agent answers its caller 502 with it); the developer is warned once, and again only
+/// after the service has answered in between. Other kinds, CONTROL included, are reset with
+/// UNSUPPORTED_KIND.
+public final class LocalForwarder: Sendable {
+    public let host = "127.0.0.1"
+    public let port: Int
+    /// Whose laptop, for the reset reason the caller may see.
+    public let developer: String
+    public let compress: Bool
+    public let connectTimeout: TimeAmount
+    private let events: @Sendable (EndpointEvent) -> Void
+    private let warned = NIOLockedValueBox(false)
+
+    public init(port: Int, developer: String, compress: Bool = false, connectTimeout: TimeAmount = .seconds(5),
+                events: @escaping @Sendable (EndpointEvent) -> Void) {
+        self.port = port
+        self.developer = developer
+        self.compress = compress
+        self.connectTimeout = connectTimeout
+        self.events = events
+    }
+
+    public var address: String { "\(host):\(port)" }
+
+    public var streamInitializer: SessionHandler.StreamInitializer {
+        { [self] stream in serve(stream) }
+    }
+
+    func serve(_ stream: ShuntStreamChannel) -> EventLoopFuture<Void> {
+        let loop = stream.eventLoop
+        guard stream.kind == .http || stream.kind == .tcp else {
+            stream.reset(code: .unsupportedKind, reason: "the laptop serves HTTP and TCP streams, not \(stream.kind)")
+            return loop.makeSucceededVoidFuture()
+        }
+        let opened = ContinuousClock.now
+        let start = Date()
+        let events = self.events
+        let compress = self.compress
+        let connected: EventLoopFuture<Channel?> = ClientBootstrap(group: loop)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .connectTimeout(connectTimeout)
+            .connect(host: host, port: port)
+            .map { Optional($0) }
+        return connected.flatMapError { error in
+            let reason = self.unreachableReason(error)
+            self.unanswered(reason)
+            stream.reset(code: .connectError, reason: reason)
+            return loop.makeSucceededFuture(nil)
+        }.flatMap { socket in
+            guard let socket else { return loop.makeSucceededVoidFuture() }
+            self.answered()
+            return loop.makeCompletedFuture {
+                if compress { try stream.enableCompression() }
+                if stream.kind == .http {
+                    let metadata = stream.metadata
+                    try stream.pipeline.syncOperations.addHandler(RequestObserver(
+                        opened: opened, start: start, intercept: metadata.string("intercept"),
+                        requestID: metadata.string("request-id"), client: metadata.string("client"),
+                        report: { events(.request($0)) }))
+                }
+                let (streamSide, socketSide) = GlueHandler.matchedPair()
+                try stream.pipeline.syncOperations.addHandler(streamSide)
+                try socket.pipeline.syncOperations.addHandler(socketSide)
+            }.flatMapErrorThrowing { error in
+                socket.close(promise: nil)
+                throw error
+            }
+        }
+    }
+
+    /// "nothing listens on 127.0.0.1:8080 on alice's laptop", or the connect error.
+    func unreachableReason(_ error: Error) -> String {
+        let cause = InterceptClientError.describeConnectFailure(error)
+        if cause == InterceptClientError.describe(errno: ECONNREFUSED) {
+            return "nothing listens on \(address) on \(developer)'s laptop"
+        }
+        return "cannot connect to \(address) on \(developer)'s laptop: \(cause)"
+    }
+
+    private func unanswered(_ reason: String) {
+        let first = warned.withLockedValue { warned in
+            defer { warned = true }
+            return !warned
+        }
+        if first { events(.localUnreachable(reason)) }
+    }
+
+    private func answered() {
+        let wasWarned = warned.withLockedValue { warned in
+            defer { warned = false }
+            return warned
+        }
+        if wasWarned { events(.localReachable(address: address)) }
+    }
+}

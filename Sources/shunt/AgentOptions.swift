@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import NIOPosix
+import ShuntEndpoint
+import ShuntSession
+import ShuntTLS
+
+/// `--agent HOST:PORT` and `--certs DIR`, shared by the commands that talk to an agent.
+struct AgentOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "The agent's address (its pod IP or a port-forward). Required for now: finding the agent through Kubernetes is not available yet.",
+        valueName: "HOST:PORT"))
+    var agent: String?
+
+    @OptionGroup var certs: Certs.Folder
+
+    /// The agent's address, or exit status 2 with what to do instead.
+    func address(for command: String) throws -> HostPort {
+        guard let agent else {
+            throw CommandFailure.exit(command, """
+                finding the agent through Kubernetes is not available yet; pass its address with --agent HOST:PORT \
+                (for example after `kubectl port-forward pod/POD 7443`, --agent 127.0.0.1:7443)
+                """, status: 2)
+        }
+        do {
+            return try HostPort(parsing: agent)
+        } catch {
+            throw CommandFailure.exit(command, "--agent \(error.description)", status: 2)
+        }
+    }
+
+    /// Our side of mutual TLS, from the certificate folder.
+    func endpoint(for command: String) throws -> ShuntTLSEndpoint {
+        do {
+            return try ShuntTLSEndpoint.developer(folder: certs.folder)
+        } catch let error as CertificateFolderError {
+            throw CommandFailure.exit(command, "\(error)")
+        } catch {
+            throw CommandFailure.exit(command, "cannot load your certificate from \(certs.folder.url.path): \(error)")
+        }
+    }
+
+    /// Connects for one or a few control calls.
+    func connect(group: MultiThreadedEventLoopGroup, for command: String) async throws -> InterceptClient {
+        let address = try address(for: command)
+        let endpoint = try endpoint(for: command)
+        do {
+            return try await InterceptClient.connect(host: address.host, port: address.port, endpoint: endpoint, group: group)
+        } catch {
+            throw CommandFailure.exit(command, "\(error)")
+        }
+    }
+}

@@ -1,0 +1,202 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import NIOConcurrencyHelpers
+import NIOPosix
+import ShuntEndpoint
+import ShuntMatch
+
+/// `shunt intercept`: take over a service's traffic (all of it, or only your requests) and serve it
+/// from a program on this laptop, until Ctrl-C or until the command given after `--` exits.
+struct Intercept: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send a service's requests to a program on your laptop.",
+        discussion: """
+            By default only the requests that carry a header made for you (x-shunt-intercept: ID, \
+            printed when the intercept starts) come to your laptop; everyone else keeps reaching the \
+            in-cluster version. --http-header=all takes every connection of the port instead.
+
+            Examples:
+              shunt intercept orders --agent 127.0.0.1:7443 --port 8080
+              shunt intercept orders --agent 10.0.0.5:7443 --http-path-prefix /api
+              shunt intercept orders --agent 10.0.0.5:7443 --http-header x-user=alice
+              shunt intercept orders --agent 10.0.0.5:7443 --env-file .env -- npm start
+
+            Each request is logged on one line: time, method, path, status, duration, bytes in and out. \
+            If the tunnel to the agent drops, shunt reconnects by itself and registers the same rule \
+            again (the same header value). Ctrl-C removes the intercept.
+            """
+    )
+
+    @Argument(help: "The Kubernetes service to intercept.")
+    var service: String
+
+    @Option(help: ArgumentHelp(
+        "Your program's port on 127.0.0.1, and optionally the service port to take (REMOTE; default: the service's only or first port).",
+        valueName: "LOCAL[:REMOTE]"))
+    var port = "8080"
+
+    @Option(name: .customLong("http-header"), help: ArgumentHelp(
+        "Take only requests with this header (KEY=VALUE or 'KEY: VALUE'; repeat to require several). `auto` (the default) makes a personal header; `all` takes every connection.",
+        valueName: "HEADER"))
+    var httpHeader: [String] = []
+
+    @Option(name: .customLong("http-path-equal"), help: ArgumentHelp("Take only requests whose path is exactly P.", valueName: "P"))
+    var pathEqual: [String] = []
+
+    @Option(name: .customLong("http-path-prefix"), help: ArgumentHelp("Take only requests whose path is P or below it (/api: /api and /api/…, not /apix).", valueName: "P"))
+    var pathPrefix: [String] = []
+
+    @Option(name: .customLong("http-path-regex"), help: ArgumentHelp("Take only requests whose whole path matches R.", valueName: "R"))
+    var pathRegex: [String] = []
+
+    @OptionGroup var agentOptions: AgentOptions
+
+    @Option(help: "The intercept's name, unique on the service port (default: SERVICE-YOURNAME).")
+    var name: String?
+
+    @Flag(help: "Compress the tunnel's data (DEFLATE) for a slow link. Not for responses that mix secrets with caller-chosen text.")
+    var compress = false
+
+    @Option(help: ArgumentHelp("text, or json for one JSON object a line.", valueName: "FORMAT"))
+    var output = "text"
+
+    @Option(name: .customLong("env-file"), help: ArgumentHelp(
+        "Write the application's environment, as the agent exposes it, to FILE in .env syntax (owner-only).", valueName: "FILE"))
+    var envFile: String?
+
+    @Argument(parsing: .postTerminator, help: ArgumentHelp(
+        "A program to run with the application's environment; shunt exits when it does, with its exit status.", valueName: "COMMAND"))
+    var command: [String] = []
+
+    func validate() throws {
+        _ = try rule()
+        guard OutputFormat(rawValue: output) != nil else { throw ValidationError("--output must be text or json, not \(output)") }
+        _ = try ports()
+    }
+
+    private func ports() throws -> (local: Int, remote: Int?) {
+        let parts = port.split(separator: ":", omittingEmptySubsequences: false)
+        let numbers = parts.map { Int($0) }
+        guard (1...2).contains(parts.count), numbers.allSatisfy({ $0.map { (1...65_535).contains($0) } ?? false }) else {
+            throw ValidationError("--port \(port): expected LOCAL or LOCAL:REMOTE, ports 1 to 65535")
+        }
+        return (numbers[0]!, parts.count == 2 ? numbers[1]! : nil)
+    }
+
+    /// The rule the flags give; ShuntMatch's message when they do not make one.
+    private func rule() throws -> RuleSpec {
+        do {
+            return try RuleFlags(httpHeader: httpHeader, pathEqual: pathEqual, pathPrefix: pathPrefix, pathRegex: pathRegex).spec()
+        } catch {
+            throw ValidationError(error.message)
+        }
+    }
+
+    func run() async throws {
+        // Drawn once: every re-registration after a reconnect sends this same rule (and header value).
+        let rule = try rule()
+        let (local, remote) = try ports()
+        let address = try agentOptions.address(for: "intercept")
+        let endpoint = try agentOptions.endpoint(for: "intercept")
+        let format = OutputFormat(rawValue: output) ?? .text
+        let configuration = EndpointConfiguration(
+            service: service, agentHost: address.host, agentPort: address.port, certificates: agentOptions.certs.folder,
+            localPort: local, remotePort: remote,
+            name: name ?? EndpointConfiguration.defaultName(service: service, developer: endpoint.identity.name),
+            rule: rule, compress: compress, output: format)
+        let printer = EndpointPrinter(format: format, service: service, local: "127.0.0.1:\(local)")
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let session = InterceptSession(configuration: configuration, endpoint: endpoint, group: group, events: { printer.print($0) })
+
+        // A signal while starting lets the start finish and then removes the intercept; a second
+        // one gives up at once (the agent drops what the session registered when it ends).
+        let phase = NIOLockedValueBox(Phase.starting(interrupted: false))
+        let signals = Self.handleSignals { number in
+            switch phase.withLockedValue({ $0 }) {
+            case .starting(interrupted: true):
+                Foundation.exit(128 + number)
+            case .starting(interrupted: false):
+                phase.withLockedValue { $0 = .starting(interrupted: true) }
+                session.stop()
+            case .running(let child):
+                child?.signal(number)
+                session.stop()
+            }
+        }
+        defer { withExtendedLifetime(signals) {} }
+
+        do {
+            try await session.start()
+        } catch let failure as InterceptCalls.Failure {
+            throw CommandFailure.exit("intercept", failure.message)
+        } catch {
+            throw CommandFailure.exit("intercept", "\(error)")
+        }
+
+        var child: ChildCommand?
+        let interrupted = phase.withLockedValue { if case .starting(true) = $0 { true } else { false } }
+        do {
+            if !interrupted && (envFile != nil || !command.isEmpty) {
+                let info = try await session.agentInfo()
+                if info.service != service {
+                    CommandFailure.say("intercept", "warning: the agent at \(configuration.agent) serves \(info.service), not \(service)")
+                }
+                if let envFile {
+                    try EnvFile.write(info.env, to: envFile)
+                }
+                if !command.isEmpty {
+                    let environment = ProcessInfo.processInfo.environment.merging(info.env) { _, application in application }
+                    let started = ChildCommand(arguments: command, environment: environment)
+                    try started.start()
+                    child = started
+                }
+            }
+        } catch {
+            session.stop()
+            try? await session.serve()
+            try? await group.shutdownGracefully()
+            throw CommandFailure.exit("intercept", "\(error)")
+        }
+        let interruptedMeanwhile = phase.withLockedValue { phase in
+            defer { phase = .running(child) }
+            if case .starting(true) = phase { return true } else { return false }
+        }
+        if interruptedMeanwhile { child?.signal(SIGTERM) }
+        if let child {
+            Task {
+                _ = await child.exitStatus()
+                session.stop()
+            }
+        }
+
+        var status: Int32 = 0
+        do {
+            try await session.serve()
+        } catch {
+            CommandFailure.say("intercept", "\(error)")
+            child?.signal(SIGTERM)
+            status = 1
+        }
+        if let child { status = status == 0 ? await child.exitStatus() : status }
+        try? await group.shutdownGracefully()
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    private enum Phase: Sendable {
+        case starting(interrupted: Bool)
+        case running(ChildCommand?)
+    }
+
+    /// SIGINT and SIGTERM go to `handler` (on a queue of its own) instead of ending the process.
+    private static func handleSignals(_ handler: @escaping @Sendable (Int32) -> Void) -> [any DispatchSourceSignal] {
+        let queue = DispatchQueue(label: "shunt.signals")
+        return [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler { handler(number) }
+            source.resume()
+            return source
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import ShuntMatch
+import Testing
+
+/// The `shunt intercept` process against the fake agent: what it registers, what it prints, the
+/// env file, a child command's exit status, and the clean removal on SIGINT.
+@Suite(.serialized, .timeLimit(.minutes(1))) struct InterceptCommandTests {
+    /// The `shunt` executable `swift build --build-tests` puts beside the test bundle.
+    static var shuntBinary: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("shunt")
+    }
+
+    static func launch(_ arguments: [String]) throws -> (Process, Pipe, Pipe) {
+        let binary = shuntBinary
+        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "\(binary.path) is missing: build with `swift build --build-tests`")
+        let process = Process()
+        let output = Pipe()
+        let errors = Pipe()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        return (process, output, errors)
+    }
+
+    static func text(_ pipe: Pipe) -> String {
+        String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+
+    static func exitStatus(_ process: Process) async -> Int32 {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                process.waitUntilExit()
+                continuation.resume(returning: process.terminationStatus)
+            }
+        }
+    }
+
+    @Test func aChildCommandGetsTheEnvironmentAndItsExitStatusPassesThrough() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let agent = try await FakeAgent(group: group)
+        let envFile = FileManager.default.temporaryDirectory.appendingPathComponent("shunt-env-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: envFile) }
+
+        let (process, output, errors) = try Self.launch([
+            "intercept", "orders", "--agent", "127.0.0.1:\(agent.port)", "--certs", agent.certificates.folder.url.path,
+            "--port", "9999:8080", "--env-file", envFile, "--", "sh", "-c", #"test "$GREETING" = "hello world" && exit 7"#,
+        ])
+        let status = await Self.exitStatus(process)
+        #expect(status == 7, "\(process.terminationReason == .uncaughtSignal ? "signal " : "")\(status): \(Self.text(errors))")
+
+        var registrations = agent.registrations.makeAsyncIterator()
+        let request = try #require(await registrations.next())
+        #expect(request.name == "orders-alice")
+        #expect(request.port == 8080)
+        let header = try #require(request.rule.generatedHeader)
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(printed.contains("curl -H 'x-shunt-intercept: \(header.value)'"))
+        #expect(printed.contains(header.browserExtensionForm))
+        #expect(agent.removals.withLockedValue { $0 } == ["orders-alice"])
+        #expect(try String(contentsOfFile: envFile, encoding: .utf8) == "DATABASE_URL=postgres://db/orders\nGREETING=\"hello world\"\n")
+        let permissions = try FileManager.default.attributesOfItem(atPath: envFile)[.posixPermissions] as? Int
+        #expect(permissions == 0o600)
+        await agent.stop()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func sigintRemovesTheInterceptAndExitsZero() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let agent = try await FakeAgent(group: group)
+        let (process, _, errors) = try Self.launch([
+            "intercept", "orders", "--agent", "127.0.0.1:\(agent.port)", "--certs", agent.certificates.folder.url.path,
+            "--http-header=all", "--name", "orders-everything", "--output", "json",
+        ])
+        var registrations = agent.registrations.makeAsyncIterator()
+        let request = try #require(await registrations.next())
+        #expect(request.rule == RuleSpec.global)
+
+        kill(process.processIdentifier, SIGINT)
+        #expect(await Self.exitStatus(process) == 0, "\(Self.text(errors))")
+        #expect(agent.removals.withLockedValue { $0 } == ["orders-everything"])
+        await agent.stop()
+        try await group.shutdownGracefully()
+    }
+}
+
+extension InterceptCommandTests {
+    @Test func listShowsATableAndLeavePrintsTheAgentsRefusal() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let agent = try await FakeAgent(group: group)
+        let rule = try RuleFlags(httpHeader: ["x-user=bob"], pathPrefix: ["/api"]).spec()
+        agent.listed.withLockedValue {
+            $0 = [InterceptCalls.Intercept(name: "orders-bob", owner: "bob", port: 8080, rule: rule, since: "2025-01-01T00:00:00Z", requests: 3)]
+        }
+        let common = ["--agent", "127.0.0.1:\(agent.port)", "--certs", agent.certificates.folder.url.path]
+
+        let (list, listOutput, _) = try Self.launch(["list"] + common)
+        #expect(await Self.exitStatus(list) == 0)
+        #expect(Self.text(listOutput) == """
+            NAME        OWNER  PORT  RULE                                              SINCE                 REQUESTS
+            orders-bob  bob    8080  --http-header=x-user=bob --http-path-prefix=/api  2025-01-01T00:00:00Z  3
+
+            """)
+
+        let message = "intercept orders-bob belongs to bob; only bob can remove it"
+        agent.removeFailure.withLockedValue { $0 = InterceptCalls.Failure(.notOwner, message) }
+        let (leave, _, leaveErrors) = try Self.launch(["leave", "orders-bob"] + common)
+        #expect(await Self.exitStatus(leave) == 1)
+        #expect(Self.text(leaveErrors) == "shunt leave: \(message)\n")
+        await agent.stop()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func withoutAnAgentAddressItExitsTwoAndSaysWhy() async throws {
+        let (process, _, errors) = try Self.launch(["intercept", "orders", "--certs", "/nonexistent"])
+        #expect(await Self.exitStatus(process) == 2)
+        #expect(Self.text(errors).contains("--agent HOST:PORT"))
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import ShuntEndpoint
+import ShuntSession
+import ShuntTLS
+import ShuntWire
+import Testing
+
+/// Streams the agent opens reach 127.0.0.1:LOCAL unchanged, and are logged; when nothing listens
+/// there the agent gets CONNECT_ERROR naming the address, and the developer one warning.
+@Suite(.timeLimit(.minutes(1))) struct LocalForwarderTests {
+    @Test func anHTTPStreamReachesTheLocalServiceAndTheResponseComesBackByteExact() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let agent = try await FakeAgent(group: group)
+        let response = Array("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 5\r\n\r\nhello".utf8)
+        let local = try await LocalHTTPServer(group: group, response: response)
+        let events = EventRecorder()
+        let forwarder = LocalForwarder(port: local.port, developer: "alice", events: events.sink)
+        let client = try await InterceptClient.connect(host: "127.0.0.1", port: agent.port, endpoint: try agent.developerEndpoint(),
+                                                       group: group, streams: forwarder.streamInitializer)
+        var connections = agent.connections.makeAsyncIterator()
+        let connection = try #require(await connections.next())
+        let request = Array("POST /api/orders?token=secret HTTP/1.1\r\nHost: orders\r\nExpect: 100-continue\r\n\r\n".utf8)
+
+        let answer = try await FakeAgent.exchange(on: connection, request: request, responseLength: response.count)
+
+        #expect(answer == response)
+        #expect(local.received.withLockedValue { $0 } == request)
+        let logged = await events.next { if case .request = $0 { true } else { false } }
+        guard case .request(let line) = logged else { return }
+        #expect(line.method == "POST")
+        #expect(line.path == "/api/orders")
+        #expect(line.status == 201)
+        #expect(line.bytesIn == request.count)
+        #expect(line.bytesOut == response.count)
+        #expect(line.requestID == "r1")
+        #expect(line.intercept == "orders-alice")
+
+        await client.close()
+        await local.stop()
+        await agent.stop()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func nothingListeningResetsEachStreamWithConnectErrorAndWarnsOnce() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let agent = try await FakeAgent(group: group)
+        let closed = try await LocalHTTPServer(group: group, response: [])
+        let port = closed.port
+        await closed.stop()
+        let events = EventRecorder()
+        let forwarder = LocalForwarder(port: port, developer: "alice", events: events.sink)
+        let client = try await InterceptClient.connect(host: "127.0.0.1", port: agent.port, endpoint: try agent.developerEndpoint(),
+                                                       group: group, streams: forwarder.streamInitializer)
+        var connections = agent.connections.makeAsyncIterator()
+        let connection = try #require(await connections.next())
+
+        for id in 1...3 {
+            await #expect {
+                _ = try await FakeAgent.exchange(on: connection, request: Array("GET / HTTP/1.1\r\n\r\n".utf8), responseLength: 1, requestID: "r\(id)")
+            } throws: { error in
+                guard let reset = error as? StreamResetError else { return false }
+                return reset.code == .connectError && reset.reason == "nothing listens on 127.0.0.1:\(port) on alice's laptop"
+            }
+        }
+
+        let warnings = events.all.filter { if case .localUnreachable = $0 { true } else { false } }
+        #expect(warnings.count == 1)
+        await client.close()
+        await agent.stop()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func streamsOfOtherKindsAreResetAsUnsupported() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let agent = try await FakeAgent(group: group)
+        let forwarder = LocalForwarder(port: 1, developer: "alice", events: { _ in })
+        let client = try await InterceptClient.connect(host: "127.0.0.1", port: agent.port, endpoint: try agent.developerEndpoint(),
+                                                       group: group, streams: forwarder.streamInitializer)
+        var connections = agent.connections.makeAsyncIterator()
+        let connection = try #require(await connections.next())
+
+        for kind in [StreamKind.control, StreamKind(rawValue: 0x80)] {
+            await #expect {
+                _ = try await FakeAgent.exchange(on: connection, kind: kind, request: Array("{}".utf8), responseLength: 1)
+            } throws: { error in
+                (error as? StreamResetError)?.code == .unsupportedKind
+            }
+        }
+        await client.close()
+        await agent.stop()
+        try await group.shutdownGracefully()
+    }
+}
