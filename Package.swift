@@ -100,7 +100,10 @@ let package = Package(
                 "ShuntSession",
                 "ShuntEndpoint",
                 "ShuntMatch",
+                "ShuntAgent",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]

@@ -2,11 +2,32 @@ import ArgumentParser
 import NIOCore
 import ShuntWire
 
-/// The embedded-default main job. Until the agent and the session land it shows, with the real codec,
-/// what one personal intercept looks like on the wire, and checks that every frame survives the trip.
-struct Demo: ParsableCommand {
+/// `shunt demo`: the embedded-default main job (`LiveDemo`); `shunt demo wire` shows, with the real
+/// codec, what one personal intercept looks like on the wire.
+struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show a personal intercept as it crosses the Shunt wire (no cluster needed).",
+        abstract: "Run an intercept end to end on this machine: no cluster needed.",
+        discussion: """
+            Starts, in one process on 127.0.0.1, an in-cluster "orders" service, a shunt-agent in front of it,             a developer's build of orders and the tunnel between them; creates a personal, a path-limited and             a global intercept; sends requests with and without the header; and prints which side answered             each. Exits 0 only if every request went where it should.
+            """,
+        subcommands: [Live.self, WireTrace.self],
+        defaultSubcommand: Live.self
+    )
+
+    struct Live: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "live", abstract: "The intercept demo (the default).")
+
+        func run() async throws {
+            guard try await LiveDemo.run() else { throw ExitCode.failure }
+        }
+    }
+}
+
+/// `shunt demo wire`: one personal intercept as it crosses the wire, encoded and decoded in pieces.
+struct WireTrace: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wire",
+        abstract: "Show a personal intercept as it crosses the Shunt wire, frame by frame.",
         discussion: """
             Encodes a scripted session between a laptop and an agent (HELLO exchange, registering an \
             intercept, one intercepted HTTP request and its response, flow control, a ping, a graceful \
@@ -23,7 +44,7 @@ struct Demo: ParsableCommand {
     func run() throws {
         guard chunk > 0 else { throw ValidationError("--chunk must be at least 1") }
         print("Shunt demo: one personal intercept of service \"orders\", as it crosses the wire (protocol \(WireLimits.alpn)).")
-        print("(The live demo, with a sample service, an agent and a laptop, replaces this once the session and agent land.)\n")
+        print("")
 
         let laptopHello = Hello(settings: [Setting(.compression, 1), Setting(.initialStreamWindow, 1 << 20)])
         let agentHello = Hello(settings: [Setting(.initialMaxStreams, 256)])
