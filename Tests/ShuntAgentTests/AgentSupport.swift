@@ -82,11 +82,17 @@ final class KeepAliveClient: @unchecked Sendable {
 
     /// Sends `request` (raw) and waits for the response to it.
     func send(_ request: String, method: ShuntHTTP1.HTTPMethod = .get) async throws -> Response {
+        try await start(request, method: method).get()
+    }
+
+    /// Sends the start of a request (raw); the future completes with its response. More of the
+    /// request (a body) can be written to `channel` after this returns.
+    func start(_ request: String, method: ShuntHTTP1.HTTPMethod = .get) async throws -> EventLoopFuture<Response> {
         let promise = channel.eventLoop.makePromise(of: Response.self)
         let collector = self.collector
         try await channel.eventLoop.submit { collector.expect(method: method, promise: promise) }.get()
         try await channel.writeAndFlush(ByteBuffer(string: request))
-        return try await promise.futureResult.get()
+        return promise.futureResult
     }
 
     func close() async { try? await channel.close() }

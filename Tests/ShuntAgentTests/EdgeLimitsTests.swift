@@ -76,12 +76,12 @@ import Testing
         let caller = try await KeepAliveClient(port: world.agent.edgePorts[0], group: world.group)
         let channel = caller.channel
         let head = "PUT /big HTTP/1.1\r\nHost: o\r\nx-dev: alice\r\nContent-Length: \(size)\r\n\r\n"
-        async let response = caller.send(head)
-        let chunk = ByteBuffer(repeating: 0x61, count: 1 << 20)
-        for _ in 0..<(size >> 20) { try await channel.writeAndFlush(chunk) }
         let answer: KeepAliveClient.Response
         do {
-            answer = try await response
+            let response = try await caller.start(head)
+            let chunk = ByteBuffer(repeating: 0x61, count: 1 << 20)
+            for _ in 0..<(size >> 20) { try await channel.writeAndFlush(chunk) }
+            answer = try await response.get()
         } catch {
             Issue.record("upload failed: \(error); agent log: \(world.log.all)")
             throw error

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The agent's edge against haproxy and nginx routing the same header rule, in one run (wrk -t1 -c50):
+#   - pass-through: requests without the header, which go to the in-cluster origin, with 1 and 10
+#     intercepts active on the agent;
+#   - intercepted: requests with the header, end to end through the tunnel to a laptop (`shunt
+#     intercept` forwarding to a local origin), against haproxy routing them to that origin directly.
+# Origins are nginx `return 200` servers. Prints requests/s and p99, and Shunt's ratios.
+#   tools/bench/edge.sh [SECONDS]      (default 10)
+# Needs: nginx-light haproxy wrk (apt-get install -y nginx-light haproxy wrk). Builds release binaries
+# unless SHUNT_BIN and SHUNT_AGENT_BIN are set.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+seconds=${1:-10}
+for tool in nginx haproxy wrk python3; do
+  command -v "$tool" >/dev/null || { echo "edge.sh: $tool is missing (apt-get install -y nginx-light haproxy wrk)" >&2; exit 2; }
+done
+if [ -z "${SHUNT_BIN:-}" ] || [ -z "${SHUNT_AGENT_BIN:-}" ]; then
+  swift build -c release --product shunt >&2
+  swift build -c release --product shunt-agent >&2
+  SHUNT_BIN=$(swift build -c release --show-bin-path)/shunt
+  SHUNT_AGENT_BIN=$(swift build -c release --show-bin-path)/shunt-agent
+fi
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0; sleep 0.1; done; echo "edge.sh: nothing listens on $1" >&2; exit 1; }
+# wrk URL [HEADER] -> "requests/s p99_ms"
+measure() {
+  local out
+  if [ -n "${2:-}" ]; then out=$(wrk -t1 -c50 -d"${seconds}"s --latency -H "$2" "$1"); else out=$(wrk -t1 -c50 -d"${seconds}"s --latency "$1"); fi
+  echo "$out" > "$work/last.txt"
+  python3 - "$work/last.txt" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+m = re.search(r"99%\s+([\d.]+)(us|ms|s)", text)
+p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+print("%.0f %.2f %s" % (rps, p99, errors.group(1) if errors else "0"))
+PY
+}
+
+cluster=$(port); laptop=$(port); nginx_proxy=$(port); haproxy_port=$(port)
+peers=../shared/peers
+sed -e "s#PEERDIR#$work#g" -e "s#127.0.0.1:9090#127.0.0.1:$cluster#g" -e "s#127.0.0.1:9091#127.0.0.1:$laptop#g" \
+    -e "s#127.0.0.1:8082#127.0.0.1:$nginx_proxy#g" "$peers/nginx.conf" > "$work/nginx.conf"
+sed -e "s#127.0.0.1:8081#127.0.0.1:$haproxy_port#g" -e "s#127.0.0.1:9090#127.0.0.1:$cluster#g" -e "s#127.0.0.1:9091#127.0.0.1:$laptop#g" \
+  "$peers/haproxy.cfg" > "$work/haproxy.cfg"
+nginx -c "$work/nginx.conf" -p "$work" 2>/dev/null
+haproxy -f "$work/haproxy.cfg" -db >/dev/null 2>&1 & pids+=($!)
+
+"$SHUNT_BIN" certs init --dir "$work/certs" --name alice >/dev/null
+edge=$(port); tunnel=$(port)
+"$SHUNT_AGENT_BIN" --listen 127.0.0.1:"$edge" --app 127.0.0.1:"$cluster" --tunnel 127.0.0.1:"$tunnel" --certs "$work/certs" \
+  --service orders 2>"$work/agent.log" & pids+=($!)
+wait_port "$cluster"; wait_port "$laptop"; wait_port "$haproxy_port"; wait_port "$edge"; wait_port "$tunnel"
+"$SHUNT_BIN" intercept orders --port "$laptop" --http-header x-dev=alice --agent 127.0.0.1:"$tunnel" --certs "$work/certs" \
+  --output json > "$work/intercept.log" 2>&1 & pids+=($!)
+for _ in $(seq 100); do grep -q "alice" "$work/agent.log" && grep -q "registered" "$work/agent.log" && break; sleep 0.1; done
+
+read -r h_rps h_p99 _ < <(measure "http://127.0.0.1:$haproxy_port/")
+read -r n_rps n_p99 _ < <(measure "http://127.0.0.1:$nginx_proxy/")
+read -r s1_rps s1_p99 s1_err < <(measure "http://127.0.0.1:$edge/")
+# nine more developers' intercepts: 10 rules active
+for i in $(seq 1 9); do
+  "$SHUNT_BIN" intercept orders --name "orders-dev$i" --port "$laptop" --http-header "x-dev=dev$i" --agent 127.0.0.1:"$tunnel" \
+    --certs "$work/certs" >/dev/null 2>&1 & pids+=($!)
+done
+for _ in $(seq 100); do [ "$(grep -c registered "$work/agent.log")" -ge 10 ] && break; sleep 0.1; done
+read -r s10_rps s10_p99 s10_err < <(measure "http://127.0.0.1:$edge/")
+read -r hi_rps hi_p99 _ < <(measure "http://127.0.0.1:$haproxy_port/" "X-Dev: alice")
+read -r si_rps si_p99 si_err < <(measure "http://127.0.0.1:$edge/" "X-Dev: alice")
+
+echo "wrk -t1 -c50 -d${seconds}s, requests/s and p99 (ms):"
+printf "  %-44s %8s %8s\n" "haproxy, header rule → origin" "$h_rps" "$h_p99"
+printf "  %-44s %8s %8s\n" "nginx proxy, header rule → origin" "$n_rps" "$n_p99"
+printf "  %-44s %8s %8s  (non-2xx: %s)\n" "shunt-agent pass-through, 1 intercept" "$s1_rps" "$s1_p99" "$s1_err"
+printf "  %-44s %8s %8s  (non-2xx: %s)\n" "shunt-agent pass-through, 10 intercepts" "$s10_rps" "$s10_p99" "$s10_err"
+printf "  %-44s %8s %8s\n" "haproxy → laptop origin (X-Dev: alice)" "$hi_rps" "$hi_p99"
+printf "  %-44s %8s %8s  (non-2xx: %s)\n" "shunt intercepted, agent → tunnel → laptop" "$si_rps" "$si_p99" "$si_err"
+python3 -c "print('  pass-through / haproxy: %.2f (1 rule), %.2f (10 rules); p99 %.2f / %.2f ms' % ($s1_rps/$h_rps, $s10_rps/$h_rps, $s1_p99, $h_p99))"
+python3 -c "print('  intercepted / haproxy direct: %.2f; p99 %.2f / %.2f ms' % ($si_rps/$hi_rps, $si_p99, $hi_p99))"
