@@ -65,6 +65,7 @@ let package = Package(
                 "ShuntSession", "ShuntMatch", "ShuntHTTP1", "ShuntTLS", "ShuntWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),

@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import ShuntMatch
 import ShuntSession
@@ -23,6 +24,9 @@ public final class AgentServer: Sendable {
         /// What `agent.info` reports as the app's environment.
         public var environment: [String: String] = [:]
         public var edge = EdgeConfiguration()
+        /// The admin port (`/healthz`, `/readyz`); nil: none.
+        public var adminHost = "0.0.0.0"
+        public var adminPort: Int? = nil
         public var session = SessionConfiguration(role: .server)
 
         public init(appAddresses: [SocketAddress]) {
@@ -115,15 +119,34 @@ public final class AgentServer: Sendable {
                 return channel.eventLoop.makeSucceededVoidFuture()
             }
             .bind(host: configuration.tunnelHost, port: configuration.tunnelPort).get()
-        return AgentServer(registry: registry, tunnel: tunnel, edges: edges, group: group)
+        var admin: Channel?
+        if let adminPort = configuration.adminPort {
+            let listening = [tunnel] + edges
+            admin = try await ServerBootstrap(group: loop)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                        try channel.pipeline.syncOperations.addHandler(AdminHandler(ready: {
+                            listening.allSatisfy(\.isActive) ? nil : "a listener of the agent is closed"
+                        }))
+                    }
+                }
+                .bind(host: configuration.adminHost, port: adminPort).get()
+        }
+        return AgentServer(registry: registry, tunnel: tunnel, edges: edges, admin: admin, group: group)
     }
 
-    private init(registry: InterceptRegistry, tunnel: Channel, edges: [Channel], group: MultiThreadedEventLoopGroup) {
+    private init(registry: InterceptRegistry, tunnel: Channel, edges: [Channel], admin: Channel?, group: MultiThreadedEventLoopGroup) {
         self.registry = registry
         self.tunnel = tunnel
         self.edges = edges
+        self.admin = admin
         self.group = group
     }
+
+    public let admin: Channel?
+    public var adminPort: Int? { admin?.localAddress?.port }
 
     public var tunnelPort: Int { tunnel.localAddress!.port! }
     public var edgePorts: [Int] { edges.map { $0.localAddress!.port! } }
@@ -131,6 +154,7 @@ public final class AgentServer: Sendable {
     public func stop() async throws {
         try? await tunnel.close()
         for edge in edges { try? await edge.close() }
+        try? await admin?.close()
         try await group.shutdownGracefully()
     }
 }

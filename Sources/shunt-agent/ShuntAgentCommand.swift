@@ -13,9 +13,9 @@ struct ShuntAgentCommand: AsyncParsableCommand {
         commandName: "shunt-agent",
         abstract: "The Shunt sidecar: routes a service's requests to the app or to a developer's laptop.",
         discussion: """
-            shunt-agent --listen 0.0.0.0:8080 --app 127.0.0.1:9090 --tunnel 0.0.0.0:7443 --certs /etc/shunt
+            shunt-agent --listen 0.0.0.0:8080 --app 127.0.0.1:9090 --tunnel-listen 0.0.0.0:7443 --certs /etc/shunt
             The Service's targetPort points at --listen; the app keeps listening on --app. Laptops connect \
-            to --tunnel with a client certificate from the same Shunt CA (`shunt certs`). Requests no \
+            to --tunnel-listen with a client certificate from the same Shunt CA (`shunt certs`). Requests no \
             intercept matches go to the app, and so does everything while no laptop is connected.
             """
     )
@@ -26,8 +26,11 @@ struct ShuntAgentCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The app container's port for each --listen (HOST:PORT).", valueName: "HOST:PORT"))
     var app: [String]
 
-    @Option(help: ArgumentHelp("Where laptops connect (HOST:PORT).", valueName: "HOST:PORT"))
+    @Option(name: .customLong("tunnel-listen"), help: ArgumentHelp("Where laptops connect (HOST:PORT).", valueName: "HOST:PORT"))
     var tunnel: String = "0.0.0.0:7443"
+
+    @Option(name: .customLong("admin-listen"), help: ArgumentHelp("The admin port for probes: GET /healthz and /readyz (HOST:PORT).", valueName: "HOST:PORT"))
+    var admin: String = "0.0.0.0:9901"
 
     @Option(help: ArgumentHelp("Certificate folder with ca.pem, agent.pem and agent-key.pem.", valueName: "DIR"))
     var certs: String?
@@ -66,6 +69,9 @@ struct ShuntAgentCommand: AsyncParsableCommand {
         configuration.tunnelHost = tunnelAddress.host
         configuration.tunnelPort = tunnelAddress.port
         configuration.service = service
+        let adminAddress = try HostPort(parsing: admin)
+        configuration.adminHost = adminAddress.host
+        configuration.adminPort = adminAddress.port
         configuration.edge.headerReadTimeout = .seconds(Int64(headerTimeout))
         configuration.edge.idleTimeout = .seconds(Int64(idleTimeout))
         for entry in env {
@@ -74,7 +80,7 @@ struct ShuntAgentCommand: AsyncParsableCommand {
         }
         let folder = certs.map { CertificateFolder(URL(fileURLWithPath: $0)) } ?? .defaultFolder
         let server = try await AgentServer.start(configuration, certificates: folder, log: log)
-        log("tunnel on \(tunnelAddress.host):\(server.tunnelPort); edge on " +
+        log("tunnel on \(tunnelAddress.host):\(server.tunnelPort); admin on \(adminAddress.host):\(server.adminPort ?? 0); edge on " +
             zip(server.edgePorts, app).map { "\(edges[0].host):\($0) → app \($1)" }.joined(separator: ", "))
         try await server.tunnel.closeFuture.get()
     }

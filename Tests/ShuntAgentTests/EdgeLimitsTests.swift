@@ -93,3 +93,21 @@ import Testing
         try await world.stop()
     }
 }
+
+/// The admin port answers Kubernetes probes.
+@Suite struct AdminPortTests {
+    @Test(.timeLimit(.minutes(1))) func healthAndReadinessAnswer200() async throws {
+        let world = try await AgentLoopbackTests.World.start(admin: true)
+        let port = try #require(world.agent.adminPort)
+        let client = try await KeepAliveClient(port: port, group: world.group)
+        let health = try await client.send("GET /healthz HTTP/1.1\r\nHost: agent\r\n\r\n")
+        #expect(health.status == 200)
+        #expect(health.body == "ok\n")
+        let ready = try await client.send("GET /readyz HTTP/1.1\r\nHost: agent\r\n\r\n")
+        #expect(ready.status == 200)
+        let other = try await client.send("GET /secrets HTTP/1.1\r\nHost: agent\r\n\r\n")
+        #expect(other.status == 404)
+        await client.close()
+        try await world.stop()
+    }
+}

@@ -57,7 +57,7 @@ haproxy -f "$work/haproxy.cfg" -db >/dev/null 2>&1 & pids+=($!)
 
 "$SHUNT_BIN" certs init --dir "$work/certs" --name alice >/dev/null
 edge=$(port); tunnel=$(port)
-"$SHUNT_AGENT_BIN" --listen 127.0.0.1:"$edge" --app 127.0.0.1:"$cluster" --tunnel 127.0.0.1:"$tunnel" --certs "$work/certs" \
+"$SHUNT_AGENT_BIN" --listen 127.0.0.1:"$edge" --app 127.0.0.1:"$cluster" --tunnel-listen 127.0.0.1:"$tunnel" --admin-listen 127.0.0.1:0 --certs "$work/certs" \
   --service orders 2>"$work/agent.log" & pids+=($!)
 wait_port "$cluster"; wait_port "$laptop"; wait_port "$haproxy_port"; wait_port "$edge"; wait_port "$tunnel"
 "$SHUNT_BIN" intercept orders --port "$laptop" --http-header x-dev=alice --agent 127.0.0.1:"$tunnel" --certs "$work/certs" \
