@@ -32,6 +32,13 @@ final class AppConnectionPool {
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler.value) }
             }
             .connect(to: address)
+            .assumeIsolated()
+            .map { channel in
+                // Once per connection: an idle one the app closes leaves the pool.
+                channel.closeFuture.assumeIsolated().whenComplete { _ in self.idle.removeAll { $0 === channel } }
+                return channel
+            }
+            .nonisolated()
     }
 
     /// The exchange on `channel` is over and it may serve another.
@@ -42,7 +49,6 @@ final class AppConnectionPool {
             return
         }
         idle.append(channel)
-        channel.closeFuture.assumeIsolated().whenComplete { _ in self.idle.removeAll { $0 === channel } }
     }
 
     func closeAll() {
