@@ -50,6 +50,7 @@ public final class AgentServer: Sendable {
         var edges: [Channel] = []
         var boundPorts: [Int] = []
         let registryBox = NIOLockedValueBox<InterceptRegistry?>(nil)
+        let tracked = NIOLockedValueBox(Tracked())
         let requestIDs = NIOLockedValueBox<UInt64>(0)
         let nextRequestID: @Sendable () -> UInt64 = { requestIDs.withLockedValue { $0 += 1; return $0 } }
         for (index, port) in configuration.edgePorts.enumerated() {
@@ -62,7 +63,10 @@ public final class AgentServer: Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
+                    let id = ObjectIdentifier(channel)
+                    tracked.withLockedValue { $0.clients[id] = channel }
+                    channel.closeFuture.whenComplete { _ in tracked.withLockedValue { _ = $0.clients.removeValue(forKey: id) } }
+                    return channel.eventLoop.makeCompletedFuture {
                         let shared = EdgeHandler.Shared(registry: registryBox.withLockedValue { $0! }, port: portBox.withLockedValue { $0 },
                                                         pool: poolBox.value, configuration: configuration.edge,
                                                         nextRequestID: nextRequestID, log: log)
@@ -104,7 +108,10 @@ public final class AgentServer: Sendable {
                 connection.whenSuccess { connection in
                     log("session from \(connection.peer.name)")
                     let session = connection.session
+                    let id = ObjectIdentifier(session)
+                    tracked.withLockedValue { $0.sessions[id] = connection }
                     session.ended(on: channel.eventLoop).whenComplete { result in
+                        tracked.withLockedValue { _ = $0.sessions.removeValue(forKey: id) }
                         let removed = registry.removeAll(session: session)
                         let why: String
                         switch result {
@@ -134,10 +141,22 @@ public final class AgentServer: Sendable {
                 }
                 .bind(host: configuration.adminHost, port: adminPort).get()
         }
-        return AgentServer(registry: registry, tunnel: tunnel, edges: edges, admin: admin, group: group)
+        return AgentServer(registry: registry, tunnel: tunnel, edges: edges, admin: admin, group: group, tracked: tracked, log: log)
     }
 
-    private init(registry: InterceptRegistry, tunnel: Channel, edges: [Channel], admin: Channel?, group: MultiThreadedEventLoopGroup) {
+    /// What is connected: edge clients and laptop sessions, for a graceful shutdown.
+    struct Tracked {
+        var clients: [ObjectIdentifier: Channel] = [:]
+        var sessions: [ObjectIdentifier: ShuntConnection] = [:]
+    }
+
+    private let tracked: NIOLockedValueBox<Tracked>
+    private let log: @Sendable (String) -> Void
+
+    private init(registry: InterceptRegistry, tunnel: Channel, edges: [Channel], admin: Channel?, group: MultiThreadedEventLoopGroup,
+                 tracked: NIOLockedValueBox<Tracked>, log: @escaping @Sendable (String) -> Void) {
+        self.tracked = tracked
+        self.log = log
         self.registry = registry
         self.tunnel = tunnel
         self.edges = edges
@@ -150,6 +169,40 @@ public final class AgentServer: Sendable {
 
     public var tunnelPort: Int { tunnel.localAddress!.port! }
     public var edgePorts: [Int] { edges.map { $0.localAddress!.port! } }
+
+    /// Graceful shutdown (SIGTERM): stop accepting; let each edge connection finish the request in
+    /// progress, then close it; send laptops GOAWAY and let their streams finish; whatever is still
+    /// open at `deadline` is closed. Returns how many edge connections and sessions had to be cut.
+    @discardableResult
+    public func shutdown(deadline: TimeAmount = .seconds(10)) async -> (connections: Int, sessions: Int) {
+        let end = NIODeadline.now() + deadline
+        try? await tunnel.close()
+        for edge in edges { try? await edge.close() }
+        let clients = tracked.withLockedValue { Array($0.clients.values) }
+        log("shutting down: \(clients.count) edge connection(s) finish their request in progress")
+        for client in clients {
+            client.eventLoop.execute { client.pipeline.fireUserInboundEventTriggered(EdgeDrain()) }
+        }
+        while NIODeadline.now() < end, !tracked.withLockedValue({ $0.clients.isEmpty }) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let cutClients = tracked.withLockedValue { Array($0.clients.values) }
+        for client in cutClients { try? await client.close() }
+        let sessions = tracked.withLockedValue { Array($0.sessions.values) }
+        for connection in sessions {
+            let session = connection.session
+            connection.channel.eventLoop.execute { session.goAway() }
+        }
+        while NIODeadline.now() < end, !tracked.withLockedValue({ $0.sessions.isEmpty }) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let cutSessions = tracked.withLockedValue { Array($0.sessions.values) }
+        for connection in cutSessions { try? await connection.channel.close() }
+        try? await admin?.close()
+        log("shut down" + (cutClients.isEmpty && cutSessions.isEmpty ? "" : "; cut at the deadline: \(cutClients.count) connection(s), \(cutSessions.count) session(s)"))
+        try? await group.shutdownGracefully()
+        return (cutClients.count, cutSessions.count)
+    }
 
     public func stop() async throws {
         try? await tunnel.close()

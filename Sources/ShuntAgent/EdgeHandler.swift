@@ -10,6 +10,8 @@ import ShuntWire
 /// is the exchange's. A global intercept on the port turns the whole connection into one TCP stream.
 ///
 /// Everything runs on one event loop: the client, its upstreams and the sessions of the agent.
+///
+/// `EdgeDrain` (the agent shutting down) ends the connection after the request in progress.
 final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -32,6 +34,8 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var laptop: Route.Laptop?
     private var piping = false
     private var closing = false
+    /// The agent is shutting down: the connection ends after the request in progress.
+    private var draining = false
     private var starting = true
     private var pendingRead = false
     private var clientNeedsFlush = false
@@ -88,6 +92,11 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is EdgeDrain {
+            draining = true
+            closeIfDrained(context: context)
+            return
+        }
         if let event = event as? ChannelEvent, case .inputClosed = event {
             if lingering {
                 context.close(promise: nil)
@@ -276,6 +285,14 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
             channel.close(promise: nil)
         }
         if !closing && !exchange.isClosed { armTimer(header: false) }
+        if draining, let context { closeIfDrained(context: context) }
+    }
+
+    private func closeIfDrained(context: ChannelHandlerContext) {
+        guard !closing, upstream == nil, !exchange.isInsideRequest else { return }
+        closing = true
+        cancelTimer()
+        context.close(promise: nil)
     }
 
     private func detachUpstream() {
@@ -370,3 +387,6 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 }
+
+/// Sent through an edge connection's pipeline when the agent shuts down.
+struct EdgeDrain {}

@@ -7,6 +7,13 @@ import ShuntTLS
 
 /// `shunt-agent`: the sidecar beside the app. Laptops connect to its tunnel port; the service's
 /// traffic arrives at its edge port and goes, request by request, to the app or to a laptop.
+/// The signal that asked the agent to stop (0: none yet); set by `recordSignal`, polled by `run`.
+nonisolated(unsafe) private var receivedSignal: sig_atomic_t = 0
+
+private func recordSignal(_ number: Int32) {
+    receivedSignal = number
+}
+
 @main
 struct ShuntAgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -47,6 +54,9 @@ struct ShuntAgentCommand: AsyncParsableCommand {
     @Option(help: "Seconds an idle keep-alive client connection is kept.")
     var idleTimeout: Int = 60
 
+    @Option(help: "Seconds a graceful shutdown (SIGTERM) waits for requests in progress and laptops' streams.")
+    var shutdownDeadline: Int = 10
+
     func validate() throws {
         guard listen.count == app.count else {
             throw ValidationError("give one --app per --listen (\(listen.count) --listen, \(app.count) --app)")
@@ -78,11 +88,17 @@ struct ShuntAgentCommand: AsyncParsableCommand {
             guard let equals = entry.firstIndex(of: "=") else { throw ValidationError("--env \(entry): expected NAME=VALUE") }
             configuration.environment[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
         }
+        // SIGTERM (Kubernetes stopping the pod) and SIGINT: a graceful shutdown, then exit 0. Set up
+        // before any thread starts, so that every thread leaves the signals to the dispatch source.
+        signal(SIGTERM, recordSignal)
+        signal(SIGINT, recordSignal)
         let folder = certs.map { CertificateFolder(URL(fileURLWithPath: $0)) } ?? .defaultFolder
         let server = try await AgentServer.start(configuration, certificates: folder, log: log)
         log("tunnel on \(tunnelAddress.host):\(server.tunnelPort); admin on \(adminAddress.host):\(server.adminPort ?? 0); edge on " +
             zip(server.edgePorts, app).map { "\(edges[0].host):\($0) → app \($1)" }.joined(separator: ", "))
-        try await server.tunnel.closeFuture.get()
+        while receivedSignal == 0 { try await Task.sleep(for: .milliseconds(100)) }
+        log("signal \(receivedSignal): shutting down (deadline \(shutdownDeadline) s)")
+        await server.shutdown(deadline: .seconds(Int64(shutdownDeadline)))
     }
 }
 

@@ -111,3 +111,27 @@ import Testing
         try await world.stop()
     }
 }
+
+/// SIGTERM: the agent stops accepting, lets connections finish, sends laptops GOAWAY, and is done.
+@Suite struct AgentShutdownTests {
+    @Test(.timeLimit(.minutes(1))) func aGracefulShutdownClosesIdleConnectionsAndEndsSessionsCleanly() async throws {
+        let world = try await AgentLoopbackTests.World.start()
+        let local = try await NamedHTTPServer(name: "laptop", group: world.group)
+        let alice = try await world.laptop("alice", serving: local)
+        _ = try await alice.register("orders-alice", rule: try RuleFlags(httpHeader: ["x-dev=alice"]).spec())
+        let caller = try await KeepAliveClient(port: world.agent.edgePorts[0], group: world.group)
+        #expect(try await caller.send("GET /a HTTP/1.1\r\nHost: o\r\nx-dev: alice\r\n\r\n").body == "laptop GET /a 0")
+        let loop = alice.connection.channel.eventLoop
+        let aliceEnded = try await loop.submit { alice.connection.session.ended(on: loop) }.get()
+
+        let cut = await world.agent.shutdown(deadline: .seconds(5))
+        #expect(cut.connections == 0)
+        #expect(cut.sessions == 0)
+        try await caller.channel.closeFuture.get()
+        #expect(try await aliceEnded.get() == nil)
+        #expect(world.log.contains("shut down"))
+        await local.stop()
+        await world.app.stop()
+        world.certs.remove()
+    }
+}
