@@ -83,7 +83,7 @@ let package = Package(
         ),
         .target(
             name: "ShuntOracles",
-            dependencies: ["ShuntWire", "ShuntSession", "ShuntHTTP1", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["ShuntWire", "ShuntSession", "ShuntHTTP1", "ShuntAgent", "ShuntMatch", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .executableTarget(
             name: "shunt-agent",
@@ -142,7 +142,7 @@ let package = Package(
         .testTarget(
             name: "ShuntAgentTests",
             dependencies: [
-                "ShuntAgent", "ShuntHTTP1", "ShuntMatch", "ShuntSession", "ShuntTLS", "ShuntWire",
+                "ShuntAgent", "ShuntHTTP1", "ShuntMatch", "ShuntSession", "ShuntTLS", "ShuntWire", "ShuntOracles",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

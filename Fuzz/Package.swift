@@ -12,6 +12,10 @@ let package = Package(
             dependencies: ["CLibFuzzer", .product(name: "ShuntOracles", package: "Shunt")]
         ),
         .executableTarget(
+            name: "FuzzEdge",
+            dependencies: ["CLibFuzzer", .product(name: "ShuntOracles", package: "Shunt")]
+        ),
+        .executableTarget(
             name: "FuzzHTTP1",
             dependencies: ["CLibFuzzer", .product(name: "ShuntOracles", package: "Shunt")]
         ),

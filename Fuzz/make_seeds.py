@@ -108,6 +108,26 @@ elif target == "FuzzHTTP1":
     seed("requests-pipelined", bytes([0x04]) + b"".join(requests[:6]))
     for i, r in enumerate(responses):
         seed(f"response-{i:02}", bytes([0x01 | (i * 4) & 0xFC]) + r)
+elif target == "FuzzEdge":
+    # octet 0: piece size (bits 0-3), upstreams fail (bit 4), end early (bit 5); octet 1: client/upstream split.
+    def edge(name, flags, client, upstream):
+        total = len(client) + len(upstream)
+        split = (len(client) * 256 + total - 1) // total if total else 0
+        seed(name, bytes([flags, min(split, 255)]) + client + upstream)
+    host = b"Host: orders\r\n"
+    edge("personal-get", 0x07, b"GET /orders/1 HTTP/1.1\r\n" + host + b"X-Dev: alice\r\n\r\n",
+         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    edge("chunked-both-ways", 0x03, b"POST /api/x HTTP/1.1\r\n" + host + b"X-Team: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWiki\r\n0\r\n\r\n")
+    edge("pipelined", 0x0F, (b"GET /a HTTP/1.1\r\n" + host + b"\r\n") * 3, b"HTTP/1.1 204 No Content\r\n\r\n" * 3)
+    edge("continue", 0x05, b"PUT /f HTTP/1.1\r\n" + host + b"Expect: 100-continue\r\nContent-Length: 3\r\n\r\nabc",
+         b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+    edge("upgrade", 0x06, b"GET /ws HTTP/1.1\r\n" + host + b"Connection: Upgrade\r\nUpgrade: websocket\r\n\r\nframes",
+         b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nraw")
+    edge("smuggling", 0x08, b"POST / HTTP/1.1\r\n" + host + b"Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG", b"")
+    edge("upstream-fails", 0x13, b"GET / HTTP/1.1\r\n" + host + b"\r\n", b"")
+    edge("upstream-ends-early", 0x24, b"GET / HTTP/1.1\r\n" + host + b"\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
+    edge("close-delimited", 0x01, b"GET / HTTP/1.1\r\n" + host + b"\r\n", b"HTTP/1.1 200 OK\r\n\r\nuntil the end")
 else:
     sys.exit(f"make_seeds.py: unknown target {target}")
 print(f"make_seeds.py: {count} seeds for {target} in {out}")
