@@ -26,6 +26,7 @@ public enum ForwardedHeadWriter {
 
     /// Appends the forwarded form of `head` to `buffer`. `proto` is the scheme the client spoke to the edge.
     public static func write(_ head: RequestHead, client: ClientAddress, proto: String = "http", into buffer: inout ByteBuffer) {
+        precondition(HTTPSyntax.isToken(proto.utf8), "proto must be a token, e.g. http")
         let headers = head.headers
         let upgrade = head.isUpgradeRequest
         buffer.writeBytes(head.requestLine)

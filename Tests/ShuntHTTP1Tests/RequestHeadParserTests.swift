@@ -42,6 +42,14 @@ import Testing
         #expect(String(buffer: input) == "abcGET")
     }
 
+    @Test func aHeadInOneReadSharesTheReadsStorage() throws {
+        var parser = RequestHeadParser()
+        var input = ByteBuffer(string: "GET / HTTP/1.1\r\nHost: a\r\n\r\nnext")
+        let start = input.withUnsafeReadableBytes { $0.baseAddress! }
+        let head = try #require(try parser.parse(&input))
+        head.bytes.withUnsafeReadableBytes { #expect($0.baseAddress! == start) }
+    }
+
     @Test func aHeadInPiecesIsParsedWhenItsEmptyLineArrives() throws {
         var parser = RequestHeadParser()
         for piece in ["GET / HT", "TP/1.1\r\nHost: a\r", "\n\r"] {

@@ -65,3 +65,39 @@ import Testing
         }
     }
 }
+
+/// The fuzz target's own check, over mutated request and response streams.
+@Suite struct OracleCheckTests {
+    static let responses = [
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWiki\r\n0\r\nX-D: 1\r\n\r\n",
+        "HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\n\r\nHTTP/1.1 101 Switching\r\n\r\nraw",
+        "HTTP/1.0 200 OK\r\n\r\nclose-delimited",
+    ]
+
+    @Test func mutatedStreamsKeepTheInvariants() async {
+        await propertyCheck(count: 200, input: Gen.uint64(in: 0...UInt64.max)) { seed in
+            var random = SplitMix(state: seed)
+            let isResponse = Bool.random(using: &random)
+            var stream = isResponse
+                ? bytes(Self.responses.randomElement(using: &random)!)
+                : RandomRequests.stream(seed: seed, count: 2)
+            for _ in 0..<Int.random(in: 0...2, using: &random) {
+                stream[Int.random(in: 0..<stream.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
+            }
+            let selector = UInt8.random(in: 0...255, using: &random) & 0xFE | (isResponse ? 1 : 0)
+            #expect(throws: Never.self, "seed \(seed)") { try HTTP1Invariants.check([selector] + stream) }
+        }
+    }
+
+    @Test func randomStreamsAgreeAtEverySplitPoint() async {
+        await propertyCheck(count: 5, input: Gen.uint64(in: 0...UInt64.max)) { seed in
+            let input = RandomRequests.stream(seed: seed, count: 1)
+            let whole = HTTP1Invariants.requests(input)
+            for offset in 1..<input.count where HTTP1Invariants.requests(input, pieces: [offset, input.count]) != whole {
+                Issue.record("seed \(seed): split at \(offset) differs")
+                return
+            }
+        }
+    }
+}
