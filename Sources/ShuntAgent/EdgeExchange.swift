@@ -291,9 +291,17 @@ public struct EdgeExchange {
         return upstreamFailed(status: 502, message: "shunt: \(upstreamError)")
     }
 
-    /// A complete response the edge itself gives, closing the connection.
+    /// The longest message an error answer carries: a parse error's detail can quote the request.
+    public static let maxErrorMessage = 256
+
+    /// A complete response the edge itself gives, closing the connection. The message is cut to
+    /// `maxErrorMessage` octets of printable ASCII (anything else becomes `?`): a detail that quotes
+    /// the request neither reflects its bytes nor grows with it.
     public static func errorResponse(status: Int, message: String) -> ByteBuffer {
-        let body = message + "\n"
+        var printable = String(decoding: message.utf8.prefix(maxErrorMessage).map { (0x20...0x7E).contains($0) ? $0 : UInt8(ascii: "?") },
+                               as: UTF8.self)
+        if message.utf8.count > maxErrorMessage { printable += "…" }
+        let body = printable + "\n"
         var buffer = ByteBuffer()
         buffer.writeString("HTTP/1.1 \(status) \(reason(status))\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n")
         buffer.writeString(body)

@@ -182,3 +182,19 @@ import Testing
         #expect(outcome.closed)
     }
 }
+
+extension EdgeExchangeTests {
+    /// Found by FuzzEdge (Fuzz/FailCases/FuzzEdge-reflected-host-in-400): the 400 for a bad Host
+    /// quoted the request's bytes in its body, as long as the head. The message is now printable
+    /// ASCII, at most `maxErrorMessage` octets.
+    @Test func anErrorAnswerDoesNotReflectTheRequestsBytes() {
+        var exchange = EdgeExchange(client: Self.client)
+        var outcome = Outcome()
+        let host = String(repeating: "\u{C4}", count: 2_000)
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: \(host)\r\n\r\n")))
+        #expect(outcome.client.hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
+        #expect(!outcome.client.contains("\u{C4}"))
+        #expect(outcome.client.utf8.count < 200 + EdgeExchange.maxErrorMessage)
+        #expect(outcome.closed)
+    }
+}
