@@ -29,6 +29,8 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private var timerDeadline: NIODeadline?
     private var flushing = false
     private var flushAgain = false
+    /// A `flushOutbound` is queued on the event loop (see `requestFlush`).
+    private var flushRequested = false
     private var processingEvents = false
     private var closing = false
     private var readyPromise: EventLoopPromise<UInt16>?
@@ -132,7 +134,7 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
         let channel = ShuntStreamChannel(session: self, parent: context.channel, streamID: id, kind: open.kind, metadata: open.metadata)
         streams[id] = channel
         channel.activate(initializer: open.initializer, promise: open.promise)
-        flushOutbound()
+        requestFlush()
         return true
     }
 
@@ -198,12 +200,12 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
 
     func consumed(_ id: StreamID, octets: Int) {
         machine.consumed(id, octets: octets, now: .now())
-        flushOutbound()
+        requestFlush()
     }
 
     func resetStream(_ id: StreamID, code: ErrorCode, reason: String) {
         machine.reset(id, code: code, reason: reason)
-        flushOutbound()
+        requestFlush()
     }
 
     /// The channel closed: its local work is torn down, so the stream stops counting (spec §5.4).
@@ -354,6 +356,22 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
             context.close(promise: nil)
         } else {
             rescheduleTimer()
+        }
+    }
+
+    /// Asks for `flushOutbound` once the event loop has handled the I/O events of this wake-up, so
+    /// that the frames several channels produce in one pass (an OPEN and its first DATA, a response's
+    /// DATA and its FIN, window updates) leave in one write of one or few TLS records instead of one
+    /// each. Used on the paths the stream channels drive; what the session itself reads is flushed
+    /// at the end of the read.
+    func requestFlush() {
+        guard !flushRequested, let eventLoop else { return }
+        flushRequested = true
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        eventLoop.execute {
+            let handler = bound.value
+            handler.flushRequested = false
+            handler.flushOutbound()
         }
     }
 

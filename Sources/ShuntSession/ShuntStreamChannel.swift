@@ -361,7 +361,7 @@ public final class ShuntStreamChannel: Channel, ChannelCore, @unchecked Sendable
                 closePromise.fail(ChannelError.ioOnClosedChannel)
             }
         }
-        session.flushOutbound()
+        session.requestFlush()
     }
 
     private func updateWritability() {
