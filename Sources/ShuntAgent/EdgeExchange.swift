@@ -53,13 +53,15 @@ public struct EdgeExchange {
         responseParser = ResponseHeadParser(limits: limits)
     }
 
-    /// Whether the owner should read from the client now. False while a response is awaited after the
-    /// whole request was passed on: the next request is not read before this one is answered.
+    /// Whether the owner should read from the client now. While a response is awaited after the whole
+    /// request was passed on, reading goes on until `limits.maxHeadSize` octets of what follows (a
+    /// pipelined request) wait unparsed: the next request is not parsed before this one is answered,
+    /// and an idle client costs no re-arming of its read interest for each request.
     public var wantsClientBytes: Bool {
         switch state {
         case .head, .piping: true
         case .routing: false
-        case .exchanging: !requestDone
+        case .exchanging: !requestDone || inbound.readableBytes < limits.maxHeadSize
         case .closed: false
         }
     }

@@ -284,7 +284,8 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         } else {
             channel.close(promise: nil)
         }
-        if !closing && !exchange.isClosed { armTimer(header: false) }
+        // A pipelined head already begun runs on the header-read clock, not the idle one.
+        if !closing && !exchange.isClosed { armTimer(header: exchange.isInsideRequest) }
         if draining, let context { closeIfDrained(context: context) }
     }
 

@@ -40,7 +40,7 @@ import Testing
         #expect(outcome.upstream.hasPrefix("GET /orders?id=1 HTTP/1.1\r\n"))
         #expect(outcome.upstream.lowercased().contains("x-forwarded-for: 10.1.2.3\r\n"))
         #expect(!outcome.upstream.lowercased().contains("connection: keep-alive"))
-        #expect(!exchange.wantsClientBytes)
+        #expect(exchange.wantsClientBytes, "reading goes on while the response is awaited")
         outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel")))
         #expect(outcome.finishes.isEmpty)
         outcome.apply(exchange.upstreamRead(ByteBuffer(string: "lo")))
@@ -196,5 +196,30 @@ extension EdgeExchangeTests {
         #expect(!outcome.client.contains("\u{C4}"))
         #expect(outcome.client.utf8.count < 200 + EdgeExchange.maxErrorMessage)
         #expect(outcome.closed)
+    }
+
+    /// While a response is awaited, what the client sends next waits unparsed, up to the head limit:
+    /// then reading stops until the response is complete, and the waiting request is served after it.
+    @Test func pipelinedBytesWaitUpToTheHeadLimit() {
+        let limits = HTTP1Limits()
+        var exchange = EdgeExchange(client: Self.client, limits: limits)
+        var outcome = Outcome()
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: orders\r\n\r\n")))
+        outcome.apply(exchange.upstreamReady())
+        let next = "GET /b HTTP/1.1\r\nHost: orders\r\nX-Pad: "
+        let pad = String(repeating: "p", count: limits.maxHeadSize - next.utf8.count - 5)
+        outcome.apply(exchange.clientRead(ByteBuffer(string: next + pad)))
+        #expect(exchange.wantsClientBytes, "one octet under the limit")
+        #expect(outcome.routes.count == 1)
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "\r\n")))
+        #expect(exchange.wantsClientBytes, "still under the limit")
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "\r\n")))
+        #expect(exchange.wantsClientBytes, "still under the limit")
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "x")))
+        #expect(!exchange.wantsClientBytes, "at the limit")
+        #expect(outcome.routes.count == 1, "the next request is not parsed before this one is answered")
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 204 No Content\r\n\r\n")))
+        #expect(outcome.finishes == [true])
+        #expect(outcome.routes.count == 2, "the waiting request is routed once the response is complete")
     }
 }
