@@ -76,6 +76,7 @@ let package = Package(
                 "ShuntTLS",
                 "ShuntMatch",
                 "ShuntWire",
+                "ShuntHTTP1",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

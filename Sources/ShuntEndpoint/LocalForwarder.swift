@@ -5,8 +5,10 @@ import NIOPosix
 import ShuntSession
 import ShuntWire
 
-/// Serves the streams the agent opens: each HTTP or TCP stream is joined to a new connection to
-/// 127.0.0.1:`port`, the developer's service. HTTP streams are watched for the request log.
+/// Serves the streams the agent opens. Each HTTP stream carries one request: it is served on a
+/// keep-alive connection to 127.0.0.1:`port`, the developer's service, taken from a pool (see
+/// `LocalConnectionPool`, `LocalExchange`) and watched for the request log. Each TCP stream (a global
+/// intercept) is joined to a new connection of its own.
 ///
 /// When nothing listens there, the stream is reset with CONNECT_ERROR and a reason naming the
 /// address (the agent answers its caller 502 with it); the developer is warned once, and again only
@@ -19,15 +21,22 @@ public final class LocalForwarder: Sendable {
     public let developer: String
     public let compress: Bool
     public let connectTimeout: TimeAmount
+    /// 127.0.0.1:`port`, resolved once: a name lookup per stream cost more than the connect.
+    private let socketAddress: SocketAddress?
     private let events: @Sendable (EndpointEvent) -> Void
     private let warned = NIOLockedValueBox(false)
+    public let poolLimits: LocalPoolLimits
+    /// One pool per event loop, made on first use.
+    private let pools = NIOLockedValueBox<[ObjectIdentifier: LocalConnectionPool]>([:])
 
     public init(port: Int, developer: String, compress: Bool = false, connectTimeout: TimeAmount = .seconds(5),
-                events: @escaping @Sendable (EndpointEvent) -> Void) {
+                pool: LocalPoolLimits = LocalPoolLimits(), events: @escaping @Sendable (EndpointEvent) -> Void) {
         self.port = port
         self.developer = developer
         self.compress = compress
         self.connectTimeout = connectTimeout
+        self.socketAddress = try? SocketAddress(ipAddress: host, port: port)
+        self.poolLimits = pool
         self.events = events
     }
 
@@ -47,11 +56,35 @@ public final class LocalForwarder: Sendable {
         let start = Date()
         let events = self.events
         let compress = self.compress
-        let connected: EventLoopFuture<Channel?> = ClientBootstrap(group: loop)
+        if stream.kind == .http, let pool = pool(for: loop) {
+            let handler = NIOLoopBound(LocalStreamHandler(pool: pool), eventLoop: loop)
+            return pool.acquire(for: handler.value).flatMapError { error in
+                let reason = self.unreachableReason(error)
+                self.unanswered(reason)
+                stream.reset(code: .connectError, reason: reason)
+                return loop.makeFailedFuture(error)
+            }.flatMap { socket in
+                self.answered()
+                return loop.makeCompletedFuture {
+                    if compress { try stream.enableCompression() }
+                    let metadata = stream.metadata
+                    try stream.pipeline.syncOperations.addHandler(RequestObserver(
+                        opened: opened, start: start, intercept: metadata.string("intercept"),
+                        requestID: metadata.string("request-id"), client: metadata.string("client"),
+                        report: { events(.request($0)) }))
+                    handler.value.attach(socket)
+                    try stream.pipeline.syncOperations.addHandler(handler.value)
+                }.flatMapErrorThrowing { error in
+                    socket.close(promise: nil)
+                    throw error
+                }
+            }.recover { _ in }
+        }
+        let bootstrap = ClientBootstrap(group: loop)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .connectTimeout(connectTimeout)
-            .connect(host: host, port: port)
-            .map { Optional($0) }
+        let socket = socketAddress.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: host, port: port)
+        let connected: EventLoopFuture<Channel?> = socket.map { Optional($0) }
         return connected.flatMapError { error in
             let reason = self.unreachableReason(error)
             self.unanswered(reason)
@@ -76,6 +109,30 @@ public final class LocalForwarder: Sendable {
                 socket.close(promise: nil)
                 throw error
             }
+        }
+    }
+
+    /// This event loop's pool, or nil when the address did not parse (then every stream dials).
+    private func pool(for loop: EventLoop) -> LocalConnectionPool? {
+        guard let socketAddress else { return nil }
+        return pools.withLockedValue { pools in
+            if let pool = pools[ObjectIdentifier(loop)] { return pool }
+            let pool = LocalConnectionPool(address: socketAddress, eventLoop: loop, limits: poolLimits, connectTimeout: connectTimeout)
+            pools[ObjectIdentifier(loop)] = pool
+            return pool
+        }
+    }
+
+    /// Connections dialled to the local service so far, over all event loops (for tests).
+    public var connectionsDialled: Int {
+        pools.withLockedValue { pools in pools.values.reduce(0) { $0 + $1.dialledCount } }
+    }
+
+    /// Closes the idle connections of every pool (the intercept is over).
+    public func closeIdleConnections() {
+        let all = pools.withLockedValue { pools in Array(pools.values) }
+        for pool in all {
+            pool.eventLoop.execute { pool.closeAll() }
         }
     }
 

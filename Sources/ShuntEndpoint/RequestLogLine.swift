@@ -34,39 +34,87 @@ public struct RequestLogLine: Sendable, Hashable {
 
     /// `14:03:07  GET /api/orders  200  12 ms  in 312 B  out 1.2 KiB`, in the local time zone.
     public func text(timeZone: TimeZone = .current) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = timeZone
-        let parts = calendar.dateComponents([.hour, .minute, .second], from: start)
-        let time = [parts.hour ?? 0, parts.minute ?? 0, parts.second ?? 0].map(Self.twoDigits).joined(separator: ":")
+        let seconds = start.timeIntervalSince1970.rounded(.down)
+        let local = Int(seconds) + timeZone.secondsFromGMT(for: start)
+        let time = Self.clock(secondsOfDay: ((local % 86_400) + 86_400) % 86_400)
         return "\(time)  \(method ?? "-") \(path ?? "-")  \(status.map(String.init) ?? "-")  \(Self.format(duration))  "
             + "in \(Self.format(bytes: bytesIn))  out \(Self.format(bytes: bytesOut))"
     }
 
-    /// One JSON object on one line, for `--output json`.
+    /// One JSON object on one line, for `--output json`: keys sorted, absent fields left out. Written
+    /// by hand: this runs once per intercepted request, and a date formatter and a JSON encoder per
+    /// line cost more than the request itself.
     public var json: String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let record = Record(event: "request", time: formatter.string(from: start), method: method, path: path, status: status,
-                            durationMs: Double(duration.components.seconds) * 1_000 + Double(duration.components.attoseconds) / 1e15,
-                            bytesIn: bytesIn, bytesOut: bytesOut, intercept: intercept, requestId: requestID, client: client)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        return (try? encoder.encode(record)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        let milliseconds = Double(duration.components.seconds) * 1_000 + Double(duration.components.attoseconds) / 1e15
+        var out = "{"
+        out += "\"bytes_in\":\(bytesIn),\"bytes_out\":\(bytesOut)"
+        if let client { out += ",\"client\":" + Self.quoted(client) }
+        out += ",\"duration_ms\":" + Self.number(milliseconds)
+        out += ",\"event\":\"request\""
+        if let intercept { out += ",\"intercept\":" + Self.quoted(intercept) }
+        if let method { out += ",\"method\":" + Self.quoted(method) }
+        if let path { out += ",\"path\":" + Self.quoted(path) }
+        if let requestID { out += ",\"request_id\":" + Self.quoted(requestID) }
+        if let status { out += ",\"status\":\(status)" }
+        out += ",\"time\":\"" + Self.internetTime(start) + "\"}"
+        return out
     }
 
-    private struct Record: Encodable {
-        var event: String
-        var time: String
-        var method: String?
-        var path: String?
-        var status: Int?
-        var durationMs: Double
-        var bytesIn: Int
-        var bytesOut: Int
-        var intercept: String?
-        var requestId: String?
-        var client: String?
+    /// `1970-01-01T01:02:03.000Z` (RFC 3339, UTC, milliseconds).
+    static func internetTime(_ date: Date) -> String {
+        let (quotient, remainder) = Int64((date.timeIntervalSince1970 * 1_000).rounded()).quotientAndRemainder(dividingBy: 1_000)
+        let seconds = Int(remainder < 0 ? quotient - 1 : quotient)
+        let fraction = Int(remainder < 0 ? remainder + 1_000 : remainder)
+        let days = seconds >= 0 ? seconds / 86_400 : -((-seconds + 86_399) / 86_400)
+        let (year, month, day) = civil(fromDays: days)
+        let pad2 = twoDigits
+        let yearText = String(year)
+        let fractionText = fraction < 10 ? "00\(fraction)" : fraction < 100 ? "0\(fraction)" : "\(fraction)"
+        return "\(String(repeating: "0", count: max(0, 4 - yearText.count)))\(yearText)-\(pad2(month))-\(pad2(day))T"
+            + clock(secondsOfDay: seconds - days * 86_400) + ".\(fractionText)Z"
+    }
+
+    /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's civil_from_days).
+    static func civil(fromDays days: Int) -> (year: Int, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let shiftedMonth = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
+        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    private static func clock(secondsOfDay: Int) -> String {
+        "\(twoDigits(secondsOfDay / 3_600)):\(twoDigits(secondsOfDay / 60 % 60)):\(twoDigits(secondsOfDay % 60))"
+    }
+
+    private static func number(_ value: Double) -> String {
+        guard value.isFinite else { return "0" }
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return "\(value)"
+    }
+
+    /// A JSON string literal: quotes, backslashes and control characters escaped.
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        out.reserveCapacity(text.utf8.count + 2)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 
     private static func twoDigits(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }

@@ -1,6 +1,6 @@
 import Foundation
 import NIOCore
-import ShuntEndpoint
+@testable import ShuntEndpoint
 import ShuntMatch
 import Testing
 
@@ -30,6 +30,30 @@ import Testing
                                   duration: .milliseconds(12), bytesIn: 312, bytesOut: 1_228, requestID: "r1")
         #expect(line.text(timeZone: TimeZone(identifier: "UTC")!) == "01:02:03  GET /api/orders  200  12 ms  in 312 B  out 1.2 KiB")
         #expect(line.json == #"{"bytes_in":312,"bytes_out":1228,"duration_ms":12,"event":"request","method":"GET","path":"/api/orders","request_id":"r1","status":200,"time":"1970-01-01T01:02:03.000Z"}"#)
+    }
+
+    /// The hand-written JSON line agrees with Foundation's formatter and parser: dates across
+    /// four centuries (leap years, before 1970, fractions), and strings that need escaping.
+    @Test func requestJSONAgreesWithFoundation() throws {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        var generator = SystemRandomNumberGenerator()
+        let fixed: [Double] = [0, -0.001, -1, 951_782_400, 4_107_542_399.999, -2_208_988_800, 1_709_164_800.5]
+        let random = (0..<2_000).map { _ in Double(Int64.random(in: -6_000_000_000_000...10_000_000_000_000, using: &generator)) / 1_000 }
+        for seconds in fixed + random {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(RequestLogLine.internetTime(date) == formatter.string(from: date), "at \(seconds)")
+        }
+        let nasty = "a\"b\\c\n\r\t\u{01}\u{1f} é 🙂 /"
+        let line = RequestLogLine(start: Date(timeIntervalSince1970: 1.25), method: nasty, path: "/p?q=\"x\"", status: nil,
+                                  duration: .microseconds(1_500), bytesIn: 0, bytesOut: 7, intercept: "orders-alice", requestID: nil, client: "[::1]:5")
+        let object = try #require(JSONSerialization.jsonObject(with: Data(line.json.utf8)) as? [String: Any])
+        #expect(object["method"] as? String == nasty)
+        #expect(object["path"] as? String == "/p?q=\"x\"")
+        #expect(object["duration_ms"] as? Double == 1.5)
+        #expect(object["status"] == nil)
+        #expect(object["client"] as? String == "[::1]:5")
+        #expect(object["time"] as? String == "1970-01-01T00:00:01.250Z")
     }
 
     @Test func tunnelLossIsTroubleAndSaysWhenItRetries() {

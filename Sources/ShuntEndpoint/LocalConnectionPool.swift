@@ -1,0 +1,355 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import ShuntSession
+
+/// The limits of the keep-alive pool to the developer's local service.
+public struct LocalPoolLimits: Sendable, Hashable {
+    /// Idle connections kept per event loop.
+    public var maxIdle: Int
+    /// How long a connection may wait unused before it is closed.
+    public var idleTimeout: TimeAmount
+
+    public init(maxIdle: Int = 128, idleTimeout: TimeAmount = .milliseconds(1_500)) {
+        self.maxIdle = maxIdle
+        self.idleTimeout = idleTimeout
+    }
+}
+
+/// Keep-alive connections to the developer's local service, for the HTTP streams of one event loop.
+/// A stream takes an idle connection (the most recent first) or dials a new one; after its exchange
+/// the connection comes back if `LocalExchange` says it is reusable, and waits at most
+/// `idleTimeout`, shorter than the keep-alive timeout of common servers (Node.js and uvicorn close
+/// after 5 s, gunicorn after 2 s), so that the service does not close a connection just as a stream
+/// takes it. At most `maxIdle` wait. An idle connection that the service closes, or that sends
+/// anything, is dropped.
+///
+/// Confined to its event loop: every method but `closeAll` runs there (checked), and `closeAll` is
+/// only called through `eventLoop.execute`; that is what makes it safe to share.
+final class LocalConnectionPool: @unchecked Sendable {
+    typealias Limits = LocalPoolLimits
+
+    let address: SocketAddress
+    let eventLoop: EventLoop
+    let limits: Limits
+    let connectTimeout: TimeAmount
+    private var idle: [(channel: Channel, timer: Scheduled<Void>)] = []
+    /// Connections dialled; read from any thread (tests).
+    private let dialled = NIOLockedValueBox(0)
+    var dialledCount: Int { dialled.withLockedValue { $0 } }
+
+    init(address: SocketAddress, eventLoop: EventLoop, limits: Limits, connectTimeout: TimeAmount) {
+        self.address = address
+        self.eventLoop = eventLoop
+        self.limits = limits
+        self.connectTimeout = connectTimeout
+    }
+
+    var idleCount: Int { idle.count }
+
+    /// A connection whose `LocalSocketHandler` reports to `exchange`.
+    func acquire(for exchange: LocalStreamHandler) -> EventLoopFuture<Channel> {
+        eventLoop.preconditionInEventLoop()
+        while let (channel, timer) = idle.popLast() {
+            timer.cancel()
+            guard channel.isActive, let socket = try? channel.pipeline.syncOperations.handler(type: LocalSocketHandler.self) else {
+                channel.close(promise: nil)
+                continue
+            }
+            socket.exchange = exchange
+            return eventLoop.makeSucceededFuture(channel)
+        }
+        dialled.withLockedValue { $0 += 1 }
+        let handler = NIOLoopBound(LocalSocketHandler(exchange: exchange), eventLoop: eventLoop)
+        return ClientBootstrap(group: eventLoop)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .connectTimeout(connectTimeout)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler.value) }
+            }
+            .connect(to: address)
+            .assumeIsolated()
+            .map { channel in
+                channel.closeFuture.assumeIsolated().whenComplete { _ in self.forget(channel) }
+                return channel
+            }
+            .nonisolated()
+    }
+
+    /// The exchange on `channel` is over and it may serve another.
+    func release(_ channel: Channel) {
+        eventLoop.preconditionInEventLoop()
+        guard channel.isActive, idle.count < limits.maxIdle else {
+            channel.close(promise: nil)
+            return
+        }
+        let timer = eventLoop.assumeIsolated().scheduleTask(in: limits.idleTimeout) { [weak channel] in
+            guard let channel else { return }
+            self.forget(channel)
+            channel.close(promise: nil)
+        }
+        idle.append((channel, timer))
+    }
+
+    private func forget(_ channel: Channel) {
+        idle.removeAll { entry in
+            guard entry.channel === channel else { return false }
+            entry.timer.cancel()
+            return true
+        }
+    }
+
+    func closeAll() {
+        eventLoop.preconditionInEventLoop()
+        for entry in idle {
+            entry.timer.cancel()
+            entry.channel.close(promise: nil)
+        }
+        idle.removeAll()
+    }
+}
+
+/// The pooled connection's own handler, for its whole life: passes what the service sends to the
+/// stream it currently serves, and reads only while that stream can take more.
+final class LocalSocketHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Nil while the connection idles in the pool.
+    var exchange: LocalStreamHandler?
+    private var pendingRead = false
+    private var context: ChannelHandlerContext?
+
+    init(exchange: LocalStreamHandler?) {
+        self.exchange = exchange
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let exchange else {
+            context.close(promise: nil)  // an idle connection must not talk
+            return
+        }
+        exchange.localRead(unwrapInboundIn(data))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        exchange?.flushStream()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            if let exchange {
+                exchange.localEnded()
+            } else {
+                context.close(promise: nil)
+            }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        exchange?.localFailed()
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        exchange?.localEnded()
+        exchange = nil
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { exchange?.localBecameWritable() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if exchange?.streamWritable ?? true {
+            context.read()
+        } else {
+            pendingRead = true
+        }
+    }
+
+    func resumeReading() {
+        guard pendingRead, let context else { return }
+        pendingRead = false
+        context.read()
+    }
+}
+
+/// On an HTTP stream: joins it to a pooled connection to the local service for one exchange. The
+/// request goes out as it arrives and the response comes back as it arrives, both unchanged, with
+/// backpressure each way. When the final response is complete the stream is finished (FIN) and the
+/// connection goes back to the pool if `LocalExchange` says it may; when the service closes first,
+/// its EOF is passed on (a close-delimited response ends that way); when the agent ends the stream
+/// early, or resets it, the connection is shut as an unpooled one would be.
+final class LocalStreamHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let pool: LocalConnectionPool
+    private var local: Channel?
+    private var tracker: LocalExchange
+    private var context: ChannelHandlerContext?
+    private var pendingRead = false
+    private var localNeedsFlush = false
+    private var streamNeedsFlush = false
+    private var finished = false
+    private var agentEndedEarly = false
+
+    init(pool: LocalConnectionPool, tracker: LocalExchange = LocalExchange()) {
+        self.pool = pool
+        self.tracker = tracker
+    }
+
+    /// Joins the connection; called once, before the handler is added to the stream.
+    func attach(_ channel: Channel) {
+        local = channel
+    }
+
+    /// True until the stream is joined: a read the connection asks for before then is not held.
+    var streamWritable: Bool { context?.channel.isWritable ?? true }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        // However the stream ends (a reset before it was even active included), the connection is
+        // let go: a stream that is closed never fires `channelInactive` at a handler added late.
+        context.channel.closeFuture.assumeIsolated().whenComplete { _ in
+            self.finished = true
+            if self.local != nil { self.detach(reusable: false) }
+        }
+        if let local { (try? local.pipeline.syncOperations.handler(type: LocalSocketHandler.self))?.resumeReading() }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: Stream side (the agent)
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = unwrapInboundIn(data)
+        guard let local else { return }
+        tracker.requestRead(bytes)
+        local.write(bytes, promise: nil)
+        localNeedsFlush = true
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if localNeedsFlush {
+            localNeedsFlush = false
+            local?.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event, let local {
+            // The agent ended the stream before the response was complete (its caller left): the
+            // service sees EOF, as it would without the pool; its answer still comes back, and the
+            // connection is not reused.
+            agentEndedEarly = true
+            local.flush()
+            local.close(mode: .output, promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finished = true
+        if local != nil { detach(reusable: false) }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if local != nil { detach(reusable: false) }
+        context.close(promise: nil)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, let channel = local,
+           let handler = try? channel.pipeline.syncOperations.handler(type: LocalSocketHandler.self) {
+            handler.resumeReading()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if let local, !local.isWritable {
+            pendingRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    // MARK: Local side (called by LocalSocketHandler)
+
+    func localRead(_ bytes: ByteBuffer) {
+        guard let context, !finished else { return }
+        context.write(wrapOutboundOut(bytes), promise: nil)
+        streamNeedsFlush = true
+        guard local != nil, tracker.responseRead(bytes) else { return }
+        // The final response is complete: the stream is finished, the connection goes back (or not).
+        finished = true
+        flushStream()
+        detach(reusable: tracker.reusable && !agentEndedEarly)
+        context.close(mode: .output, promise: nil)
+    }
+
+    func flushStream() {
+        guard streamNeedsFlush, let context else { return }
+        streamNeedsFlush = false
+        context.flush()
+    }
+
+    func localEnded() {
+        guard let context else { return }
+        if local != nil { detach(reusable: false) }
+        guard !finished else { return }
+        finished = true
+        flushStream()
+        context.close(mode: .output, promise: nil)
+    }
+
+    func localFailed() {
+        guard let context, !finished else { return }
+        finished = true
+        if local != nil { detach(reusable: false) }
+        context.close(promise: nil)
+    }
+
+    func localBecameWritable() {
+        guard pendingRead, let context else { return }
+        pendingRead = false
+        context.read()
+    }
+
+    private func detach(reusable: Bool) {
+        guard let channel = local else { return }
+        detachKeeping(channel)
+        if reusable {
+            pool.release(channel)
+        } else {
+            channel.close(promise: nil)
+        }
+    }
+
+    /// Unhooks the connection from this stream without closing it.
+    private func detachKeeping(_ channel: Channel) {
+        local = nil
+        if let handler = try? channel.pipeline.syncOperations.handler(type: LocalSocketHandler.self) {
+            handler.exchange = nil
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import ShuntEndpoint
+import ShuntSession
+import ShuntTLS
+import ShuntWire
+import Testing
+
+/// HTTP streams share keep-alive connections to the local service: one connection serves request
+/// after request; a response that says `Connection: close` is not reused; an idle connection is
+/// closed after the pool's idle timeout.
+@Suite(.timeLimit(.minutes(1))) struct LocalPoolTests {
+    static let request = Array("GET /api HTTP/1.1\r\nHost: orders\r\n\r\n".utf8)
+
+    @Test func sequentialStreamsReuseOneConnection() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let agent = try await FakeAgent(group: group)
+        let response = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)
+        let local = try await KeepAliveServer(group: group, response: response)
+        let forwarder = LocalForwarder(port: local.port, developer: "alice", events: { _ in })
+        let client = try await InterceptClient.connect(host: "127.0.0.1", port: agent.port, endpoint: try agent.developerEndpoint(),
+                                                       group: group, streams: forwarder.streamInitializer)
+        var connections = agent.connections.makeAsyncIterator()
+        let connection = try #require(await connections.next())
+
+        for id in 1...20 {
+            let answer = try await FakeAgent.exchange(on: connection, request: Self.request, responseLength: response.count, requestID: "r\(id)")
+            #expect(answer == response)
+        }
+        #expect(local.accepted.withLockedValue { $0 } == 1)
+        #expect(local.requests.withLockedValue { $0 } == 20)
+        #expect(forwarder.connectionsDialled == 1)
+
+        await client.close()
+        await local.stop()
+        await agent.stop()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func aResponseThatSaysCloseIsNotReusedAndIdleConnectionsTimeOut() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let agent = try await FakeAgent(group: group)
+        let closing = Array("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok".utf8)
+        let local = try await KeepAliveServer(group: group, response: closing)
+        let forwarder = LocalForwarder(port: local.port, developer: "alice",
+                                       pool: LocalPoolLimits(maxIdle: 4, idleTimeout: .milliseconds(200)), events: { _ in })
+        let client = try await InterceptClient.connect(host: "127.0.0.1", port: agent.port, endpoint: try agent.developerEndpoint(),
+                                                       group: group, streams: forwarder.streamInitializer)
+        var connections = agent.connections.makeAsyncIterator()
+        let connection = try #require(await connections.next())
+
+        for id in 1...3 {
+            let answer = try await FakeAgent.exchange(on: connection, request: Self.request, responseLength: closing.count, requestID: "r\(id)")
+            #expect(answer == closing)
+        }
+        #expect(local.accepted.withLockedValue { $0 } == 3)
+
+        // Now keep-alive answers: one connection is pooled, then closed by the idle timeout.
+        local.response.withLockedValue { $0 = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8) }
+        _ = try await FakeAgent.exchange(on: connection, request: Self.request, responseLength: 40, requestID: "r4")
+        #expect(local.open.withLockedValue { $0 } == 1)
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(local.open.withLockedValue { $0 } == 0, "the idle connection was closed by the pool")
+        _ = try await FakeAgent.exchange(on: connection, request: Self.request, responseLength: 40, requestID: "r5")
+        #expect(local.accepted.withLockedValue { $0 } == 5)
+
+        await client.close()
+        await local.stop()
+        await agent.stop()
+        try await group.shutdownGracefully()
+    }
+}
+
+/// A keep-alive HTTP/1.1 service: answers every request head (requests without bodies) with
+/// `response`, closes after a response that says `Connection: close`, and counts connections.
+final class KeepAliveServer: @unchecked Sendable {
+    let listener: Channel
+    let accepted = NIOLockedValueBox(0)
+    let open = NIOLockedValueBox(0)
+    let requests = NIOLockedValueBox(0)
+    let response: NIOLockedValueBox<[UInt8]>
+
+    init(group: EventLoopGroup, response: [UInt8]) async throws {
+        let state = (accepted, open, requests, NIOLockedValueBox(response))
+        self.response = state.3
+        listener = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { channel in
+                state.0.withLockedValue { $0 += 1 }
+                state.1.withLockedValue { $0 += 1 }
+                channel.closeFuture.whenComplete { _ in state.1.withLockedValue { $0 -= 1 } }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(Responder(response: state.3, requests: state.2))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+    }
+
+    var port: Int { listener.localAddress!.port! }
+
+    func stop() async { try? await listener.close() }
+
+    final class Responder: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        let response: NIOLockedValueBox<[UInt8]>
+        let requests: NIOLockedValueBox<Int>
+        var pending: [UInt8] = []
+
+        init(response: NIOLockedValueBox<[UInt8]>, requests: NIOLockedValueBox<Int>) {
+            self.response = response
+            self.requests = requests
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            pending += Array(unwrapInboundIn(data).readableBytesView)
+            while let end = pending.indices.dropLast(3).first(where: { pending[$0..<$0 + 4].elementsEqual("\r\n\r\n".utf8) }) {
+                pending.removeFirst(end + 4)
+                requests.withLockedValue { $0 += 1 }
+                let answer = response.withLockedValue { $0 }
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: answer)), promise: nil)
+                if String(decoding: answer, as: UTF8.self).lowercased().contains("connection: close") {
+                    context.close(promise: nil)
+                    return
+                }
+            }
+        }
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if let event = event as? ChannelEvent, case .inputClosed = event { context.close(promise: nil) }
+        }
+    }
+}
