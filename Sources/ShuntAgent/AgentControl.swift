@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOCore
 import ShuntMatch
 import ShuntSession
@@ -8,7 +9,7 @@ import ShuntSession
 struct AgentControl: Sendable {
     let registry: InterceptRegistry
     let info: InterceptCalls.AgentInfo
-    let log: @Sendable (String) -> Void
+    let logger: Logger
 
     func answer(call: String, body: ByteBuffer, caller: String, session: SessionHandler) -> ByteBuffer {
         do {
@@ -16,12 +17,15 @@ struct AgentControl: Sendable {
             case InterceptCalls.register:
                 let request = try decode(InterceptCalls.RegisterRequest.self, body)
                 let intercept = try registry.register(request, owner: caller, session: session)
-                log("intercept \(intercept.name) registered by \(caller) on port \(intercept.port): \(intercept.rule)")
+                logger.info("intercept registered", metadata: [
+                    "intercept": .string(intercept.name), "owner": .string(caller), "port": "\(intercept.port)",
+                    "rule": .string(LogRedaction.describe(intercept.rule)),
+                ])
                 return encode(InterceptCalls.Response(intercept))
             case InterceptCalls.remove:
                 let request = try decode(InterceptCalls.RemoveRequest.self, body)
                 try registry.remove(name: request.name, owner: caller)
-                log("intercept \(request.name) removed by \(caller)")
+                logger.info("intercept removed", metadata: ["intercept": .string(request.name), "owner": .string(caller)])
                 return encode(InterceptCalls.Response(InterceptCalls.Empty()))
             case InterceptCalls.list:
                 return encode(InterceptCalls.Response(InterceptCalls.ListResult(intercepts: registry.list())))
@@ -31,7 +35,9 @@ struct AgentControl: Sendable {
                 throw InterceptCalls.Failure(.unknownCall, "this agent has no call \"\(call)\"")
             }
         } catch let failure as InterceptCalls.Failure {
-            log("control call \(call) from \(caller) refused: \(failure)")
+            logger.notice("control call refused", metadata: [
+                "call": .string(call), "caller": .string(caller), "code": .string(failure.code), "error": .string(failure.message),
+            ])
             return encode(InterceptCalls.Response<InterceptCalls.Empty>(failure: failure))
         } catch {
             return encode(InterceptCalls.Response<InterceptCalls.Empty>(failure: InterceptCalls.Failure(.internal, "\(error)")))

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
@@ -39,9 +40,18 @@ public final class AgentServer: Sendable {
     public let edges: [Channel]
     private let group: MultiThreadedEventLoopGroup
 
-    /// Starts listening; ports of 0 are chosen by the system (see `tunnelAddress`, `edgeAddresses`).
+    /// Starts listening, with a text log handed line by line to `log` (tests, `shunt demo`).
     public static func start(_ configuration: Configuration, certificates: CertificateFolder,
                              log: @escaping @Sendable (String) -> Void) async throws -> AgentServer {
+        let logger = Logger(label: "shunt-agent") { _ in AgentLogHandler(format: .text, sink: log) }
+        return try await start(configuration, certificates: certificates, logger: logger)
+    }
+
+    /// Starts listening; ports of 0 are chosen by the system (see `tunnelAddress`, `edgeAddresses`).
+    /// What happens is logged to `logger` (one record per session, intercept, refusal and fail-open
+    /// episode) and counted in `metrics` (served on the admin port's `/metrics`).
+    public static func start(_ configuration: Configuration, certificates: CertificateFolder, logger: Logger,
+                             metrics: AgentMetrics = AgentMetrics()) async throws -> AgentServer {
         precondition(configuration.edgePorts.count == configuration.appAddresses.count, "one app address per edge port")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
@@ -53,6 +63,7 @@ public final class AgentServer: Sendable {
         let tracked = NIOLockedValueBox(Tracked())
         let requestIDs = NIOLockedValueBox<UInt64>(0)
         let nextRequestID: @Sendable () -> UInt64 = { requestIDs.withLockedValue { $0 += 1; return $0 } }
+        let failOpen = FailOpenEpisodes(logger: logger, metrics: metrics)
         for (index, port) in configuration.edgePorts.enumerated() {
             let app = configuration.appAddresses[index]
             let poolBox = try await loop.submit {
@@ -69,7 +80,7 @@ public final class AgentServer: Sendable {
                     return channel.eventLoop.makeCompletedFuture {
                         let shared = EdgeHandler.Shared(registry: registryBox.withLockedValue { $0! }, port: portBox.withLockedValue { $0 },
                                                         pool: poolBox.value, configuration: configuration.edge,
-                                                        nextRequestID: nextRequestID, log: log)
+                                                        nextRequestID: nextRequestID, metrics: metrics, failOpen: failOpen)
                         try channel.pipeline.syncOperations.addHandler(EdgeHandler(shared: shared, client: channel.remoteAddress))
                     }
                 }
@@ -83,7 +94,7 @@ public final class AgentServer: Sendable {
         registryBox.withLockedValue { $0 = registry }
         let control = AgentControl(registry: registry,
                                    info: InterceptCalls.AgentInfo(service: configuration.service, ports: boundPorts, env: configuration.environment),
-                                   log: log)
+                                   logger: logger)
         var serverSession = configuration.session
         serverSession.role = .server
         let sessionConfiguration = serverSession
@@ -106,23 +117,40 @@ public final class AgentServer: Sendable {
                     return handler
                 }
                 connection.whenSuccess { connection in
-                    log("session from \(connection.peer.name)")
+                    let peer = connection.peer.name
+                    logger.info("session opened", metadata: ["peer": .string(peer)])
+                    metrics.sessionsAccepted.increment()
                     let session = connection.session
                     let id = ObjectIdentifier(session)
                     tracked.withLockedValue { $0.sessions[id] = connection }
                     session.ended(on: channel.eventLoop).whenComplete { result in
                         tracked.withLockedValue { _ = $0.sessions.removeValue(forKey: id) }
+                        metrics.sessionEnded(octetsIn: session.octetsRead, octetsOut: session.octetsWritten)
                         let removed = registry.removeAll(session: session)
-                        let why: String
+                        var fields: Logger.Metadata = ["peer": .string(peer)]
                         switch result {
-                        case .success(nil): why = "ended"
-                        case .success(let error?): why = "ended: \(error)"
-                        case .failure(let error): why = "failed: \(error)"
+                        case .success(nil):
+                            fields["why"] = "ended"
+                        case .success(let error?):
+                            fields["why"] = .string(error.description)
+                            fields["code"] = .string(error.code.description)
+                            if error.origin == .local { metrics.sessionFailed(code: error.code) }
+                        case .failure(let error):
+                            fields["why"] = .string("\(error)")
                         }
-                        log("session from \(connection.peer.name) \(why)" + (removed.isEmpty ? "" : "; removed intercepts \(removed.joined(separator: ", ")), their traffic goes to the app"))
+                        if !removed.isEmpty { fields["removed"] = .string(removed.joined(separator: ",")) }
+                        logger.info(removed.isEmpty ? "session ended" : "session ended; its intercepts are removed and their traffic goes to the app",
+                                    metadata: fields)
                     }
                 }
-                connection.whenFailure { error in log("refused a tunnel connection: \(error)") }
+                connection.whenFailure { error in
+                    metrics.handshakeRefused(error)
+                    logger.warning("refused a tunnel connection", metadata: [
+                        "reason": .string((error as? HandshakeRefusal)?.label ?? "other"),
+                        "error": .string("\(error)"),
+                        "from": .string(channel.remoteAddress.map { "\($0)" } ?? "unknown"),
+                    ])
+                }
                 return channel.eventLoop.makeSucceededVoidFuture()
             }
             .bind(host: configuration.tunnelHost, port: configuration.tunnelPort).get()
@@ -136,12 +164,19 @@ public final class AgentServer: Sendable {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                         try channel.pipeline.syncOperations.addHandler(AdminHandler(ready: {
                             listening.allSatisfy(\.isActive) ? nil : "a listener of the agent is closed"
+                        }, metrics: {
+                            let sessions = tracked.withLockedValue { Array($0.sessions.values) }
+                            return metrics.render(sessions: sessions.count, intercepts: registry.list().count,
+                                                  streams: sessions.reduce(0) { $0 + $1.session.streamChannels.count },
+                                                  liveOctetsIn: sessions.reduce(0) { $0 + $1.session.octetsRead },
+                                                  liveOctetsOut: sessions.reduce(0) { $0 + $1.session.octetsWritten })
                         }))
                     }
                 }
                 .bind(host: configuration.adminHost, port: adminPort).get()
         }
-        return AgentServer(registry: registry, tunnel: tunnel, edges: edges, admin: admin, group: group, tracked: tracked, log: log)
+        return AgentServer(registry: registry, tunnel: tunnel, edges: edges, admin: admin, group: group, tracked: tracked,
+                           logger: logger, metrics: metrics)
     }
 
     /// What is connected: edge clients and laptop sessions, for a graceful shutdown.
@@ -151,12 +186,14 @@ public final class AgentServer: Sendable {
     }
 
     private let tracked: NIOLockedValueBox<Tracked>
-    private let log: @Sendable (String) -> Void
+    private let logger: Logger
+    public let metrics: AgentMetrics
 
     private init(registry: InterceptRegistry, tunnel: Channel, edges: [Channel], admin: Channel?, group: MultiThreadedEventLoopGroup,
-                 tracked: NIOLockedValueBox<Tracked>, log: @escaping @Sendable (String) -> Void) {
+                 tracked: NIOLockedValueBox<Tracked>, logger: Logger, metrics: AgentMetrics) {
         self.tracked = tracked
-        self.log = log
+        self.logger = logger
+        self.metrics = metrics
         self.registry = registry
         self.tunnel = tunnel
         self.edges = edges
@@ -179,7 +216,7 @@ public final class AgentServer: Sendable {
         try? await tunnel.close()
         for edge in edges { try? await edge.close() }
         let clients = tracked.withLockedValue { Array($0.clients.values) }
-        log("shutting down: \(clients.count) edge connection(s) finish their request in progress")
+        logger.info("shutting down: edge connections finish their request in progress", metadata: ["connections": "\(clients.count)"])
         for client in clients {
             client.eventLoop.execute { client.pipeline.fireUserInboundEventTriggered(EdgeDrain()) }
         }
@@ -199,7 +236,7 @@ public final class AgentServer: Sendable {
         let cutSessions = tracked.withLockedValue { Array($0.sessions.values) }
         for connection in cutSessions { try? await connection.channel.close() }
         try? await admin?.close()
-        log("shut down" + (cutClients.isEmpty && cutSessions.isEmpty ? "" : "; cut at the deadline: \(cutClients.count) connection(s), \(cutSessions.count) session(s)"))
+        logger.info("shut down", metadata: ["cut_connections": "\(cutClients.count)", "cut_sessions": "\(cutSessions.count)"])
         try? await group.shutdownGracefully()
         return (cutClients.count, cutSessions.count)
     }

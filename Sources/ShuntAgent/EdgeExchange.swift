@@ -45,6 +45,9 @@ public struct EdgeExchange {
     private var inbound = ByteBuffer()
     /// Octets of the next request head have arrived (the parser may hold them).
     private var headStarted = false
+    /// The status of the answer the edge gave itself (a malformed request, an unreachable upstream),
+    /// once it gave one: the connection then closes.
+    public private(set) var answeredStatus: Int?
 
     public init(client: ForwardedHeadWriter.ClientAddress, limits: HTTP1Limits = HTTP1Limits()) {
         self.client = client
@@ -127,6 +130,7 @@ public struct EdgeExchange {
         }
         let wasExchanging = state == .exchanging
         state = .closed
+        answeredStatus = status
         return (wasExchanging ? [.finishUpstream(reusable: false)] : []) + [.sendClient(Self.errorResponse(status: status, message: message)), .closeClient]
     }
 
@@ -227,6 +231,7 @@ public struct EdgeExchange {
                     head = try requestParser.parse(&inbound)
                 } catch {
                     state = .closed
+                    answeredStatus = error.status
                     return actions + [.sendClient(Self.errorResponse(status: error.status, message: "shunt: \(error.description)")), .closeClient]
                 }
                 guard let head else {
@@ -246,6 +251,7 @@ public struct EdgeExchange {
                 } catch {
                     requestFramer = framer
                     state = .closed
+                    answeredStatus = error.status
                     return actions + [.finishUpstream(reusable: false),
                                       .sendClient(Self.errorResponse(status: error.status, message: "shunt: \(error.description)")), .closeClient]
                 }

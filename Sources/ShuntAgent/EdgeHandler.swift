@@ -23,7 +23,8 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let pool: AppConnectionPool
         let configuration: EdgeConfiguration
         let nextRequestID: () -> UInt64
-        let log: @Sendable (String) -> Void
+        let metrics: AgentMetrics
+        let failOpen: FailOpenEpisodes
     }
 
     private let shared: Shared
@@ -196,6 +197,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 piping = true
             case .closeClient:
                 guard !closing else { continue }
+                if let status = exchange.answeredStatus { shared.metrics.edgeAnswered(status: status) }
                 closing = true
                 clientNeedsFlush = false
                 lingerThenClose(context: context)
@@ -219,15 +221,17 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func route(_ head: ShuntHTTP1.RequestHead) {
         switch shared.registry.route(head, port: shared.port) {
         case .app:
+            shared.metrics.routedToApp.increment()
             connectApp()
         case .laptop(let laptop):
             openStream(to: laptop, kind: .http).assumeIsolated().whenComplete { result in
                 switch result {
                 case .success(let stream):
+                    self.shared.failOpen.succeeded(intercept: laptop.intercept, owner: laptop.owner)
                     self.attach(stream, laptop: laptop)
                 case .failure(let error):
                     // Fail open: a laptop that cannot take the request leaves it to the app.
-                    self.shared.log("intercept \(laptop.intercept): cannot open a stream to \(laptop.owner)'s laptop (\(error)); the app serves the request")
+                    self.shared.failOpen.failed(intercept: laptop.intercept, owner: laptop.owner, error: error)
                     self.connectApp()
                 }
             }
@@ -321,7 +325,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
             (key: "client", value: clientText),
             (key: "port", value: String(shared.port)),
         ])
-        let log = shared.log
+        let failOpen = shared.failOpen
         let clientBound = NIOLoopBound(client, eventLoop: context.eventLoop)
         laptop.session.openStream(kind: .tcp, metadata: metadata) { stream in
             stream.eventLoop.makeCompletedFuture {
@@ -333,11 +337,12 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }.assumeIsolated().whenComplete { result in
             switch result {
             case .success:
+                failOpen.succeeded(intercept: laptop.intercept, owner: laptop.owner)
                 _ = client.pipeline.syncOperations.removeHandler(self)
                 client.read()
             case .failure(let error):
                 // Fail open: the connection is served by the app, as HTTP or not, through the edge.
-                log("global intercept \(laptop.intercept): cannot reach \(laptop.owner)'s laptop (\(error)); the app serves the connection")
+                failOpen.failed(intercept: laptop.intercept, owner: laptop.owner, error: error, global: true)
                 self.starting = false
                 self.armTimer(header: false)
                 client.read()
@@ -380,6 +385,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let context, !closing, upstream == nil, !piping else { return }
         closing = true
         if exchange.isInsideRequest {
+            shared.metrics.edgeAnswered(status: 408)
             let seconds = Double(shared.configuration.headerReadTimeout.nanoseconds) / 1e9
             context.write(wrapOutboundOut(EdgeExchange.errorResponse(status: 408, message: "shunt: the request head did not arrive within \(seconds) s")), promise: nil)
             lingerThenClose(context: context)

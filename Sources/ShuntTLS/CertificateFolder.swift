@@ -6,9 +6,13 @@ import X509
 /// owner-only folder (0700); nothing here ever logs a key.
 public struct CertificateFolder: Sendable {
     public let url: URL
+    /// Files given one by one (`shunt-agent --tls-cert/--tls-key/--client-ca`, as a Kubernetes
+    /// Secret mounts them): each is read from its own path instead of the folder.
+    public var overrides: [CertificateFile: String] = [:]
 
-    public init(_ url: URL) {
+    public init(_ url: URL, overrides: [CertificateFile: String] = [:]) {
         self.url = url
+        self.overrides = overrides
     }
 
     /// `$SHUNT_CONFIG_DIR/certs`, else `$XDG_CONFIG_HOME/shunt/certs`, else `~/.config/shunt/certs`.
@@ -25,7 +29,7 @@ public struct CertificateFolder: Sendable {
         return CertificateFolder(base.appendingPathComponent("certs"))
     }
 
-    public func path(_ file: CertificateFile) -> String { url.appendingPathComponent(file.rawValue).path }
+    public func path(_ file: CertificateFile) -> String { overrides[file] ?? url.appendingPathComponent(file.rawValue).path }
 
     public func exists(_ file: CertificateFile) -> Bool { FileManager.default.fileExists(atPath: path(file)) }
 

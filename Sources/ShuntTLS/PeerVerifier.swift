@@ -39,6 +39,22 @@ public struct HandshakeRefusal: Error, Hashable, Sendable, CustomStringConvertib
     }
 
     public var reason: Reason
+    /// A short, stable name for the reason (`unknown_ca`, `expired`, …): a metric label, a log field.
+    public var label: String {
+        switch reason {
+        case .notTLS: "not_tls"
+        case .noCertificate: "no_certificate"
+        case .unknownAuthority: "unknown_ca"
+        case .expired: "expired"
+        case .notYetValid: "not_yet_valid"
+        case .wrongName: "wrong_name"
+        case .wrongUsage: "wrong_usage"
+        case .wrongALPN: "wrong_alpn"
+        case .refusedByPeer: "refused_by_peer"
+        case .timeout: "timeout"
+        case .tls: "tls"
+        }
+    }
     /// "agent" or "client": whose point of view the message takes.
     public var peer: String
 

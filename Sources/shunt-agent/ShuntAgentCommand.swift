@@ -1,20 +1,30 @@
 import ArgumentParser
 import Foundation
+import Logging
 import NIOCore
+import ServiceLifecycle
 import ShuntAgent
 import ShuntSession
 import ShuntTLS
 
 /// `shunt-agent`: the sidecar beside the app. Laptops connect to its tunnel port; the service's
 /// traffic arrives at its edge port and goes, request by request, to the app or to a laptop.
-/// The signal that asked the agent to stop (0: none yet); set by `recordSignal`, polled by `run`.
-nonisolated(unsafe) private var receivedSignal: sig_atomic_t = 0
+@main
+struct ShuntAgentMain {
+    /// The options that may come from `SHUNT_…` variables (see `EnvironmentArguments`).
+    static let environmentOptions: [EnvironmentArguments.Option] = [
+        .init("listen", repeatable: true), .init("app", repeatable: true), .init("tunnel-listen"), .init("admin-listen"),
+        .init("certs"), .init("tls-cert"), .init("tls-key"), .init("client-ca"), .init("service"), .init("env", repeatable: true),
+        .init("header-timeout"), .init("idle-timeout"), .init("shutdown-deadline"), .init("log-format"), .init("log-level"),
+    ]
 
-private func recordSignal(_ number: Int32) {
-    receivedSignal = number
+    static func main() async {
+        let arguments = EnvironmentArguments.merge(arguments: Array(CommandLine.arguments.dropFirst()),
+                                                   environment: ProcessInfo.processInfo.environment, options: environmentOptions)
+        await ShuntAgentCommand.main(arguments)
+    }
 }
 
-@main
 struct ShuntAgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shunt-agent",
@@ -24,6 +34,13 @@ struct ShuntAgentCommand: AsyncParsableCommand {
             The Service's targetPort points at --listen; the app keeps listening on --app. Laptops connect \
             to --tunnel-listen with a client certificate from the same Shunt CA (`shunt certs`). Requests no \
             intercept matches go to the app, and so does everything while no laptop is connected.
+
+            Every option can also be set in the environment, as SHUNT_ and its name in capitals with \
+            underscores (SHUNT_TUNNEL_LISTEN=0.0.0.0:7443); repeatable ones take a comma-separated list \
+            (SHUNT_LISTEN, SHUNT_APP, SHUNT_ENV). The command line wins.
+
+            SIGTERM or SIGINT: stop accepting, let requests in progress finish, GOAWAY to laptops, exit 0 \
+            within --shutdown-deadline.
             """
     )
 
@@ -36,11 +53,20 @@ struct ShuntAgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("tunnel-listen"), help: ArgumentHelp("Where laptops connect (HOST:PORT).", valueName: "HOST:PORT"))
     var tunnel: String = "0.0.0.0:7443"
 
-    @Option(name: .customLong("admin-listen"), help: ArgumentHelp("The admin port for probes: GET /healthz and /readyz (HOST:PORT).", valueName: "HOST:PORT"))
+    @Option(name: .customLong("admin-listen"), help: ArgumentHelp("The admin port: GET /healthz, /readyz (probes) and /metrics (Prometheus) (HOST:PORT).", valueName: "HOST:PORT"))
     var admin: String = "0.0.0.0:9901"
 
-    @Option(help: ArgumentHelp("Certificate folder with ca.pem, agent.pem and agent-key.pem.", valueName: "DIR"))
+    @Option(help: ArgumentHelp("Certificate folder with ca.pem, agent.pem and agent-key.pem (default: the `shunt certs` folder).", valueName: "DIR"))
     var certs: String?
+
+    @Option(name: .customLong("tls-cert"), help: ArgumentHelp("The agent's certificate (PEM), instead of agent.pem in the folder.", valueName: "FILE"))
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("The agent's private key (PEM), instead of agent-key.pem in the folder.", valueName: "FILE"))
+    var tlsKey: String?
+
+    @Option(name: .customLong("client-ca"), help: ArgumentHelp("The CA that signs laptops' certificates (PEM), instead of ca.pem in the folder.", valueName: "FILE"))
+    var clientCA: String?
 
     @Option(help: "The service's name, as `shunt list` and `agent.info` show it.")
     var service: String = "app"
@@ -57,16 +83,27 @@ struct ShuntAgentCommand: AsyncParsableCommand {
     @Option(help: "Seconds a graceful shutdown (SIGTERM) waits for requests in progress and laptops' streams.")
     var shutdownDeadline: Int = 10
 
+    @Option(help: ArgumentHelp("How log lines look: text or json (one object a line).", valueName: "FORMAT"))
+    var logFormat: String = "text"
+
+    @Option(help: ArgumentHelp("The least severe log level written: trace, debug, info, notice, warning, error, critical.", valueName: "LEVEL"))
+    var logLevel: String = "info"
+
     func validate() throws {
         guard listen.count == app.count else {
             throw ValidationError("give one --app per --listen (\(listen.count) --listen, \(app.count) --app)")
         }
+        guard AgentLogFormat(rawValue: logFormat) != nil else { throw ValidationError("--log-format \(logFormat): expected text or json") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level \(logLevel): expected one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        for (flag, seconds) in [("--header-timeout", headerTimeout), ("--idle-timeout", idleTimeout), ("--shutdown-deadline", shutdownDeadline)] where seconds <= 0 {
+            throw ValidationError("\(flag) \(seconds): expected a number of seconds above 0")
+        }
     }
 
     func run() async throws {
-        let log: @Sendable (String) -> Void = { line in
-            FileHandle.standardError.write(Data("shunt-agent: \(line)\n".utf8))
-        }
+        let logger = AgentLogHandler.standardError(format: AgentLogFormat(rawValue: logFormat)!, level: Logger.Level(rawValue: logLevel)!)
         let edges = try listen.map { try HostPort(parsing: $0) }
         let apps = try app.map { text -> SocketAddress in
             let endpoint = try HostPort(parsing: text)
@@ -88,17 +125,52 @@ struct ShuntAgentCommand: AsyncParsableCommand {
             guard let equals = entry.firstIndex(of: "=") else { throw ValidationError("--env \(entry): expected NAME=VALUE") }
             configuration.environment[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
         }
-        // SIGTERM (Kubernetes stopping the pod) and SIGINT: a graceful shutdown, then exit 0. Set up
-        // before any thread starts, so that every thread leaves the signals to the dispatch source.
-        signal(SIGTERM, recordSignal)
-        signal(SIGINT, recordSignal)
-        let folder = certs.map { CertificateFolder(URL(fileURLWithPath: $0)) } ?? .defaultFolder
-        let server = try await AgentServer.start(configuration, certificates: folder, log: log)
-        log("tunnel on \(tunnelAddress.host):\(server.tunnelPort); admin on \(adminAddress.host):\(server.adminPort ?? 0); edge on " +
-            zip(server.edgePorts, app).map { "\(edges[0].host):\($0) → app \($1)" }.joined(separator: ", "))
-        while receivedSignal == 0 { try await Task.sleep(for: .milliseconds(100)) }
-        log("signal \(receivedSignal): shutting down (deadline \(shutdownDeadline) s)")
-        await server.shutdown(deadline: .seconds(Int64(shutdownDeadline)))
+        var folder = certs.map { CertificateFolder(URL(fileURLWithPath: $0)) } ?? .defaultFolder
+        if let tlsCert { folder.overrides[.agent] = tlsCert }
+        if let tlsKey { folder.overrides[.agentKey] = tlsKey }
+        if let clientCA { folder.overrides[.ca] = clientCA }
+        let server: AgentServer
+        do {
+            server = try await AgentServer.start(configuration, certificates: folder, logger: logger)
+        } catch {
+            throw AgentStartFailure(error)
+        }
+        logger.info("listening", metadata: [
+            "tunnel": "\(tunnelAddress.host):\(server.tunnelPort)", "admin": "\(adminAddress.host):\(server.adminPort ?? 0)",
+            "edge": .string(zip(server.edgePorts, app).map { "\(edges[0].host):\($0)→\($1)" }.joined(separator: ",")),
+            "service": .string(service),
+        ])
+        let agent = AgentService(server: server, deadline: .seconds(Int64(shutdownDeadline)), logger: logger)
+        let group = ServiceGroup(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
+        try await group.run()
     }
 }
 
+/// The agent under swift-service-lifecycle: runs until a graceful shutdown (SIGTERM, SIGINT), then
+/// drains within the deadline.
+struct AgentService: Service {
+    let server: AgentServer
+    let deadline: TimeAmount
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        logger.info("shutting down on a signal", metadata: ["deadline_s": "\(deadline.nanoseconds / 1_000_000_000)"])
+        await server.shutdown(deadline: deadline)
+    }
+}
+
+/// Why the agent could not start, in one sentence: a busy port, an unreadable certificate.
+struct AgentStartFailure: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ error: Error) {
+        if let error = error as? IOError, error.errnoCode == EADDRINUSE {
+            description = "a port the agent must listen on is in use: \(error)"
+        } else if let error = error as? CertificateFolderError {
+            description = "cannot load the agent's certificates: \(error)"
+        } else {
+            description = "cannot start: \(error)"
+        }
+    }
+}

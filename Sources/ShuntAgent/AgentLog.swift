@@ -1,0 +1,116 @@
+import Foundation
+import Logging
+import ShuntMatch
+
+/// How the agent writes its log: `text` (one `time level message key=value …` line, for people) or
+/// `json` (one object a line, for a cluster's log collector). Either way a record is one line.
+public enum AgentLogFormat: String, Sendable, CaseIterable {
+    case text, json
+}
+
+/// A swift-log handler that renders each record as one line and hands it to `sink` (standard error
+/// in the agent; a collector in tests). Metadata keys are sorted, so lines are stable.
+public struct AgentLogHandler: LogHandler {
+    public var logLevel: Logger.Level = .info
+    public var metadata: Logger.Metadata = [:]
+    public let format: AgentLogFormat
+    private let sink: @Sendable (String) -> Void
+    private let clock: @Sendable () -> Date
+
+    public init(format: AgentLogFormat, clock: @escaping @Sendable () -> Date = { Date() }, sink: @escaping @Sendable (String) -> Void) {
+        self.format = format
+        self.clock = clock
+        self.sink = sink
+    }
+
+    /// A logger whose lines go to standard error.
+    public static func standardError(format: AgentLogFormat, level: Logger.Level = .info) -> Logger {
+        var logger = Logger(label: "shunt-agent") { _ in
+            AgentLogHandler(format: format) { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        }
+        logger.logLevel = level
+        return logger
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var fields = metadata.merging(event.metadata ?? [:]) { _, new in new }
+        if let error = event.error { fields["error"] = .string("\(error)") }
+        sink(Self.render(time: clock(), level: event.level, message: event.message.description, fields: fields, format: format))
+    }
+
+    static func render(time: Date, level: Logger.Level, message: String, fields: Logger.Metadata, format: AgentLogFormat) -> String {
+        let stamp = Self.timestamp(time)
+        let keys = fields.keys.sorted()
+        switch format {
+        case .text:
+            var line = "\(stamp) \(level) \(message)"
+            for key in keys { line += " \(key)=\(textValue(fields[key]!))" }
+            return line
+        case .json:
+            var line = "{\"time\":\(jsonString(stamp)),\"level\":\(jsonString(level.rawValue)),\"message\":\(jsonString(message))"
+            for key in keys where !["time", "level", "message"].contains(key) {
+                line += ",\(jsonString(key)):\(jsonString(fields[key]!.description))"
+            }
+            return line + "}"
+        }
+    }
+
+    private static func textValue(_ value: Logger.Metadata.Value) -> String {
+        let text = value.description
+        let plain = !text.isEmpty && text.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value < 0x7F && $0 != "\"" && $0 != "=" && $0 != "\\" }
+        return plain ? text : jsonString(text)
+    }
+
+    static func jsonString(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    private static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+}
+
+/// What the agent may say about a rule in its log: the rule's flags, with the value of any header
+/// that carries a credential replaced by `<redacted N octets>`. A rule may match on
+/// `Authorization` or `Cookie`; the log must not become a place to find them.
+public enum LogRedaction {
+    /// Header names (lowercase) whose values are credentials, and name parts that mark one.
+    public static let credentialHeaders: Set<String> = ["authorization", "proxy-authorization", "cookie", "set-cookie"]
+    public static let credentialNameParts = ["token", "secret", "password", "api-key", "apikey", "session"]
+
+    public static func isCredential(headerName name: String) -> Bool {
+        let lower = name.lowercased()
+        return credentialHeaders.contains(lower) || credentialNameParts.contains { lower.contains($0) }
+    }
+
+    public static func describe(_ rule: RuleSpec) -> String {
+        if rule.isGlobal { return rule.description }
+        let headers = rule.headers.map { condition -> String in
+            isCredential(headerName: condition.name)
+                ? "--http-header=\(condition.name)=<redacted \(condition.value.utf8.count) octets>"
+                : "--http-header=\(condition)"
+        }
+        return (headers + (rule.path.map { [$0.description] } ?? [])).joined(separator: " ")
+    }
+}
