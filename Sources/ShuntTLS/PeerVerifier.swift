@@ -138,7 +138,7 @@ public struct PeerVerifier: Sendable {
         return .success(PeerIdentity(name: name, subject: subject, notValidAfter: leaf.notValidAfter))
     }
 
-    static func commonName(_ name: DistinguishedName) -> String? {
+    public static func commonName(_ name: DistinguishedName) -> String? {
         for rdn in name {
             for attribute in rdn where attribute.type == .RDNAttributeType.commonName {
                 return String(attribute.value) ?? attribute.value.description

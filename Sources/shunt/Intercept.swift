@@ -107,7 +107,24 @@ struct Intercept: AsyncParsableCommand {
             rule: rule, compress: compress, output: format)
         let printer = EndpointPrinter(format: format, service: service, local: "127.0.0.1:\(local)")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let session = InterceptSession(configuration: configuration, endpoint: endpoint, group: group, events: { printer.print($0) })
+        // `shunt status` reads what this process writes about its intercept (until it exits).
+        let statusWriter = NIOLockedValueBox<InterceptStatusWriter?>(nil)
+        let identity = endpoint.identity.name
+        let agentText = "\(address.host):\(address.port)"
+        let session = InterceptSession(configuration: configuration, endpoint: endpoint, group: group, events: { event in
+            printer.print(event)
+            let writer = statusWriter.withLockedValue { writer -> InterceptStatusWriter? in
+                if writer == nil, case .intercepted(let intercept) = event {
+                    writer = InterceptStatusWriter(InterceptStatus(
+                        pid: getpid(), name: intercept.name, service: configuration.service, agent: agentText, local: "127.0.0.1:\(local)",
+                        rule: intercept.rule.description, header: intercept.header.map { "\($0.name): \($0.value)" }, identity: identity,
+                        state: .connected, since: intercept.since))
+                }
+                return writer
+            }
+            writer?.observe(event)
+        })
+        defer { statusWriter.withLockedValue { $0 }?.remove() }
 
         // A signal while starting lets the start finish and then removes the intercept; a second
         // one gives up at once (the agent drops what the session registered when it ends).

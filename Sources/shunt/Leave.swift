@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import NIOPosix
 import ShuntEndpoint
 import ShuntMatch
@@ -14,6 +15,13 @@ struct Leave: AsyncParsableCommand {
 
     @OptionGroup var agentOptions: AgentOptions
 
+    @Option(help: ArgumentHelp("text, or json (`{\"removed\": NAME}`; a refusal is still said on standard error, exit status 1).", valueName: "FORMAT"))
+    var output = "text"
+
+    func validate() throws {
+        guard OutputFormat(rawValue: output) != nil else { throw ValidationError("--output must be text or json, not \(output)") }
+    }
+
     func run() async throws {
         let client = try await agentOptions.connect(group: .singleton, for: "leave")
         do {
@@ -26,6 +34,11 @@ struct Leave: AsyncParsableCommand {
             throw CommandFailure.exit("leave", "\(error)")
         }
         await client.close()
-        print("Removed intercept \(name).")
+        if output == OutputFormat.json.rawValue {
+            let json = try JSONEncoder().encode(["removed": name])
+            print(String(decoding: json, as: UTF8.self))
+        } else {
+            print("Removed intercept \(name).")
+        }
     }
 }

@@ -12,7 +12,7 @@ import Testing
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("shunt")
     }
 
-    static func launch(_ arguments: [String]) throws -> (Process, Pipe, Pipe) {
+    static func launch(_ arguments: [String], environment: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
         let binary = shuntBinary
         try #require(FileManager.default.isExecutableFile(atPath: binary.path), "\(binary.path) is missing: build with `swift build --build-tests`")
         let process = Process()
@@ -20,6 +20,9 @@ import Testing
         let errors = Pipe()
         process.executableURL = binary
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         process.standardOutput = output
         process.standardError = errors
         try process.run()
@@ -118,5 +121,47 @@ extension InterceptCommandTests {
         let (process, _, errors) = try Self.launch(["intercept", "orders", "--certs", "/nonexistent"])
         #expect(await Self.exitStatus(process) == 2)
         #expect(Self.text(errors).contains("--agent HOST:PORT"))
+    }
+
+    /// `shunt status` lists what this machine's `shunt intercept` processes hold, and forgets one
+    /// when its process ends.
+    @Test func statusListsTheRunningInterceptAndForgetsItWhenItEnds() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let agent = try await FakeAgent(group: group)
+        let config = FileManager.default.temporaryDirectory.appendingPathComponent("shunt-status-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: config) }
+        let environment = ["SHUNT_CONFIG_DIR": config.path]
+        let (process, _, errors) = try Self.launch([
+            "intercept", "orders", "--agent", "127.0.0.1:\(agent.port)", "--certs", agent.certificates.folder.url.path,
+            "--http-header=x-dev=alice", "--port", "3000", "--output", "json",
+        ], environment: environment)
+        var registrations = agent.registrations.makeAsyncIterator()
+        _ = try #require(await registrations.next())
+
+        var report: [String: Any] = [:]
+        var intercepts: [[String: Any]] = []
+        for _ in 0..<100 {
+            let (status, output, _) = try Self.launch(["status", "--output", "json", "--certs", agent.certificates.folder.url.path], environment: environment)
+            #expect(await Self.exitStatus(status) == 0)
+            report = try #require(try JSONSerialization.jsonObject(with: Data(Self.text(output).utf8)) as? [String: Any])
+            intercepts = report["intercepts"] as? [[String: Any]] ?? []
+            if !intercepts.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let entry = try #require(intercepts.first)
+        #expect(entry["pid"] as? Int == Int(process.processIdentifier))
+        #expect(entry["service"] as? String == "orders")
+        #expect(entry["agent"] as? String == "127.0.0.1:\(agent.port)")
+        #expect(entry["local"] as? String == "127.0.0.1:3000")
+        #expect(entry["state"] as? String == "connected")
+        #expect((report["identity"] as? [String: Any])?["name"] as? String != nil)
+
+        kill(process.processIdentifier, SIGINT)
+        #expect(await Self.exitStatus(process) == 0, "\(Self.text(errors))")
+        let (after, afterOutput, _) = try Self.launch(["status", "--certs", agent.certificates.folder.url.path], environment: environment)
+        #expect(await Self.exitStatus(after) == 0)
+        #expect(Self.text(afterOutput).contains("No intercepts run on this machine."))
+        await agent.stop()
+        try await group.shutdownGracefully()
     }
 }

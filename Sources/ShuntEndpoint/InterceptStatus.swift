@@ -1,0 +1,143 @@
+import Foundation
+import NIOConcurrencyHelpers
+import ShuntMatch
+
+/// What one running `shunt intercept` tells `shunt status`: a small JSON file per process in the
+/// run folder (`$SHUNT_CONFIG_DIR/run`, else `$XDG_CONFIG_HOME/shunt/run`, else
+/// `~/.config/shunt/run`), written atomically, updated when the tunnel's state changes (and at most
+/// once a second for the request count), removed when the process ends. A file whose process is
+/// gone (killed with SIGKILL) is ignored and removed by the next `shunt status`.
+public struct InterceptStatus: Codable, Sendable, Hashable {
+    public enum State: String, Codable, Sendable {
+        case connected, reconnecting, stopping
+    }
+
+    public var pid: Int32
+    public var name: String
+    public var service: String
+    /// The agent's address, HOST:PORT.
+    public var agent: String
+    /// Where the streams go on this machine, 127.0.0.1:PORT.
+    public var local: String
+    public var rule: String
+    /// For a personal intercept: the header a request must carry, `name: value`.
+    public var header: String?
+    public var identity: String
+    public var state: State
+    /// RFC 3339, UTC: when the intercept started.
+    public var since: String
+    public var requests: Int
+    /// The last trouble (tunnel lost, local service unreachable), if any since it last went well.
+    public var trouble: String?
+
+    public init(pid: Int32, name: String, service: String, agent: String, local: String, rule: String, header: String?,
+                identity: String, state: State, since: String, requests: Int = 0, trouble: String? = nil) {
+        self.pid = pid
+        self.name = name
+        self.service = service
+        self.agent = agent
+        self.local = local
+        self.rule = rule
+        self.header = header
+        self.identity = identity
+        self.state = state
+        self.since = since
+        self.requests = requests
+        self.trouble = trouble
+    }
+
+    /// The run folder (see the type's documentation).
+    public static var defaultFolder: URL {
+        let environment = ProcessInfo.processInfo.environment
+        if let dir = environment["SHUNT_CONFIG_DIR"], !dir.isEmpty {
+            return URL(fileURLWithPath: dir).appendingPathComponent("run")
+        }
+        if let xdg = environment["XDG_CONFIG_HOME"], !xdg.isEmpty {
+            return URL(fileURLWithPath: xdg).appendingPathComponent("shunt/run")
+        }
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".config/shunt/run")
+    }
+
+    static func file(pid: Int32, in folder: URL) -> URL { folder.appendingPathComponent("intercept-\(pid).json") }
+
+    /// Every running intercept's status, oldest first; files of processes that are gone are removed.
+    public static func readAll(in folder: URL = defaultFolder) -> [InterceptStatus] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { return [] }
+        var found: [InterceptStatus] = []
+        for name in names where name.hasPrefix("intercept-") && name.hasSuffix(".json") {
+            let url = folder.appendingPathComponent(name)
+            guard let data = FileManager.default.contents(atPath: url.path),
+                  let status = try? JSONDecoder().decode(InterceptStatus.self, from: data) else { continue }
+            if isAlive(status.pid) {
+                found.append(status)
+            } else {
+                try? FileManager.default.removeItem(at: url)
+            }
+        }
+        return found.sorted { ($0.since, $0.pid) < ($1.since, $1.pid) }
+    }
+
+    static func isAlive(_ pid: Int32) -> Bool {
+        pid > 0 && (kill(pid, 0) == 0 || errno == EPERM)
+    }
+}
+
+/// Keeps this process's `InterceptStatus` file up to date from the endpoint's events.
+public final class InterceptStatusWriter: Sendable {
+    private let file: URL
+    private let state: NIOLockedValueBox<(status: InterceptStatus, written: ContinuousClock.Instant?)>
+
+    public init(_ status: InterceptStatus, folder: URL = InterceptStatus.defaultFolder) {
+        file = InterceptStatus.file(pid: status.pid, in: folder)
+        state = NIOLockedValueBox((status, nil))
+        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        write(force: true)
+    }
+
+    public var status: InterceptStatus { state.withLockedValue { $0.status } }
+
+    public func observe(_ event: EndpointEvent) {
+        var force = true
+        state.withLockedValue { state in
+            switch event {
+            case .intercepted, .reconnected:
+                state.status.state = .connected
+                state.status.trouble = nil
+            case .tunnelLost(let reason, _), .reconnectFailed(let reason, _):
+                state.status.state = .reconnecting
+                state.status.trouble = reason
+            case .localUnreachable(let reason):
+                state.status.trouble = reason
+            case .localReachable:
+                state.status.trouble = nil
+            case .request:
+                state.status.requests += 1
+                force = false
+            case .removed, .removalFailed:
+                state.status.state = .stopping
+            }
+        }
+        write(force: force)
+    }
+
+    /// Writes unless the last write was under a second ago and nothing but counts changed.
+    private func write(force: Bool) {
+        let data: Data? = state.withLockedValue { state in
+            let now = ContinuousClock.now
+            if !force, let written = state.written, now - written < .seconds(1) { return nil }
+            state.written = now
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            return try? encoder.encode(state.status)
+        }
+        guard let data else { return }
+        let temporary = file.appendingPathExtension("tmp")
+        guard FileManager.default.createFile(atPath: temporary.path, contents: data, attributes: [.posixPermissions: 0o600]) else { return }
+        _ = rename(temporary.path, file.path)
+    }
+
+    /// The process is ending: its file goes.
+    public func remove() {
+        try? FileManager.default.removeItem(at: file)
+    }
+}
