@@ -29,12 +29,27 @@ public enum InterceptClientError: Error, Sendable, CustomStringConvertible {
                 "cannot connect to the agent at \(agent): \(refusal)"
             }
         case .sessionEnded(let agent, let reason):
-            "the session with the agent at \(agent) ended: \(reason)"
+            if let alert = Self.tlsAlert(in: reason) {
+                // TLS 1.3: the agent checks our certificate after our side of the handshake is done,
+                // so its refusal arrives as an alert on the first read.
+                "the agent at \(agent) refused this laptop's certificate (TLS alert \(alert)); the agent's log says why: "
+                    + "an expired client certificate, or one that another Shunt CA issued"
+            } else {
+                "the session with the agent at \(agent) ended: \(reason)"
+            }
         case .callFailed(let call, let agent, let reason):
             "the agent at \(agent) did not answer \(call): \(reason)"
         case .badResponse(let call, let agent, let reason):
             "the agent at \(agent) answered \(call) with something that is not a Shunt response: \(reason)"
         }
+    }
+
+    /// `certificate unknown` from a BoringSSL error text such as `…SSLV3_ALERT_CERTIFICATE_UNKNOWN…`.
+    static func tlsAlert(in text: String) -> String? {
+        guard let range = text.range(of: "_ALERT_") else { return nil }
+        let name = text[range.upperBound...].prefix { $0.isUppercase || $0 == "_" || $0.isNumber }
+        guard !name.isEmpty else { return nil }
+        return name.lowercased().replacingOccurrences(of: "_", with: " ")
     }
 
     /// "connection refused", "no answer within 5000 ms", ...: the cause of a failed TCP connect.

@@ -31,13 +31,24 @@ struct AgentOptions: ParsableArguments {
 
     /// Our side of mutual TLS, from the certificate folder.
     func endpoint(for command: String) throws -> ShuntTLSEndpoint {
+        let endpoint: ShuntTLSEndpoint
         do {
-            return try ShuntTLSEndpoint.developer(folder: certs.folder)
+            endpoint = try ShuntTLSEndpoint.developer(folder: certs.folder)
         } catch let error as CertificateFolderError {
             throw CommandFailure.exit(command, "\(error)")
         } catch {
             throw CommandFailure.exit(command, "cannot load your certificate from \(certs.folder.url.path): \(error)")
         }
+        // Said here, before connecting: the agent can only answer an expired certificate with a TLS alert.
+        if endpoint.identity.notValidAfter < Date() {
+            let formatter = ISO8601DateFormatter()
+            throw CommandFailure.exit(command, """
+                your client certificate \(certs.folder.path(.client)) (\(endpoint.identity.name)) expired on \
+                \(formatter.string(from: endpoint.identity.notValidAfter)); ask whoever holds the Shunt CA for a new one \
+                (`shunt certs issue \(endpoint.identity.name)`)
+                """)
+        }
+        return endpoint
     }
 
     /// Connects for one or a few control calls.
