@@ -25,7 +25,10 @@ public final class ShuntStreamChannel: Channel, ChannelCore, @unchecked Sendable
 
     private let closePromise: EventLoopPromise<Void>
     private var _pipeline: ChannelPipeline!
-    private unowned let session: SessionHandler
+    /// Strong: a stream's setup (its initializer's future) may finish after the session's connection
+    /// closed and the pipeline let go of the handler. The cycle (the session's table holds the
+    /// channel) ends when the channel closes, which every session end brings about.
+    private let session: SessionHandler
 
     private struct Flags {
         var isActive = false

@@ -201,3 +201,52 @@ extension SessionEnd {
         exchange(total: 0, seed: seed)
     }
 }
+
+/// A stream whose setup (the initializer's future) completes after its session is gone: the
+/// channel must not reach back into a freed session (it used to, through an unowned reference).
+@Suite struct StreamOutlivesSessionTests {
+    @Test(.timeLimit(.minutes(1))) func aSetupThatFinishesAfterTheSessionEndedIsHarmless() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let setups = NIOLockedValueBox(0)
+        let slowSetup: SessionHandler.StreamInitializer = { stream in
+            stream.eventLoop.scheduleTask(in: .milliseconds(300)) {}.futureResult.flatMapThrowing {
+                setups.withLockedValue { $0 += 1 }
+                try stream.pipeline.syncOperations.addHandler(EchoHandler())
+            }
+        }
+        // The server's session handler is held by its pipeline only: it goes when the connection does.
+        let serverHandler = NIOLockedValueBox(WeakHandler())
+        let listener = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let handler = SessionHandler(configuration: SessionConfiguration(role: .server), inboundStreamInitializer: slowSetup)
+                    serverHandler.withLockedValue { $0.handler = handler }
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let client = SessionHandler(configuration: SessionConfiguration(role: .client), inboundStreamInitializer: LoopbackSessions.echo)
+        let channel = try await ClientBootstrap(group: group)
+            .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(client) } }
+            .connect(to: listener.localAddress!).get()
+        let loop = channel.eventLoop
+        _ = try await loop.flatSubmit { client.ready(on: loop) }.get()
+        for _ in 0..<3 {
+            _ = try await loop.flatSubmit { client.openStream(kind: .tcp, metadata: StreamMetadata([])) { $0.eventLoop.makeSucceededVoidFuture() } }.get()
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        try await channel.close()
+        // The setups finish on a session that ended (and whose handler is gone); nothing crashes.
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(setups.withLockedValue { $0 } == 3)
+        // And nothing is kept alive by the streams: the session and its channels are freed.
+        try await listener.close()
+        try await loop.submit {}.get()
+        #expect(serverHandler.withLockedValue { $0.handler } == nil, "the ended session is still referenced")
+        try await group.shutdownGracefully()
+    }
+}
+
+struct WeakHandler: @unchecked Sendable {
+    weak var handler: SessionHandler?
+}
