@@ -34,6 +34,32 @@ public struct CapturedStream: Hashable, Sendable {
         return seen.sorted { ($0?.rawValue ?? "") < ($1?.rawValue ?? "") }.sorted { a, _ in a == .clientToServer }
     }
 
+    /// A transcript's node 0 is not always the laptop (tshark 4.0 names the side whose data it saw
+    /// first). Swaps the directions when `agent` names node 0's endpoint, or, without `agent`, when
+    /// the streams opened say so: the laptop opens odd streams, the agent even ones (spec §5.1).
+    public func oriented(agent: String? = nil, decoder: ResynchronizingDecoder = ResynchronizingDecoder()) -> CapturedStream {
+        var swap = false
+        if let agent {
+            swap = endpoints[.clientToServer].map { $0 == agent || $0.hasSuffix(":" + agent) } ?? false
+        } else {
+            var votes = 0
+            for direction in [WireDirection.clientToServer, .serverToClient] {
+                let bytes = chunks.filter { $0.direction == direction }.flatMap(\.bytes)
+                for record in decoder.decode(ByteBuffer(bytes: bytes)) {
+                    guard let frame = record.frame, frame.type == .streamOpen else { continue }
+                    let opensOdd = frame.streamID.rawValue & 1 == 1
+                    votes += (opensOdd == (direction == .clientToServer)) ? -1 : 1
+                }
+            }
+            swap = votes > 0
+        }
+        guard swap else { return self }
+        let flip: (WireDirection?) -> WireDirection? = { $0.map { $0 == .clientToServer ? .serverToClient : .clientToServer } }
+        var endpoints: [WireDirection: String] = [:]
+        for (direction, endpoint) in self.endpoints { endpoints[flip(direction)!] = endpoint }
+        return CapturedStream(chunks: chunks.map { Chunk(direction: flip($0.direction), bytes: $0.bytes) }, endpoints: endpoints)
+    }
+
     /// Decodes each direction on its own, then interleaves the records in the order the capture saw
     /// them complete (a frame belongs to the chunk holding its last octet).
     public func decode(with decoder: ResynchronizingDecoder) -> [WireRecord] {

@@ -11,7 +11,7 @@ struct Decode: ParsableCommand {
         discussion: """
             Input: raw octets (default), a hex dump (--hex: plain hex, xxd, hexdump -C), or the output of \
             `tshark -q -z follow,tls,raw,N` or `…,hex,N` (--from-tshark), which carries both directions: \
-            `>` marks the laptop's octets, `<` the agent's. Each line starts with the octet offset (in its \
+            `>` marks the laptop's octets, `<` the agent's (--agent says which node is the agent when no stream shows it). Each line starts with the octet offset (in its \
             direction). Malformed input is reported at the offset of the frame at fault with the spec's \
             name (!FRAME_TOO_LARGE …) and decoding resumes at the next frame boundary where it can. \
             The exit status is 0 when every octet decoded, 1 when something was malformed.
@@ -34,6 +34,8 @@ struct Decode: ParsableCommand {
     @Option(help: "Octets scanned for the next frame boundary after a malformation.") var maxResyncScan = ResynchronizingDecoder.defaultMaxResyncScan
     @Option(help: "The largest input read, in octets.") var maxInput = Decode.defaultMaxInput
     @Flag(help: "Print only a summary: frames per type, malformations, octets.") var summary = false
+    @Option(name: .customLong("agent"), help: ArgumentHelp("With --from-tshark: the agent's endpoint (HOST:PORT or PORT) among the transcript's nodes; by default the side that opens even streams.", valueName: "ENDPOINT"))
+    var agentEndpoint: String?
 
     enum OutputFormat: String, ExpressibleByArgument { case text, json }
 
@@ -47,7 +49,7 @@ struct Decode: ParsableCommand {
         let stream: CapturedStream
         do {
             if fromTshark {
-                stream = try TsharkFollow.parse(String(decoding: bytes, as: UTF8.self))
+                stream = try TsharkFollow.parse(String(decoding: bytes, as: UTF8.self)).oriented(agent: agentEndpoint)
             } else if hex {
                 stream = CapturedStream(raw: try HexDump.parse(String(decoding: bytes, as: UTF8.self)))
             } else {

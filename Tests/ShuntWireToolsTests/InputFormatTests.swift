@@ -137,3 +137,27 @@ struct HexDumpRepeatTests {
         #expect(try HexDump.parse(text) == [UInt8](repeating: 0, count: 48) + [1, 2])
     }
 }
+
+@Suite("shunt-wire decode: which node of a transcript is the agent")
+struct TranscriptOrientationTests {
+    let agentFirst = """
+        Follow: tls,raw
+        Node 0: 127.0.0.1:7443
+        Node 1: 127.0.0.1:50000
+        \(WireBytesText.hex(bytes([Frame(streamID: 2, payload: .streamOpen(kind: .http, metadata: StreamMetadata()))])))
+        \t\(WireBytesText.hex(bytes([.data(1, ByteBuffer(string: "x"))])))
+        """
+
+    @Test("the side that opens even streams is the agent, whatever node tshark made it")
+    func byStreamParity() throws {
+        let stream = try TsharkFollow.parse(agentFirst).oriented()
+        #expect(stream.chunks.map(\.direction) == [.serverToClient, .clientToServer])
+        #expect(stream.endpoints[.serverToClient] == "127.0.0.1:7443")
+    }
+
+    @Test("--agent names the agent's endpoint")
+    func byEndpoint() throws {
+        #expect(try TsharkFollow.parse(agentFirst).oriented(agent: "7443").chunks.first?.direction == .serverToClient)
+        #expect(try TsharkFollow.parse(agentFirst).oriented(agent: "127.0.0.1:50000").chunks.first?.direction == .clientToServer)
+    }
+}
