@@ -128,7 +128,7 @@ public struct AgentProbe: Sendable {
             throw Failure(stage: "connect", message: "cannot reach \(host):\(port): \(error)")
         }
         let deadline = loop.scheduleTask(in: options.deadline) {
-            connected.fail(Failure(stage: "deadline", message: "no verified handshake within \(options.deadline.nanoseconds / 1_000_000_000) s"))
+            connected.fail(Failure(stage: "deadline", message: "no verified handshake within \(options.deadline.nanoseconds / 1_000_000_000) s (is it a Shunt agent's tunnel port?)"))
             rounds.promise.fail(Failure(stage: "deadline", message: "the probe did not finish within \(options.deadline.nanoseconds / 1_000_000_000) s"))
         }
         defer { deadline.cancel() }
@@ -136,7 +136,7 @@ public struct AgentProbe: Sendable {
         do {
             connection = try await connected.futureResult.get()
         } catch let refusal as HandshakeRefusal {
-            throw Failure(stage: "TLS handshake", message: refusal.description)
+            throw Failure(stage: "TLS handshake", message: Self.explain(refusal))
         } catch let failure as Failure {
             channel.close(promise: nil)
             throw failure
@@ -175,6 +175,25 @@ public struct AgentProbe: Sendable {
         try? await loop.submit { session.goAway(code: .noError, debug: "shunt-wire ping done", graceful: false) }.get()
         _ = try? await channel.closeFuture.get()
         return report
+    }
+
+    /// A refusal in the words of the side that refused. An alert from the agent is not always about
+    /// our certificate: the alert's name says what the agent objected to.
+    static func explain(_ refusal: HandshakeRefusal) -> String {
+        guard case .refusedByPeer(let alert) = refusal.reason else { return refusal.description }
+        if alert.hasSuffix("NO_APPLICATION_PROTOCOL") {
+            return "the agent refused ALPN \(ShuntTLS.alpn) (TLS alert \(alert)): it is not a Shunt agent, or speaks another protocol version"
+        }
+        if alert.hasSuffix("CERTIFICATE_EXPIRED") {
+            return "the agent refused our client certificate as expired (TLS alert \(alert)); issue a new one with `shunt certs`"
+        }
+        if alert.hasSuffix("UNKNOWN_CA") || alert.hasSuffix("CERTIFICATE_UNKNOWN") || alert.hasSuffix("BAD_CERTIFICATE") {
+            return "the agent refused our client certificate (TLS alert \(alert)): it trusts another CA, or the certificate is not a client certificate; the agent's log says which"
+        }
+        if alert.hasSuffix("PROTOCOL_VERSION") {
+            return "the agent refused the TLS version (TLS alert \(alert)); Shunt speaks TLS 1.3 only"
+        }
+        return refusal.description
     }
 
     /// Collects round trips until `wanted` arrived (called on the session's event loop).

@@ -299,7 +299,9 @@ function shunt.dissector(tvb, pinfo, tree)
     if #infos > 0 then
         -- One packet may carry several TLS records, each handed over in its own call: append.
         if tostring(pinfo.cols.protocol) == "Shunt" then
-            pinfo.cols.info:append(", " .. table.concat(infos, ", "))
+            -- TLS announced the next record as "Application Data" in between: that is this one.
+            local current = tostring(pinfo.cols.info):gsub(", Application Data$", "")
+            pinfo.cols.info:set(current .. ", " .. table.concat(infos, ", "))
         else
             pinfo.cols.protocol = "Shunt"
             pinfo.cols.info = table.concat(infos, ", ")
