@@ -31,7 +31,8 @@ public struct CapturedStream: Hashable, Sendable {
     public var directions: [WireDirection?] {
         var seen: [WireDirection?] = []
         for chunk in chunks where !seen.contains(chunk.direction) { seen.append(chunk.direction) }
-        return seen.sorted { ($0?.rawValue ?? "") < ($1?.rawValue ?? "") }.sorted { a, _ in a == .clientToServer }
+        let rank: (WireDirection?) -> Int = { $0 == .clientToServer ? 0 : $0 == .serverToClient ? 1 : 2 }
+        return seen.sorted { rank($0) < rank($1) }
     }
 
     /// A transcript's node 0 is not always the laptop (tshark 4.0 names the side whose data it saw
