@@ -29,6 +29,11 @@ local settings = {
     [0x0001] = "MAX_FRAME_SIZE", [0x0002] = "INITIAL_STREAM_WINDOW", [0x0003] = "INITIAL_SESSION_WINDOW",
     [0x0004] = "INITIAL_MAX_STREAMS", [0x0005] = "MAX_METADATA_SIZE", [0x0006] = "COMPRESSION",
 }
+-- Valid values of the known settings (spec section 2.3); COMPRESSION takes any value.
+local setting_ranges = {
+    [0x0001] = { 16384, 16777215 }, [0x0002] = { 0, 0x7FFFFFFF }, [0x0003] = { 0, 0x7FFFFFFF },
+    [0x0004] = { 0, 0x7FFFFFFF }, [0x0005] = { 256, 65535 },
+}
 local kinds = { [0x01] = "TCP", [0x02] = "HTTP", [0x03] = "CONTROL" }
 
 local f = {
@@ -86,10 +91,13 @@ local function printable(tvb)
     return s
 end
 
+-- Malformations found in the frame being dissected, for its Info entry.
+local marks = {}
+
 local function malformed(item, pinfo, name, detail)
     item:add_proto_expert_info(e.malformed, name .. ": " .. detail)
     item:add(f.malformation, name):set_generated()
-    pinfo.cols.info:append(" !" .. name)
+    marks[#marks + 1] = "!" .. name
 end
 
 -- Steps 1-7 of spec section 3.1, from the header alone. Returns the malformation name and detail.
@@ -123,6 +131,7 @@ end
 local function dissect_metadata(tvb, pinfo, tree)
     local offset, entry = 0, 0
     local parts = {}
+    local seen_keys = {}
     while offset < tvb:len() do
         local key_len = tvb(offset, 1):uint()
         if key_len == 0 or offset + 1 + key_len + 2 > tvb:len() then
@@ -135,6 +144,14 @@ local function dissect_metadata(tvb, pinfo, tree)
             return parts
         end
         local key = tvb(offset + 1, key_len):string()
+        if not key:match("^[a-z0-9%-%._]+$") then
+            malformed(tree, pinfo, "BAD_METADATA", "entry " .. entry .. " has a key outside a-z 0-9 - . _")
+        elseif seen_keys[key] then
+            malformed(tree, pinfo, "BAD_METADATA", "entry " .. entry .. " repeats the key " .. key)
+        elseif entry == 64 then
+            malformed(tree, pinfo, "BAD_METADATA", "more than 64 entries")
+        end
+        seen_keys[key] = true
         local value = tvb(offset + 3 + key_len, value_len)
         local text = value_len > 0 and printable(value:tvb()) or ""
         local sub = tree:add(shunt, tvb(offset, 3 + key_len + value_len), "Entry: " .. key .. "=" .. (text or "<binary>"))
@@ -152,6 +169,7 @@ end
 
 -- One whole frame (header and payload) in `tvb`.
 local function dissect_frame(tvb, pinfo, tree)
+    marks = {}
     local length = tvb(0, 4):uint()
     local ftype = tvb(4, 1):uint()
     local flags = tvb(5, 1):uint()
@@ -236,7 +254,11 @@ local function dissect_frame(tvb, pinfo, tree)
             local sub = item:add(shunt, tvb(at, 6), string.format("Setting: %s = %d", settings[id] or string.format("SETTING(0x%04x)", id), value))
             sub:add(f.setting_id, tvb(at, 2))
             sub:add(f.setting_value, tvb(at + 2, 4))
-            if id == 0 or seen[id] then malformed(sub, pinfo, "BAD_HELLO", "setting id 0 or repeated") end
+            local range = setting_ranges[id]
+            if id == 0 or seen[id] then malformed(sub, pinfo, "BAD_HELLO", "setting id 0 or repeated")
+            elseif range and (value < range[1] or value > range[2]) then
+                malformed(sub, pinfo, "BAD_SETTING_VALUE", string.format("%s = %d is outside %d...%d", settings[id], value, range[1], range[2]))
+            end
             seen[id] = true
             info = info .. " " .. (settings[id] or string.format("0x%04x", id)) .. "=" .. value
         end
@@ -249,6 +271,7 @@ local function dissect_frame(tvb, pinfo, tree)
         if length > 0 then item:add(f.ext_payload, payload) end
         item:add_proto_expert_info(e.extension, "extension frame (ignored by receivers)")
     end
+    if #marks > 0 then info = info .. " " .. table.concat(marks, " ") end
     return info
 end
 
@@ -268,8 +291,9 @@ function shunt.dissector(tvb, pinfo, tree)
             end
             local item = tree:add(shunt, tvb(offset, #PREFACE), "Shunt Preface")
             item:add(f.preface, tvb(offset, #PREFACE))
+            marks = {}
             if tvb(offset, #PREFACE):raw() ~= PREFACE then malformed(item, pinfo, "BAD_PREFACE", "not 0x89 SHUNT CR LF") end
-            infos[#infos + 1] = "PREFACE"
+            infos[#infos + 1] = #marks > 0 and "PREFACE !BAD_PREFACE" or "PREFACE"
             offset = offset + #PREFACE
         else
             if remaining < HEADER then

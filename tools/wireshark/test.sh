@@ -89,6 +89,18 @@ print(data.decode())
 # A second session: HELLO, PINGs and their ACKs, GOAWAY.
 "$bin/shunt-wire" ping --agent "127.0.0.1:$port" --certs "$work/certs" --count 3 --interval 0.05 > "$work/ping.log" 2>&1 \
   || fail "shunt-wire ping failed"
+# A third session, when openssl is there: crafted frames, one of them malformed, which the agent
+# answers with GOAWAY PROTOCOL_ERROR. openssl writes its own key log.
+crafted=no
+if command -v openssl >/dev/null; then
+  crafted=yes
+  printf '%s\n' PREFACE 'HELLO SETTING(0x8001)=5' 'EXTENSION(0x80) flags=0x03 payload="ext"' 'MAX_STREAMS maximum=200' \
+      'WINDOW_UPDATE stream=0 increment=0' | "$bin/shunt-wire" encode \
+    | timeout 10 openssl s_client -connect "127.0.0.1:$port" -alpn shunt/1 -cert "$work/certs/client.pem" \
+        -key "$work/certs/client-key.pem" -CAfile "$work/certs/ca.pem" -nocommands -quiet -keylogfile "$work/openssl-keys.txt" \
+        > "$work/crafted-reply.bin" 2> "$work/openssl.log" || true
+  cat "$work/openssl-keys.txt" >> "$work/keys.txt"
+fi
 kill "$client_pid"
 sleep 0.5
 kill -INT "$tshark_pid"
@@ -109,7 +121,13 @@ expect 'DATA s=1 \[FIN\] len=0'
 expect 'PING [0-9a-f]{16}'
 expect 'PING \[ACK\] [0-9a-f]{16}'
 expect 'GOAWAY last=0 NO_ERROR "shunt-wire ping done"'
-if grep -q '!' "$work/dissected.txt"; then cat "$work/dissected.txt" >&2; fail "the dissector reported a malformation"; fi
+if [ "$crafted" = yes ]; then
+  expect 'EXTENSION\(0x80\) s=0, MAX_STREAMS 200, WINDOW_UPDATE s=0 \+0 !ZERO_WINDOW_INCREMENT'
+  expect 'GOAWAY last=0 PROTOCOL_ERROR "ZERO_WINDOW_INCREMENT at octet'
+  [ "$(grep -c '!' "$work/dissected.txt")" = 1 ] || { cat "$work/dissected.txt" >&2; fail "the dissector reported a malformation where there is none"; }
+elif grep -q '!' "$work/dissected.txt"; then
+  cat "$work/dissected.txt" >&2; fail "the dissector reported a malformation"
+fi
 frames=$(tr ',' '\n' < "$work/dissected.txt" | grep -cE 'PREFACE|HELLO|STREAM_OPEN|DATA|PING|GOAWAY|WINDOW_UPDATE|RESET|MAX_STREAMS')
 
 # The same session through tshark's "follow" and shunt-wire decode. (tshark 4.0 leaves records out of
@@ -119,4 +137,4 @@ tshark -r "$work/capture.pcapng" -o "tls.keylog_file:$work/keys.txt" -X "lua_scr
 for line in '^@0 > PREFACE' '^@0 < PREFACE' '^@8 > HELLO' '^@8 < HELLO' '> STREAM_OPEN stream=1 flags=0 length=1 kind=TCP' '> DATA stream=1 flags=0 length=19 data="hello through shunt"'; do
   grep -qE "$line" "$work/decoded.txt" || { cat "$work/decoded.txt" >&2; fail "no line matching /$line/ in shunt-wire decode's output"; }
 done
-echo "tools/wireshark/test.sh: tshark dissected $frames Shunt frames in 2 sessions; shunt-wire decode read tshark's transcript ($(wc -l < "$work/decoded.txt") records)"
+echo "tools/wireshark/test.sh: tshark dissected $frames Shunt frames in $([ "$crafted" = yes ] && echo 3 || echo 2) sessions; shunt-wire decode read tshark's transcript ($(wc -l < "$work/decoded.txt") records)"
