@@ -179,7 +179,7 @@ public struct AgentProbe: Sendable {
 
     /// A refusal in the words of the side that refused. An alert from the agent is not always about
     /// our certificate: the alert's name says what the agent objected to.
-    static func explain(_ refusal: HandshakeRefusal) -> String {
+    public static func explain(_ refusal: HandshakeRefusal) -> String {
         guard case .refusedByPeer(let alert) = refusal.reason else { return refusal.description }
         if alert.hasSuffix("NO_APPLICATION_PROTOCOL") {
             return "the agent refused ALPN \(ShuntTLS.alpn) (TLS alert \(alert)): it is not a Shunt agent, or speaks another protocol version"

@@ -104,3 +104,25 @@ struct AgentProbeTests {
         try await group.shutdownGracefully()
     }
 }
+
+@Suite("shunt-wire ping: refusals explained")
+struct RefusalExplanationTests {
+    @Test("an alert from the agent is explained by what it objects to", arguments: [
+        ("TLSV1_ALERT_NO_APPLICATION_PROTOCOL", "refused ALPN shunt/1"),
+        ("SSLV3_ALERT_CERTIFICATE_EXPIRED", "as expired"),
+        ("TLSV1_ALERT_UNKNOWN_CA", "trusts another CA"),
+        ("SSLV3_ALERT_CERTIFICATE_UNKNOWN", "trusts another CA"),
+        ("TLSV1_ALERT_PROTOCOL_VERSION", "TLS 1.3 only"),
+        ("SSLV3_ALERT_HANDSHAKE_FAILURE", "refused this side's certificate"),
+    ])
+    func alerts(alert: String, expected: String) {
+        let text = AgentProbe.explain(HandshakeRefusal(.refusedByPeer(alert: alert), peer: "agent"))
+        #expect(text.contains(expected) && text.contains(alert), "\(text)")
+    }
+
+    @Test("refusals this side made keep their own explanation")
+    func ownRefusals() {
+        let refusal = HandshakeRefusal(.wrongName(host: "10.0.0.5", names: ["agent.example"]), peer: "agent")
+        #expect(AgentProbe.explain(refusal) == refusal.description)
+    }
+}
