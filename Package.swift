@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "ShuntEndpoint", targets: ["ShuntEndpoint"]),
         .executable(name: "shunt", targets: ["shunt"]),
         .executable(name: "shunt-agent", targets: ["shunt-agent"]),
+        .library(name: "ShuntWireTools", targets: ["ShuntWireTools"]),
+        .executable(name: "shunt-wire", targets: ["shunt-wire"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -192,6 +194,34 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
+            name: "ShuntWireTools",
+            dependencies: [
+                "ShuntWire", "ShuntSession", "ShuntTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+            ]
+        ),
+        .executableTarget(
+            name: "shunt-wire",
+            dependencies: [
+                "ShuntWireTools", "ShuntWire", "ShuntTLS", "ShuntSession",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "ShuntWireToolsTests",
+            dependencies: [
+                "ShuntWireTools", "ShuntWire", "ShuntSession", "ShuntTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
     ],

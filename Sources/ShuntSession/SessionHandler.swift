@@ -72,6 +72,16 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
         goAwayObserver = observer
     }
 
+    /// Called for every PING round trip this side completes (`shunt-wire ping` prints them).
+    public func onRoundTrip(_ observer: @escaping (TimeAmount) -> Void) {
+        roundTripObserver = observer
+    }
+
+    private var roundTripObserver: ((TimeAmount) -> Void)?
+
+    /// The settings of the peer's HELLO, defaults filled in (meaningful once `ready`).
+    public var peerSettings: PeerSettings { machine.peerSettings }
+
     /// The latest PING round trip.
     public var roundTripTime: TimeAmount? { machine.roundTripTime }
     public var isReady: Bool { machine.isReady }
@@ -316,8 +326,8 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
                 streams[id]?.receiveClosed()
             case .streamCreditAvailable:
                 openWaitingStreams()
-            case .roundTrip:
-                break
+            case .roundTrip(let time):
+                roundTripObserver?(time)
             case .goAwayReceived(let last, let code, let debug):
                 failWaitingStreams(.sessionClosing)
                 goAwayObserver?(last, code, debug)
