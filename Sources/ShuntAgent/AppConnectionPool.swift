@@ -16,14 +16,21 @@ final class AppConnectionPool {
         self.maxIdle = maxIdle
     }
 
-    /// A connection whose `UpstreamHandler` now reports to `edge`.
-    func acquire(for edge: EdgeHandler) -> EventLoopFuture<Channel> {
+    /// An idle connection, now reporting to `edge`, or nil when none is left (no future: this is
+    /// the path of nearly every request).
+    func acquireIdle(for edge: EdgeHandler) -> Channel? {
         eventLoop.preconditionInEventLoop()
         while let channel = idle.popLast() {
             guard channel.isActive, let existing = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self) else { continue }
             existing.edge = edge
-            return eventLoop.makeSucceededFuture(channel)
+            return channel
         }
+        return nil
+    }
+
+    /// A connection whose `UpstreamHandler` now reports to `edge`.
+    func acquire(for edge: EdgeHandler) -> EventLoopFuture<Channel> {
+        if let channel = acquireIdle(for: edge) { return eventLoop.makeSucceededFuture(channel) }
         let handler = NIOLoopBound(UpstreamHandler(edge: edge), eventLoop: eventLoop)
         return ClientBootstrap(group: eventLoop)
             .channelOption(.allowRemoteHalfClosure, value: true)

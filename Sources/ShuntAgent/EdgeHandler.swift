@@ -239,6 +239,10 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func connectApp() {
+        if let channel = shared.pool.acquireIdle(for: self) {
+            attach(channel, laptop: nil)
+            return
+        }
         shared.pool.acquire(for: self).assumeIsolated().whenComplete { result in
             switch result {
             case .success(let channel):
