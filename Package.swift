@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "ShuntEndpoint", targets: ["ShuntEndpoint"]),
         .executable(name: "shunt", targets: ["shunt"]),
         .executable(name: "shunt-agent", targets: ["shunt-agent"]),
+        .library(name: "ShuntKube", targets: ["ShuntKube"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -25,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         .target(
@@ -107,6 +109,7 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                "ShuntKube",
             ]
         ),
         .testTarget(
@@ -181,6 +184,15 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
+        ),
+        .target(
+            name: "ShuntKube",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        .testTarget(
+            name: "ShuntKubeTests",
+            dependencies: ["ShuntKube", .product(name: "Yams", package: "Yams")],
+            exclude: ["Fixtures"]
         ),
     ],
     swiftLanguageModes: [.v6]
