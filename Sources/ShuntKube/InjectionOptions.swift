@@ -34,6 +34,12 @@ public struct InjectionSummary: Sendable, Equatable {
         public var servicePort: Int
         public var edgePort: Int
         public var appPort: Int
+
+        public init(servicePort: Int, edgePort: Int, appPort: Int) {
+            self.servicePort = servicePort
+            self.edgePort = edgePort
+            self.appPort = appPort
+        }
     }
 
     public var workload: String

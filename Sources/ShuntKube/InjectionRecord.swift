@@ -33,7 +33,7 @@ enum InjectionRecord {
     }
 
     /// A targetPort as written: a number or a port name (a JSON number or string).
-    enum TargetPort: Codable, Equatable {
+    enum TargetPort: Codable, Equatable, CustomStringConvertible {
         case number(Int)
         case name(String)
 
@@ -43,6 +43,13 @@ enum InjectionRecord {
                 self = .number(number)
             } else {
                 self = .name(try container.decode(String.self))
+            }
+        }
+
+        var description: String {
+            switch self {
+            case .number(let number): String(number)
+            case .name(let name): name
             }
         }
 

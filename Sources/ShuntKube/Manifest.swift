@@ -13,11 +13,15 @@ public struct Manifest {
     }
 
     public init(yaml: String) throws {
+        var parsed: [Node] = []
         do {
-            documents = Array(try compose_all(yaml: yaml))
+            var stream = try compose_all(yaml: yaml)
+            while let document = stream.next() { parsed.append(document) }
+            if let error = stream.error { throw error }
         } catch {
             throw InjectionError(.invalidYAML, "the input is not YAML: \(error)")
         }
+        documents = parsed
         locations = []
         for (index, document) in documents.enumerated() {
             if document.text("kind") == "List", let items = document.value("items")?.sequence {
