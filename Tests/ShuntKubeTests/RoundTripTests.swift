@@ -63,3 +63,17 @@ import Yams
         #expect(try documents(edited) == documents(expected))
     }
 }
+
+/// `deploy/kubernetes/orders-injected.yaml` is what `shunt inject` writes for `orders.yaml`.
+@Suite struct DeployExampleTests {
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../deploy/kubernetes").standardized
+
+    @Test func theCommittedInjectedExampleIsWhatInjectWrites() throws {
+        let original = try String(contentsOf: Self.folder.appendingPathComponent("orders.yaml"), encoding: .utf8)
+        let committed = try String(contentsOf: Self.folder.appendingPathComponent("orders-injected.yaml"), encoding: .utf8)
+        #expect(try documents(Injection.inject(yaml: original, options: InjectionOptions()).yaml) == documents(committed),
+                "regenerate: shunt inject deploy/kubernetes/orders.yaml > deploy/kubernetes/orders-injected.yaml")
+        #expect(try documents(Uninjection.uninject(yaml: committed).yaml) == documents(original))
+    }
+}
