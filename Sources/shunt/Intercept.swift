@@ -4,7 +4,9 @@ import Foundation
 import NIOConcurrencyHelpers
 import NIOPosix
 import ShuntEndpoint
+import ShuntKube
 import ShuntMatch
+import ShuntSession
 
 /// `shunt intercept`: take over a service's traffic (all of it, or only your requests) and serve it
 /// from a program on this laptop, until Ctrl-C or until the command given after `--` exits.
@@ -16,7 +18,12 @@ struct Intercept: AsyncParsableCommand {
             printed when the intercept starts) come to your laptop; everyone else keeps reaching the \
             in-cluster version. --http-header=all takes every connection of the port instead.
 
+            Without --agent, shunt finds the service's pods with kubectl (-n NS, --context) and \
+            registers the intercept on the agent of every replica, each through its own `kubectl \
+            port-forward` to the agent's tunnel port; pods that start later are not followed yet.
+
             Examples:
+              shunt intercept orders -n shop --port 8080
               shunt intercept orders --agent 127.0.0.1:7443 --port 8080
               shunt intercept orders --agent 10.0.0.5:7443 --http-path-prefix /api
               shunt intercept orders --agent 10.0.0.5:7443 --http-header x-user=alice
@@ -51,6 +58,13 @@ struct Intercept: AsyncParsableCommand {
     var pathRegex: [String] = []
 
     @OptionGroup var agentOptions: AgentOptions
+
+    @Option(name: [.customShort("n"), .customLong("namespace")], help: ArgumentHelp(
+        "The service's namespace, for finding its agents with kubectl (default: kubectl's current one).", valueName: "NS"))
+    var namespace: String?
+
+    @Option(help: ArgumentHelp("The kubectl context to find the agents in (default: the current one).", valueName: "NAME"))
+    var context: String?
 
     @Option(help: "The intercept's name, unique on the service port (default: SERVICE-YOURNAME).")
     var name: String?
@@ -97,17 +111,26 @@ struct Intercept: AsyncParsableCommand {
         // Drawn once: every re-registration after a reconnect sends this same rule (and header value).
         let rule = try rule()
         let (local, remote) = try ports()
-        let address = try agentOptions.address(for: "intercept")
-        let endpoint = try agentOptions.endpoint(for: "intercept")
         let format = OutputFormat(rawValue: output) ?? .text
-        let configuration = EndpointConfiguration(
-            service: service, agentHost: address.host, agentPort: address.port, certificates: agentOptions.certs.folder,
-            localPort: local, remotePort: remote,
-            name: name ?? EndpointConfiguration.defaultName(service: service, developer: endpoint.identity.name),
-            rule: rule, compress: compress, output: format)
+        // Without --agent: every replica's agent, each through its own kubectl port-forward.
+        let forwards = try agentOptions.agent == nil ? openPortForwards() : []
+        defer { for forward in forwards { forward.stop() } }
+        let endpoint = try agentOptions.endpoint(for: "intercept")
+        let addresses = try agentOptions.agent == nil
+            ? forwards.map { HostPort(host: "127.0.0.1", port: $0.localPort) }
+            : [agentOptions.address(for: "intercept")]
         let printer = EndpointPrinter(format: format, service: service, local: "127.0.0.1:\(local)")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let session = InterceptSession(configuration: configuration, endpoint: endpoint, group: group, events: { printer.print($0) })
+        let replicas = addresses.map { address in
+            let configuration = EndpointConfiguration(
+                service: service, agentHost: address.host, agentPort: address.port, certificates: agentOptions.certs.folder,
+                localPort: local, remotePort: remote,
+                name: name ?? EndpointConfiguration.defaultName(service: service, developer: endpoint.identity.name),
+                rule: rule, compress: compress, output: format)
+            return InterceptSession(configuration: configuration, endpoint: endpoint, group: group, events: { printer.print($0) })
+        }
+        let configuration = replicas[0].configuration
+        let session = ReplicaSessions(replicas)
 
         // A signal while starting lets the start finish and then removes the intercept; a second
         // one gives up at once (the agent drops what the session registered when it ends).
@@ -181,6 +204,26 @@ struct Intercept: AsyncParsableCommand {
         if let child { status = status == 0 ? await child.exitStatus() : status }
         try? await group.shutdownGracefully()
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// The Service's agent pods, found with kubectl, each with a port-forward to its tunnel port.
+    private func openPortForwards() throws -> [PortForward] {
+        guard let executable = Kubectl.locate() else {
+            throw CommandFailure.exit("intercept", "kubectl is not on PATH; install it, or pass the agent's address with --agent HOST:PORT", status: 2)
+        }
+        let kubectl = Kubectl(executable: executable, namespace: namespace, context: context)
+        var forwards: [PortForward] = []
+        do {
+            for pod in try kubectl.agentPods(service: service) {
+                if !pod.ready { CommandFailure.say("intercept", "warning: pod \(pod.name) is not ready; intercepting on it too") }
+                forwards.append(try kubectl.portForward(pod: pod.name, port: pod.tunnelPort))
+            }
+        } catch {
+            for forward in forwards { forward.stop() }
+            throw CommandFailure.exit("intercept", "\(error)")
+        }
+        CommandFailure.say("intercept", "agents of \(service): " + forwards.map { "pod/\($0.pod) via 127.0.0.1:\($0.localPort)" }.joined(separator: ", "))
+        return forwards
     }
 
     private enum Phase: Sendable {

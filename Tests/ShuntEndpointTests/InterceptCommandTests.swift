@@ -12,7 +12,7 @@ import Testing
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("shunt")
     }
 
-    static func launch(_ arguments: [String]) throws -> (Process, Pipe, Pipe) {
+    static func launch(_ arguments: [String], environment: [String: String]? = nil) throws -> (Process, Pipe, Pipe) {
         let binary = shuntBinary
         try #require(FileManager.default.isExecutableFile(atPath: binary.path), "\(binary.path) is missing: build with `swift build --build-tests`")
         let process = Process()
@@ -20,6 +20,7 @@ import Testing
         let errors = Pipe()
         process.executableURL = binary
         process.arguments = arguments
+        if let environment { process.environment = environment }
         process.standardOutput = output
         process.standardError = errors
         try process.run()
@@ -115,7 +116,7 @@ extension InterceptCommandTests {
     }
 
     @Test func withoutAnAgentAddressItExitsTwoAndSaysWhy() async throws {
-        let (process, _, errors) = try Self.launch(["intercept", "orders", "--certs", "/nonexistent"])
+        let (process, _, errors) = try Self.launch(["intercept", "orders", "--certs", "/nonexistent"], environment: ["PATH": "/nonexistent"])
         #expect(await Self.exitStatus(process) == 2)
         #expect(Self.text(errors).contains("--agent HOST:PORT"))
     }
