@@ -20,7 +20,8 @@ struct Intercept: AsyncParsableCommand {
 
             Without --agent, shunt finds the service's pods with kubectl (-n NS, --context) and \
             registers the intercept on the agent of every replica, each through its own `kubectl \
-            port-forward` to the agent's tunnel port; pods that start later are not followed yet.
+            port-forward` to the agent's tunnel port, and looks again every --replica-poll seconds for \
+            replicas that appeared (they get the intercept too) or went away.
 
             Examples:
               shunt intercept orders -n shop --port 8080
@@ -65,6 +66,9 @@ struct Intercept: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("The kubectl context to find the agents in (default: the current one).", valueName: "NAME"))
     var context: String?
+
+    @Option(help: ArgumentHelp("Without --agent: seconds between looks for replicas that appeared or went away (0: never).", valueName: "SECONDS"))
+    var replicaPoll = 10
 
     @Option(help: "The intercept's name, unique on the service port (default: SERVICE-YOURNAME).")
     var name: String?
@@ -113,23 +117,24 @@ struct Intercept: AsyncParsableCommand {
         let (local, remote) = try ports()
         let format = OutputFormat(rawValue: output) ?? .text
         // Without --agent: every replica's agent, each through its own kubectl port-forward.
-        let forwards = try agentOptions.agent == nil ? openPortForwards() : []
+        let kubectl = try agentOptions.agent == nil ? locateKubectl() : nil
+        let forwards = try kubectl.map(openPortForwards) ?? []
         defer { for forward in forwards { forward.stop() } }
         let endpoint = try agentOptions.endpoint(for: "intercept")
-        let addresses = try agentOptions.agent == nil
-            ? forwards.map { HostPort(host: "127.0.0.1", port: $0.localPort) }
-            : [agentOptions.address(for: "intercept")]
         let printer = EndpointPrinter(format: format, service: service, local: "127.0.0.1:\(local)")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let replicas = addresses.map { address in
+        let makeSession: @Sendable (HostPort) -> InterceptSession = { [service, name, compress, certificates = agentOptions.certs.folder] address in
             let configuration = EndpointConfiguration(
-                service: service, agentHost: address.host, agentPort: address.port, certificates: agentOptions.certs.folder,
+                service: service, agentHost: address.host, agentPort: address.port, certificates: certificates,
                 localPort: local, remotePort: remote,
                 name: name ?? EndpointConfiguration.defaultName(service: service, developer: endpoint.identity.name),
                 rule: rule, compress: compress, output: format)
             return InterceptSession(configuration: configuration, endpoint: endpoint, group: group, events: { printer.print($0) })
         }
-        let configuration = replicas[0].configuration
+        let replicas: [(key: String, replica: ReplicaSessions.Replica)] = try kubectl == nil
+            ? [("agent", .init(session: makeSession(agentOptions.address(for: "intercept")), forward: nil))]
+            : forwards.map { ($0.pod, .init(session: makeSession(HostPort(host: "127.0.0.1", port: $0.localPort)), forward: $0)) }
+        let configuration = replicas[0].replica.session.configuration
         let session = ReplicaSessions(replicas)
 
         // A signal while starting lets the start finish and then removes the intercept; a second
@@ -193,6 +198,14 @@ struct Intercept: AsyncParsableCommand {
             }
         }
 
+        // Replicas that appear get the intercept too; those that go away are dropped.
+        let follower = kubectl.flatMap { kubectl in
+            replicaPoll > 0 ? Task { [service, replicaPoll] in
+                await Self.follow(kubectl, service: service, sessions: session, every: .seconds(replicaPoll), makeSession: makeSession)
+            } : nil
+        }
+        defer { follower?.cancel() }
+
         var status: Int32 = 0
         do {
             try await session.serve()
@@ -206,12 +219,15 @@ struct Intercept: AsyncParsableCommand {
         if status != 0 { throw ExitCode(status) }
     }
 
-    /// The Service's agent pods, found with kubectl, each with a port-forward to its tunnel port.
-    private func openPortForwards() throws -> [PortForward] {
+    private func locateKubectl() throws -> Kubectl {
         guard let executable = Kubectl.locate() else {
             throw CommandFailure.exit("intercept", "kubectl is not on PATH; install it, or pass the agent's address with --agent HOST:PORT", status: 2)
         }
-        let kubectl = Kubectl(executable: executable, namespace: namespace, context: context)
+        return Kubectl(executable: executable, namespace: namespace, context: context)
+    }
+
+    /// The Service's agent pods, found with kubectl, each with a port-forward to its tunnel port.
+    private func openPortForwards(_ kubectl: Kubectl) throws -> [PortForward] {
         var forwards: [PortForward] = []
         do {
             for pod in try kubectl.agentPods(service: service) {
@@ -224,6 +240,35 @@ struct Intercept: AsyncParsableCommand {
         }
         CommandFailure.say("intercept", "agents of \(service): " + forwards.map { "pod/\($0.pod) via 127.0.0.1:\($0.localPort)" }.joined(separator: ", "))
         return forwards
+    }
+
+    /// Looks at the Service's pods every `interval`: a new agent pod gets a port-forward and the
+    /// intercept; a pod that is gone loses its session and port-forward. A failed look changes nothing.
+    private static func follow(_ kubectl: Kubectl, service: String, sessions: ReplicaSessions, every interval: Duration,
+                               makeSession: @escaping @Sendable (HostPort) -> InterceptSession) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            guard !Task.isCancelled, let pods = try? kubectl.agentPods(service: service) else { continue }
+            let current = sessions.keys
+            for pod in pods where !current.contains(pod.name) {
+                do {
+                    let forward = try kubectl.portForward(pod: pod.name, port: pod.tunnelPort)
+                    do {
+                        try await sessions.add(pod.name, .init(session: makeSession(HostPort(host: "127.0.0.1", port: forward.localPort)), forward: forward))
+                        CommandFailure.say("intercept", "replica pod/\(pod.name) joined (via 127.0.0.1:\(forward.localPort))")
+                    } catch {
+                        forward.stop()
+                        CommandFailure.say("intercept", "replica pod/\(pod.name) could not be intercepted: \(error)")
+                    }
+                } catch {
+                    CommandFailure.say("intercept", "replica pod/\(pod.name): \(error)")
+                }
+            }
+            for gone in current.subtracting(pods.map(\.name)).sorted() {
+                sessions.remove(gone)
+                CommandFailure.say("intercept", "replica pod/\(gone) is gone")
+            }
+        }
     }
 
     private enum Phase: Sendable {
