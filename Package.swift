@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "shunt-agent", targets: ["shunt-agent"]),
         .library(name: "ShuntWireTools", targets: ["ShuntWireTools"]),
         .executable(name: "shunt-wire", targets: ["shunt-wire"]),
+        .library(name: "ShuntKube", targets: ["ShuntKube"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -31,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         .target(
@@ -119,6 +121,7 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                "ShuntKube",
             ]
         ),
         .testTarget(
@@ -223,6 +226,15 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
+        ),
+        .target(
+            name: "ShuntKube",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        .testTarget(
+            name: "ShuntKubeTests",
+            dependencies: ["ShuntKube", .product(name: "Yams", package: "Yams")],
+            exclude: ["Fixtures"]
         ),
     ],
     swiftLanguageModes: [.v6]

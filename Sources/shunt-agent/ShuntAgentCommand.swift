@@ -15,7 +15,7 @@ struct ShuntAgentMain {
     static let environmentOptions: [EnvironmentArguments.Option] = [
         .init("listen", repeatable: true), .init("app", repeatable: true), .init("tunnel-listen"), .init("admin-listen"),
         .init("certs"), .init("tls-cert"), .init("tls-key"), .init("client-ca"), .init("service"), .init("env", repeatable: true),
-        .init("header-timeout"), .init("idle-timeout"), .init("shutdown-deadline"), .init("log-format"), .init("log-level"),
+        .init("env-prefix"), .init("header-timeout"), .init("idle-timeout"), .init("shutdown-deadline"), .init("log-format"), .init("log-level"),
     ]
 
     static func main() async {
@@ -74,6 +74,11 @@ struct ShuntAgentCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("An environment variable of the app to report to laptops (`shunt intercept --env-file`); repeatable.", valueName: "NAME=VALUE"))
     var env: [String] = []
 
+    @Option(name: .customLong("env-prefix"), help: ArgumentHelp(
+        "Also report each variable of the agent's own environment whose name starts with PREFIX, without it (how `shunt inject` hands over the app's env and envFrom).",
+        valueName: "PREFIX"))
+    var envPrefix: String?
+
     @Option(help: "Seconds a request head may take to arrive (slowloris bound).")
     var headerTimeout: Int = 10
 
@@ -121,6 +126,12 @@ struct ShuntAgentCommand: AsyncParsableCommand {
         configuration.adminPort = adminAddress.port
         configuration.edge.headerReadTimeout = .seconds(Int64(headerTimeout))
         configuration.edge.idleTimeout = .seconds(Int64(idleTimeout))
+        if let envPrefix, !envPrefix.isEmpty {
+            for (name, value) in ProcessInfo.processInfo.environment where name.hasPrefix(envPrefix) && name.count > envPrefix.count {
+                configuration.environment[String(name.dropFirst(envPrefix.count))] = value
+            }
+        }
+        // An explicit --env wins over a prefixed variable of the same name.
         for entry in env {
             guard let equals = entry.firstIndex(of: "=") else { throw ValidationError("--env \(entry): expected NAME=VALUE") }
             configuration.environment[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])

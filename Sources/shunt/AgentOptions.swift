@@ -8,7 +8,7 @@ import ShuntTLS
 /// `--agent HOST:PORT` and `--certs DIR`, shared by the commands that talk to an agent.
 struct AgentOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "The agent's address (its pod IP or a port-forward). Required for now: finding the agent through Kubernetes is not available yet.",
+        "The agent's address (its pod IP or a port-forward). `shunt intercept` without it finds every replica's agent with kubectl; list and leave need it for now.",
         valueName: "HOST:PORT"))
     var agent: String?
 

@@ -4,7 +4,9 @@ import Foundation
 import NIOConcurrencyHelpers
 import NIOPosix
 import ShuntEndpoint
+import ShuntKube
 import ShuntMatch
+import ShuntSession
 
 /// `shunt intercept`: take over a service's traffic (all of it, or only your requests) and serve it
 /// from a program on this laptop, until Ctrl-C or until the command given after `--` exits.
@@ -16,7 +18,13 @@ struct Intercept: AsyncParsableCommand {
             printed when the intercept starts) come to your laptop; everyone else keeps reaching the \
             in-cluster version. --http-header=all takes every connection of the port instead.
 
+            Without --agent, shunt finds the service's pods with kubectl (-n NS, --context) and \
+            registers the intercept on the agent of every replica, each through its own `kubectl \
+            port-forward` to the agent's tunnel port, and looks again every --replica-poll seconds for \
+            replicas that appeared (they get the intercept too) or went away.
+
             Examples:
+              shunt intercept orders -n shop --port 8080
               shunt intercept orders --agent 127.0.0.1:7443 --port 8080
               shunt intercept orders --agent 10.0.0.5:7443 --http-path-prefix /api
               shunt intercept orders --agent 10.0.0.5:7443 --http-header x-user=alice
@@ -51,6 +59,16 @@ struct Intercept: AsyncParsableCommand {
     var pathRegex: [String] = []
 
     @OptionGroup var agentOptions: AgentOptions
+
+    @Option(name: [.customShort("n"), .customLong("namespace")], help: ArgumentHelp(
+        "The service's namespace, for finding its agents with kubectl (default: kubectl's current one).", valueName: "NS"))
+    var namespace: String?
+
+    @Option(help: ArgumentHelp("The kubectl context to find the agents in (default: the current one).", valueName: "NAME"))
+    var context: String?
+
+    @Option(help: ArgumentHelp("Without --agent: seconds between looks for replicas that appeared or went away (0: never).", valueName: "SECONDS"))
+    var replicaPoll = 10
 
     @Option(help: "The intercept's name, unique on the service port (default: SERVICE-YOURNAME).")
     var name: String?
@@ -97,34 +115,47 @@ struct Intercept: AsyncParsableCommand {
         // Drawn once: every re-registration after a reconnect sends this same rule (and header value).
         let rule = try rule()
         let (local, remote) = try ports()
-        let address = try agentOptions.address(for: "intercept")
-        let endpoint = try agentOptions.endpoint(for: "intercept")
         let format = OutputFormat(rawValue: output) ?? .text
-        let configuration = EndpointConfiguration(
-            service: service, agentHost: address.host, agentPort: address.port, certificates: agentOptions.certs.folder,
-            localPort: local, remotePort: remote,
-            name: name ?? EndpointConfiguration.defaultName(service: service, developer: endpoint.identity.name),
-            rule: rule, compress: compress, output: format)
+        // Without --agent: every replica's agent, each through its own kubectl port-forward.
+        let kubectl = try agentOptions.agent == nil ? locateKubectl() : nil
+        let forwards = try kubectl.map(openPortForwards) ?? []
+        defer { for forward in forwards { forward.stop() } }
+        let endpoint = try agentOptions.endpoint(for: "intercept")
         let printer = EndpointPrinter(format: format, service: service, local: "127.0.0.1:\(local)")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         // `shunt status` reads what this process writes about its intercept (until it exits).
         let statusWriter = NIOLockedValueBox<InterceptStatusWriter?>(nil)
         let identity = endpoint.identity.name
-        let agentText = "\(address.host):\(address.port)"
-        let session = InterceptSession(configuration: configuration, endpoint: endpoint, group: group, events: { event in
-            printer.print(event)
+        let record: @Sendable (EndpointEvent, String) -> Void = { event, agentText in
             let writer = statusWriter.withLockedValue { writer -> InterceptStatusWriter? in
                 if writer == nil, case .intercepted(let intercept) = event {
                     writer = InterceptStatusWriter(InterceptStatus(
-                        pid: getpid(), name: intercept.name, service: configuration.service, agent: agentText, local: "127.0.0.1:\(local)",
+                        pid: getpid(), name: intercept.name, service: service, agent: agentText, local: "127.0.0.1:\(local)",
                         rule: intercept.rule.description, header: intercept.header.map { "\($0.name): \($0.value)" }, identity: identity,
                         state: .connected, since: intercept.since))
                 }
                 return writer
             }
             writer?.observe(event)
-        })
+        }
         defer { statusWriter.withLockedValue { $0 }?.remove() }
+        let makeSession: @Sendable (HostPort) -> InterceptSession = { [service, name, compress, certificates = agentOptions.certs.folder] address in
+            let configuration = EndpointConfiguration(
+                service: service, agentHost: address.host, agentPort: address.port, certificates: certificates,
+                localPort: local, remotePort: remote,
+                name: name ?? EndpointConfiguration.defaultName(service: service, developer: endpoint.identity.name),
+                rule: rule, compress: compress, output: format)
+            let agentText = "\(address.host):\(address.port)"
+            return InterceptSession(configuration: configuration, endpoint: endpoint, group: group, events: { event in
+                printer.print(event)
+                record(event, agentText)
+            })
+        }
+        let replicas: [(key: String, replica: ReplicaSessions.Replica)] = try kubectl == nil
+            ? [("agent", .init(session: makeSession(agentOptions.address(for: "intercept")), forward: nil))]
+            : forwards.map { ($0.pod, .init(session: makeSession(HostPort(host: "127.0.0.1", port: $0.localPort)), forward: $0)) }
+        let configuration = replicas[0].replica.session.configuration
+        let session = ReplicaSessions(replicas)
 
         // A signal while starting lets the start finish and then removes the intercept; a second
         // one gives up at once (the agent drops what the session registered when it ends).
@@ -187,6 +218,14 @@ struct Intercept: AsyncParsableCommand {
             }
         }
 
+        // Replicas that appear get the intercept too; those that go away are dropped.
+        let follower = kubectl.flatMap { kubectl in
+            replicaPoll > 0 ? Task { [service, replicaPoll] in
+                await Self.follow(kubectl, service: service, sessions: session, every: .seconds(replicaPoll), makeSession: makeSession)
+            } : nil
+        }
+        defer { follower?.cancel() }
+
         var status: Int32 = 0
         do {
             try await session.serve()
@@ -198,6 +237,58 @@ struct Intercept: AsyncParsableCommand {
         if let child { status = status == 0 ? await child.exitStatus() : status }
         try? await group.shutdownGracefully()
         if status != 0 { throw ExitCode(status) }
+    }
+
+    private func locateKubectl() throws -> Kubectl {
+        guard let executable = Kubectl.locate() else {
+            throw CommandFailure.exit("intercept", "kubectl is not on PATH; install it, or pass the agent's address with --agent HOST:PORT", status: 2)
+        }
+        return Kubectl(executable: executable, namespace: namespace, context: context)
+    }
+
+    /// The Service's agent pods, found with kubectl, each with a port-forward to its tunnel port.
+    private func openPortForwards(_ kubectl: Kubectl) throws -> [PortForward] {
+        var forwards: [PortForward] = []
+        do {
+            for pod in try kubectl.agentPods(service: service) {
+                if !pod.ready { CommandFailure.say("intercept", "warning: pod \(pod.name) is not ready; intercepting on it too") }
+                forwards.append(try kubectl.portForward(pod: pod.name, port: pod.tunnelPort))
+            }
+        } catch {
+            for forward in forwards { forward.stop() }
+            throw CommandFailure.exit("intercept", "\(error)")
+        }
+        CommandFailure.say("intercept", "agents of \(service): " + forwards.map { "pod/\($0.pod) via 127.0.0.1:\($0.localPort)" }.joined(separator: ", "))
+        return forwards
+    }
+
+    /// Looks at the Service's pods every `interval`: a new agent pod gets a port-forward and the
+    /// intercept; a pod that is gone loses its session and port-forward. A failed look changes nothing.
+    private static func follow(_ kubectl: Kubectl, service: String, sessions: ReplicaSessions, every interval: Duration,
+                               makeSession: @escaping @Sendable (HostPort) -> InterceptSession) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            guard !Task.isCancelled, let pods = try? kubectl.agentPods(service: service) else { continue }
+            let current = sessions.keys
+            for pod in pods where !current.contains(pod.name) {
+                do {
+                    let forward = try kubectl.portForward(pod: pod.name, port: pod.tunnelPort)
+                    do {
+                        try await sessions.add(pod.name, .init(session: makeSession(HostPort(host: "127.0.0.1", port: forward.localPort)), forward: forward))
+                        CommandFailure.say("intercept", "replica pod/\(pod.name) joined (via 127.0.0.1:\(forward.localPort))")
+                    } catch {
+                        forward.stop()
+                        CommandFailure.say("intercept", "replica pod/\(pod.name) could not be intercepted: \(error)")
+                    }
+                } catch {
+                    CommandFailure.say("intercept", "replica pod/\(pod.name): \(error)")
+                }
+            }
+            for gone in current.subtracting(pods.map(\.name)).sorted() {
+                sessions.remove(gone)
+                CommandFailure.say("intercept", "replica pod/\(gone) is gone")
+            }
+        }
     }
 
     private enum Phase: Sendable {

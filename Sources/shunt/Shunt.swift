@@ -10,6 +10,6 @@ struct Shunt: AsyncParsableCommand {
             intercept sends only the requests that carry your header or hit your path, while everyone \
             else keeps reaching the in-cluster version.
             """,
-        subcommands: [Intercept.self, List.self, Leave.self, Status.self, Demo.self, Certs.self, Relay.self]
+        subcommands: [Intercept.self, List.self, Leave.self, Status.self, Demo.self, Certs.self, Relay.self, Inject.self, Uninject.self]
     )
 }

@@ -118,7 +118,7 @@ extension InterceptCommandTests {
     }
 
     @Test func withoutAnAgentAddressItExitsTwoAndSaysWhy() async throws {
-        let (process, _, errors) = try Self.launch(["intercept", "orders", "--certs", "/nonexistent"])
+        let (process, _, errors) = try Self.launch(["intercept", "orders", "--certs", "/nonexistent"], environment: ["PATH": "/nonexistent"])
         #expect(await Self.exitStatus(process) == 2)
         #expect(Self.text(errors).contains("--agent HOST:PORT"))
     }

@@ -1,0 +1,102 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import ShuntMatch
+import Testing
+
+/// `shunt intercept` without --agent: the pods come from a fake `kubectl` on PATH, whose
+/// port-forward lines point at the fake agent; the intercept is registered once per replica, with
+/// one header value, and removed from each at SIGINT.
+@Suite(.serialized, .timeLimit(.minutes(1))) struct InterceptDiscoveryTests {
+    static func pod(_ name: String) -> String {
+        #"{"metadata":{"name":"\#(name)"},"spec":{"containers":[{"name":"orders"},{"name":"shunt-agent","ports":[{"name":"shunt-tunnel","containerPort":7443}]}]},"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}"#
+    }
+
+    static func setPods(_ names: [String], in folder: URL) throws {
+        let list = #"{"items":[\#(names.map(pod).joined(separator: ","))]}"#
+        let temporary = folder.appendingPathComponent("pods.json.new")
+        try list.write(to: temporary, atomically: false, encoding: .utf8)
+        // Renamed into place, so that the fake kubectl never reads half a file.
+        guard rename(temporary.path, folder.appendingPathComponent("pods.json").path) == 0 else { throw CocoaError(.fileWriteUnknown) }
+    }
+
+    static func fakeKubectl(agentPort: Int, pods: [String] = ["orders-a", "orders-b"]) throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shunt-kubectl-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try setPods(pods, in: folder)
+        let script = """
+            #!/bin/sh
+            echo "$*" >> '\(folder.path)/calls'
+            case "$*" in
+              *"get service orders -o json") echo '{"spec":{"selector":{"app":"orders"}}}' ;;
+              *"get pods -l app=orders -o json") cat '\(folder.path)/pods.json' ;;
+              *"port-forward pod/"*" :7443 --address 127.0.0.1") echo "Forwarding from 127.0.0.1:\(agentPort) -> 7443"; exec sleep 60 ;;
+              *) echo "fake kubectl: unexpected $*" >&2; exit 2 ;;
+            esac
+            """
+        let path = folder.appendingPathComponent("kubectl")
+        try script.write(to: path, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path.path)
+        return folder
+    }
+
+    @Test func everyReplicasAgentGetsTheSameInterceptThroughItsPortForward() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let agent = try await FakeAgent(group: group)
+        let folder = try Self.fakeKubectl(agentPort: agent.port)
+        defer { try? FileManager.default.removeItem(at: folder) }
+
+        let (process, _, errors) = try InterceptCommandTests.launch(
+            ["intercept", "orders", "-n", "shop", "--certs", agent.certificates.folder.url.path, "--port", "9999:8080", "--replica-poll", "0"],
+            environment: ["PATH": "\(folder.path):/usr/bin:/bin"])
+        var registrations = agent.registrations.makeAsyncIterator()
+        let first = try #require(await registrations.next())
+        let second = try #require(await registrations.next())
+        #expect(first.name == "orders-alice" && second.name == "orders-alice")
+        #expect(first.rule.generatedHeader != nil)
+        #expect(first.rule == second.rule)
+
+        kill(process.processIdentifier, SIGINT)
+        #expect(await InterceptCommandTests.exitStatus(process) == 0, "\(InterceptCommandTests.text(errors))")
+        #expect(agent.removals.withLockedValue { $0 } == ["orders-alice", "orders-alice"])
+        let calls = try String(contentsOf: folder.appendingPathComponent("calls"), encoding: .utf8)
+        #expect(calls == """
+            --namespace shop get service orders -o json
+            --namespace shop get pods -l app=orders -o json
+            --namespace shop port-forward pod/orders-a :7443 --address 127.0.0.1
+            --namespace shop port-forward pod/orders-b :7443 --address 127.0.0.1
+
+            """)
+        await agent.stop()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func replicasThatAppearGetTheInterceptAndThoseThatGoAwayLoseIt() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let agent = try await FakeAgent(group: group)
+        let folder = try Self.fakeKubectl(agentPort: agent.port, pods: ["orders-a"])
+        defer { try? FileManager.default.removeItem(at: folder) }
+
+        let (process, _, errors) = try InterceptCommandTests.launch(
+            ["intercept", "orders", "--certs", agent.certificates.folder.url.path, "--port", "9999:8080", "--replica-poll", "1"],
+            environment: ["PATH": "\(folder.path):/usr/bin:/bin"])
+        var registrations = agent.registrations.makeAsyncIterator()
+        let first = try #require(await registrations.next())
+
+        try Self.setPods(["orders-a", "orders-b"], in: folder)
+        let joined = try #require(await registrations.next())
+        #expect(joined.rule == first.rule)
+
+        try Self.setPods(["orders-b"], in: folder)
+        while agent.removals.withLockedValue({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(50)) }
+
+        kill(process.processIdentifier, SIGINT)
+        #expect(await InterceptCommandTests.exitStatus(process) == 0)
+        let printed = InterceptCommandTests.text(errors)
+        #expect(printed.contains("replica pod/orders-b joined"), "\(printed)")
+        #expect(printed.contains("replica pod/orders-a is gone"), "\(printed)")
+        #expect(agent.removals.withLockedValue { $0 } == ["orders-alice", "orders-alice"])
+        await agent.stop()
+        try await group.shutdownGracefully()
+    }
+}
