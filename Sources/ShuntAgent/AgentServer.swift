@@ -16,8 +16,10 @@ public final class AgentServer: Sendable {
         /// Where laptops connect.
         public var tunnelHost = "0.0.0.0"
         public var tunnelPort = 7443
-        /// Service ports: the edge listens on each, on `edgeHost`.
+        /// Service ports: the edge listens on each, on `edgeHost` (or on its own host from
+        /// `edgeHosts`, one per port, when that is not empty).
         public var edgeHost = "0.0.0.0"
+        public var edgeHosts: [String] = []
         public var edgePorts: [Int] = [8080]
         /// The app container, one address per edge port (same order).
         public var appAddresses: [SocketAddress]
@@ -53,6 +55,7 @@ public final class AgentServer: Sendable {
     public static func start(_ configuration: Configuration, certificates: CertificateFolder, logger: Logger,
                              metrics: AgentMetrics = AgentMetrics()) async throws -> AgentServer {
         precondition(configuration.edgePorts.count == configuration.appAddresses.count, "one app address per edge port")
+        precondition(configuration.edgeHosts.isEmpty || configuration.edgeHosts.count == configuration.edgePorts.count, "one host per edge port")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         let endpoint = try ShuntTLSEndpoint.agent(folder: certificates)
@@ -84,7 +87,7 @@ public final class AgentServer: Sendable {
                         try channel.pipeline.syncOperations.addHandler(EdgeHandler(shared: shared, client: channel.remoteAddress))
                     }
                 }
-                .bind(host: configuration.edgeHost, port: port).get()
+                .bind(host: configuration.edgeHosts.isEmpty ? configuration.edgeHost : configuration.edgeHosts[index], port: port).get()
             let bound = edge.localAddress?.port ?? port
             portBox.withLockedValue { $0 = bound }
             boundPorts.append(bound)

@@ -117,6 +117,7 @@ struct ShuntAgentCommand: AsyncParsableCommand {
         let tunnelAddress = try HostPort(parsing: tunnel)
         var configuration = AgentServer.Configuration(appAddresses: apps)
         configuration.edgeHost = edges[0].host
+        configuration.edgeHosts = edges.map(\.host)
         configuration.edgePorts = edges.map(\.port)
         configuration.tunnelHost = tunnelAddress.host
         configuration.tunnelPort = tunnelAddress.port
@@ -148,7 +149,7 @@ struct ShuntAgentCommand: AsyncParsableCommand {
         }
         logger.info("listening", metadata: [
             "tunnel": "\(tunnelAddress.host):\(server.tunnelPort)", "admin": "\(adminAddress.host):\(server.adminPort ?? 0)",
-            "edge": .string(zip(server.edgePorts, app).map { "\(edges[0].host):\($0)→\($1)" }.joined(separator: ",")),
+            "edge": .string(zip(zip(edges, server.edgePorts), app).map { "\($0.0.host):\($0.1)→\($1)" }.joined(separator: ",")),
             "service": .string(service),
         ])
         let agent = AgentService(server: server, deadline: .seconds(Int64(shutdownDeadline)), logger: logger)

@@ -116,8 +116,9 @@ expect 'PREFACE'
 expect 'HELLO v1\.\.1 COMPRESSION=1'
 expect 'HELLO v1\.\.1 INITIAL_MAX_STREAMS=1000 COMPRESSION=1'
 expect 'STREAM_OPEN s=1 TCP'
-expect 'DATA s=1 len=19'
-expect 'DATA s=1 \[FIN\] len=0'
+# The data and its FIN leave in one frame when they are written in the same event-loop pass, in two otherwise.
+expect 'DATA s=1 (\[FIN\] )?len=19'
+expect 'DATA s=1 \[FIN\] len=(0|19)'
 expect 'PING [0-9a-f]{16}'
 expect 'PING \[ACK\] [0-9a-f]{16}'
 expect 'GOAWAY last=0 NO_ERROR "shunt-wire ping done"'
@@ -134,7 +135,7 @@ frames=$(tr ',' '\n' < "$work/dissected.txt" | grep -cE 'PREFACE|HELLO|STREAM_OP
 # the transcript unless a dissector claims them: the Lua script is loaded here too.)
 tshark -r "$work/capture.pcapng" -o "tls.keylog_file:$work/keys.txt" -X "lua_script:tools/wireshark/shunt.lua" -q -z follow,tls,raw,0 > "$work/follow.txt" 2>/dev/null
 "$bin/shunt-wire" decode --from-tshark "$work/follow.txt" > "$work/decoded.txt" || { cat "$work/decoded.txt" >&2; fail "shunt-wire decode found a malformation in tshark's transcript"; }
-for line in '^@0 > PREFACE' '^@0 < PREFACE' '^@8 > HELLO' '^@8 < HELLO' '> STREAM_OPEN stream=1 flags=0 length=1 kind=TCP' '> DATA stream=1 flags=0 length=19 data="hello through shunt"'; do
+for line in '^@0 > PREFACE' '^@0 < PREFACE' '^@8 > HELLO' '^@8 < HELLO' '> STREAM_OPEN stream=1 flags=0 length=1 kind=TCP' '> DATA stream=1 flags=(0|FIN) length=19 data="hello through shunt"'; do
   grep -qE "$line" "$work/decoded.txt" || { cat "$work/decoded.txt" >&2; fail "no line matching /$line/ in shunt-wire decode's output"; }
 done
 echo "tools/wireshark/test.sh: tshark dissected $frames Shunt frames in $([ "$crafted" = yes ] && echo 3 || echo 2) sessions; shunt-wire decode read tshark's transcript ($(wc -l < "$work/decoded.txt") records)"
