@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ShuntMatch
+import ShuntWire
 
 /// How the agent writes its log: `text` (one `time level message key=value …` line, for people) or
 /// `json` (one object a line, for a cluster's log collector). Either way a record is one line.
@@ -66,23 +67,7 @@ public struct AgentLogHandler: LogHandler {
         return plain ? text : jsonString(text)
     }
 
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    static func jsonString(_ text: String) -> String { JSONText.quoted(text) }
 
     private static func timestamp(_ date: Date) -> String {
         let formatter = ISO8601DateFormatter()
