@@ -235,6 +235,9 @@ struct Intercept: AsyncParsableCommand {
             status = 1
         }
         if let child { status = status == 0 ? await child.exitStatus() : status }
+        // A replica joining at this moment finishes (and is removed again) before the loop goes.
+        follower?.cancel()
+        await follower?.value
         try? await group.shutdownGracefully()
         if status != 0 { throw ExitCode(status) }
     }
@@ -263,12 +266,20 @@ struct Intercept: AsyncParsableCommand {
     }
 
     /// Looks at the Service's pods every `interval`: a new agent pod gets a port-forward and the
-    /// intercept; a pod that is gone loses its session and port-forward. A failed look changes nothing.
+    /// intercept; a pod that is gone loses its session and port-forward; a pod whose port-forward
+    /// ended gets a new one. A failed look changes nothing.
     private static func follow(_ kubectl: Kubectl, service: String, sessions: ReplicaSessions, every interval: Duration,
                                makeSession: @escaping @Sendable (HostPort) -> InterceptSession) async {
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
-            guard !Task.isCancelled, let pods = try? kubectl.agentPods(service: service) else { continue }
+            guard !Task.isCancelled, !sessions.isStopping, let pods = try? kubectl.agentPods(service: service),
+                  !Task.isCancelled, !sessions.isStopping else { continue }
+            // A replica whose port-forward ended is dropped here and, if its pod is still listed,
+            // joins again below through a new port-forward.
+            for key in sessions.keysWithEndedForwards {
+                sessions.remove(key)
+                CommandFailure.say("intercept", "the port-forward to pod/\(key) ended; opening a new one")
+            }
             let current = sessions.keys
             for pod in pods where !current.contains(pod.name) {
                 do {

@@ -30,6 +30,16 @@ final class ReplicaSessions: Sendable {
 
     var keys: Set<String> { Set(replicas.withLockedValue { $0.keys }) }
 
+    /// Replicas whose kubectl port-forward has ended (kubectl exits when its connection to the API
+    /// server or the pod drops): their sessions can only retry a dead local port.
+    var keysWithEndedForwards: [String] {
+        // Stopping ends every port-forward: none of them is to be opened again.
+        guard !isStopping else { return [] }
+        return replicas.withLockedValue { current in
+            current.filter { $0.value.forward.map { !$0.isRunning } ?? false }.map(\.key).sorted()
+        }
+    }
+
     private var first: Replica? {
         let current = replicas.withLockedValue { $0 }
         return initial.compactMap { current[$0] }.first ?? current.values.first
@@ -71,6 +81,9 @@ final class ReplicaSessions: Sendable {
     func remove(_ key: String) {
         replicas.withLockedValue { $0.removeValue(forKey: key) }?.session.stop()
     }
+
+    /// `stop` was called: replicas are no longer added or replaced.
+    var isStopping: Bool { stopping.withLockedValue { $0 } }
 
     /// The app's environment, as the first replica's agent reports it.
     func agentInfo() async throws -> InterceptCalls.AgentInfo {

@@ -30,7 +30,12 @@ import Testing
             case "$*" in
               *"get service orders -o json") echo '{"spec":{"selector":{"app":"orders"}}}' ;;
               *"get pods -l app=orders -o json") cat '\(folder.path)/pods.json' ;;
-              *"port-forward pod/"*" :7443 --address 127.0.0.1") echo "Forwarding from 127.0.0.1:\(agentPort) -> 7443"; exec sleep 60 ;;
+              *"port-forward pod/"*" :7443 --address 127.0.0.1")
+                echo x >> '\(folder.path)/forwards'
+                echo "Forwarding from 127.0.0.1:\(agentPort) -> 7443"
+                # With drop-first, the first port-forward ends after a second, as a dropped one does.
+                if [ -f '\(folder.path)/drop-first' ] && [ "$(wc -l < '\(folder.path)/forwards')" -eq 1 ]; then exec sleep 1; fi
+                exec sleep 60 ;;
               *) echo "fake kubectl: unexpected $*" >&2; exit 2 ;;
             esac
             """
@@ -96,6 +101,35 @@ import Testing
         #expect(printed.contains("replica pod/orders-b joined"), "\(printed)")
         #expect(printed.contains("replica pod/orders-a is gone"), "\(printed)")
         #expect(agent.removals.withLockedValue { $0 } == ["orders-alice", "orders-alice"])
+        await agent.stop()
+        try await group.shutdownGracefully()
+    }
+
+    /// kubectl port-forward exits when its connection drops while the pod stays: the replica gets a
+    /// new port-forward and its intercept again, and the user is told.
+    @Test func aPortForwardThatEndsIsOpenedAgain() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let agent = try await FakeAgent(group: group)
+        let folder = try Self.fakeKubectl(agentPort: agent.port, pods: ["orders-a"])
+        defer { try? FileManager.default.removeItem(at: folder) }
+        _ = FileManager.default.createFile(atPath: folder.appendingPathComponent("drop-first").path, contents: nil)
+
+        let (process, _, errors) = try InterceptCommandTests.launch(
+            ["intercept", "orders", "--certs", agent.certificates.folder.url.path, "--port", "9999:8080", "--replica-poll", "1"],
+            environment: ["PATH": "\(folder.path):/usr/bin:/bin"])
+        var registrations = agent.registrations.makeAsyncIterator()
+        let first = try #require(await registrations.next())
+        let again = try #require(await registrations.next())
+        #expect(again.rule == first.rule)
+        // The intercept is back (the agent saw it registered again); SIGINT may come while the CLI
+        // is still saying so: it finishes the join, removes the intercept, and exits 0.
+        kill(process.processIdentifier, SIGINT)
+        #expect(await InterceptCommandTests.exitStatus(process) == 0)
+        let printed = InterceptCommandTests.text(errors)
+        #expect(printed.contains("the port-forward to pod/orders-a ended; opening a new one"), "\(printed)")
+        #expect(!printed.contains("ERROR"), "\(printed)")
+        let forwards = try String(contentsOf: folder.appendingPathComponent("forwards"), encoding: .utf8)
+        #expect(forwards.split(separator: "\n").count == 2)
         await agent.stop()
         try await group.shutdownGracefully()
     }
