@@ -55,3 +55,35 @@ import Testing
         try await group.shutdownGracefully()
     }
 }
+
+/// Path rules over real sockets: `--http-path-equal`, `--http-path-prefix` (segment-aware) and
+/// `--http-path-regex` (the whole path), each with the auto header, the query never part of the path.
+@Suite struct PathRuleTests {
+    @Test(.timeLimit(.minutes(1))) func equalPrefixAndRegexRouteExactlyTheirPaths() async throws {
+        let world = try await AgentLoopbackTests.World.start()
+        let local = try await NamedHTTPServer(name: "laptop", group: world.group)
+        let cases: [(flags: RuleFlags, laptop: [String], app: [String])] = [
+            (RuleFlags(pathEqual: ["/api/orders"]), ["/api/orders", "/api/orders?x=1"], ["/api/orders/", "/api/orders/7", "/api"]),
+            (RuleFlags(pathPrefix: ["/api"]), ["/api", "/api/", "/api/orders?q=/x"], ["/apix", "/ap", "/v1/api"]),
+            (RuleFlags(pathRegex: ["/orders/[0-9]+"]), ["/orders/7", "/orders/123?x=a"], ["/orders/", "/orders/7/items", "/xorders/7", "/orders/7a"]),
+        ]
+        for (index, rule) in cases.enumerated() {
+            let alice = try await world.laptop("alice", serving: local)
+            let intercept = try await alice.register("orders-alice-\(index)", rule: try rule.flags.spec())
+            let (name, value) = AgentLoopbackTests.header(intercept)
+            let caller = try await KeepAliveClient(port: world.agent.edgePorts[0], group: world.group)
+            for path in rule.laptop {
+                #expect(try await caller.send("GET \(path) HTTP/1.1\r\nHost: o\r\n\(name): \(value)\r\n\r\n").body.hasPrefix("laptop GET \(path)"), "\(path)")
+                #expect(try await caller.send("GET \(path) HTTP/1.1\r\nHost: o\r\n\r\n").body.hasPrefix("app GET \(path)"), "\(path) without the header")
+            }
+            for path in rule.app {
+                #expect(try await caller.send("GET \(path) HTTP/1.1\r\nHost: o\r\n\(name): \(value)\r\n\r\n").body.hasPrefix("app GET \(path)"), "\(path)")
+            }
+            await caller.close()
+            await alice.close()
+            for _ in 0..<200 where !world.agent.registry.list().isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        await local.stop()
+        try await world.stop()
+    }
+}
