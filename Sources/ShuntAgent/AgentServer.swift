@@ -70,7 +70,8 @@ public final class AgentServer: Sendable {
         for (index, port) in configuration.edgePorts.enumerated() {
             let app = configuration.appAddresses[index]
             let poolBox = try await loop.submit {
-                NIOLoopBound(AppConnectionPool(address: app, eventLoop: loop, maxIdle: configuration.edge.maxIdleAppConnections), eventLoop: loop)
+                NIOLoopBound(AppConnectionPool(address: app, eventLoop: loop, maxIdle: configuration.edge.maxIdleAppConnections,
+                                                  idleTimeout: configuration.edge.appIdleTimeout), eventLoop: loop)
             }.get()
             let portBox = NIOLockedValueBox(port)
             let edge = try await ServerBootstrap(group: loop)

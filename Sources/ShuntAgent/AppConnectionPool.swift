@@ -2,25 +2,30 @@ import NIOCore
 import NIOPosix
 
 /// Keep-alive connections to the app container, on one event loop: a request reuses an idle one
-/// (the oldest first) or dials a new one; at most `maxIdle` wait. An idle connection that the app
-/// closes, or that sends anything, is dropped.
+/// (the most recent first) or dials a new one; at most `maxIdle` wait, each at most `idleTimeout`.
+/// An idle connection that the app closes, or that sends anything, is dropped.
 final class AppConnectionPool {
     let address: SocketAddress
     let eventLoop: EventLoop
     let maxIdle: Int
-    private var idle: [Channel] = []
+    let idleTimeout: TimeAmount
+    private var idle: [(channel: Channel, timer: Scheduled<Void>)] = []
 
-    init(address: SocketAddress, eventLoop: EventLoop, maxIdle: Int) {
+    init(address: SocketAddress, eventLoop: EventLoop, maxIdle: Int, idleTimeout: TimeAmount = .milliseconds(1_500)) {
         self.address = address
         self.eventLoop = eventLoop
         self.maxIdle = maxIdle
+        self.idleTimeout = idleTimeout
     }
+
+    var idleCount: Int { idle.count }
 
     /// An idle connection, now reporting to `edge`, or nil when none is left (no future: this is
     /// the path of nearly every request).
     func acquireIdle(for edge: EdgeHandler) -> Channel? {
         eventLoop.preconditionInEventLoop()
-        while let channel = idle.popLast() {
+        while let (channel, timer) = idle.popLast() {
+            timer.cancel()
             guard channel.isActive, let existing = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self) else { continue }
             existing.edge = edge
             return channel
@@ -42,7 +47,7 @@ final class AppConnectionPool {
             .assumeIsolated()
             .map { channel in
                 // Once per connection: an idle one the app closes leaves the pool.
-                channel.closeFuture.assumeIsolated().whenComplete { _ in self.idle.removeAll { $0 === channel } }
+                channel.closeFuture.assumeIsolated().whenComplete { _ in self.forget(channel) }
                 return channel
             }
             .nonisolated()
@@ -55,11 +60,27 @@ final class AppConnectionPool {
             channel.close(promise: nil)
             return
         }
-        idle.append(channel)
+        let timer = eventLoop.assumeIsolated().scheduleTask(in: idleTimeout) { [weak channel] in
+            guard let channel else { return }
+            self.forget(channel)
+            channel.close(promise: nil)
+        }
+        idle.append((channel, timer))
+    }
+
+    private func forget(_ channel: Channel) {
+        idle.removeAll { entry in
+            guard entry.channel === channel else { return false }
+            entry.timer.cancel()
+            return true
+        }
     }
 
     func closeAll() {
-        for channel in idle { channel.close(promise: nil) }
+        for entry in idle {
+            entry.timer.cancel()
+            entry.channel.close(promise: nil)
+        }
         idle.removeAll()
     }
 }

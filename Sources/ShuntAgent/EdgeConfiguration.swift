@@ -15,6 +15,10 @@ public struct EdgeConfiguration: Sendable {
     public var lingerTimeout = TimeAmount.seconds(2)
     /// Idle keep-alive connections to the app kept per event loop.
     public var maxIdleAppConnections = 64
+    /// How long an app connection may wait unused in the pool before the agent closes it: below
+    /// the keep-alive timeout of common servers (gunicorn 2 s, Node.js and uvicorn 5 s), so that the
+    /// app does not close a connection just as a request takes it.
+    public var appIdleTimeout = TimeAmount.milliseconds(1_500)
 
     public init() {}
 }

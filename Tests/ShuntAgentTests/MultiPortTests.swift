@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ShuntAgent
@@ -84,6 +85,54 @@ import Testing
             for _ in 0..<200 where !world.agent.registry.list().isEmpty { try await Task.sleep(for: .milliseconds(10)) }
         }
         await local.stop()
+        try await world.stop()
+    }
+}
+
+/// The pool of app connections: reused while busy, closed by the agent after `appIdleTimeout`
+/// unused (before a server's own keep-alive timeout can race a request for it).
+@Suite struct AppPoolTests {
+    @Test(.timeLimit(.minutes(1))) func anIdleAppConnectionIsClosedAfterTheIdleTimeout() async throws {
+        var edge = EdgeConfiguration()
+        edge.appIdleTimeout = .milliseconds(200)
+        let world = try await AgentLoopbackTests.World.start(edge: edge)
+        let open = NIOLockedValueBox(0)
+        let accepted = NIOLockedValueBox(0)
+        let app = try await ServerBootstrap(group: world.group)
+            .childChannelInitializer { channel in
+                accepted.withLockedValue { $0 += 1 }
+                open.withLockedValue { $0 += 1 }
+                channel.closeFuture.whenComplete { _ in open.withLockedValue { $0 -= 1 } }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(NamedHTTPServer.Responder(name: "counted"))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        var configuration = AgentServer.Configuration(appAddresses: [app.localAddress!])
+        configuration.tunnelHost = "127.0.0.1"
+        configuration.tunnelPort = 0
+        configuration.edgeHost = "127.0.0.1"
+        configuration.edgePorts = [0]
+        configuration.edge = edge
+        let agent = try await AgentServer.start(configuration, certificates: world.certs.agent, log: { _ in })
+        let caller = try await KeepAliveClient(port: agent.edgePorts[0], group: world.group)
+        for index in 0..<5 {
+            #expect(try await caller.send("GET /\(index) HTTP/1.1\r\nHost: o\r\n\r\n").body.hasPrefix("counted GET /\(index)"))
+        }
+        #expect(accepted.withLockedValue { $0 } == 1, "back-to-back requests reuse one app connection")
+        #expect(open.withLockedValue { $0 } == 1)
+        var closed = false
+        for _ in 0..<100 where !closed {
+            try await Task.sleep(for: .milliseconds(20))
+            closed = open.withLockedValue { $0 } == 0
+        }
+        #expect(closed, "the idle app connection was closed by the agent")
+        #expect(try await caller.send("GET /again HTTP/1.1\r\nHost: o\r\n\r\n").body.hasPrefix("counted GET /again"))
+        #expect(accepted.withLockedValue { $0 } == 2)
+        await caller.close()
+        try await agent.stop()
+        try await app.close()
         try await world.stop()
     }
 }
