@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -111,12 +112,18 @@ public struct AgentProbe: Sendable {
             configuration.pingInterval = options.interval
             return configuration
         }()
+        let peerCertificateBox = NIOLockedValueBox<NIOSSLCertificate?>(nil)
         let channel: Channel
         do {
             channel = try await ClientBootstrap(group: loop)
                 .connectTimeout(options.deadline)
                 .channelInitializer { channel in
                     endpoint.configure(channel, host: host) { _ in
+                        // Taken here, on the loop, the moment the peer is verified: later the
+                        // handler may already be gone from a pipeline that closed.
+                        if let certificate = try? channel.pipeline.syncOperations.nioSSL_peerCertificate() {
+                            peerCertificateBox.withLockedValue { $0 = certificate }
+                        }
                         let session = SessionHandler(configuration: configuration, inboundStreamInitializer: { $0.close() })
                         session.onRoundTrip { rounds.add($0) }
                         return session
@@ -145,7 +152,8 @@ public struct AgentProbe: Sendable {
         }
         let handshake = NIODeadline.now() - started
         let session = connection.session
-        let peerCertificate = try? await channel.nioSSL_peerCertificate().get()
+        var peerCertificate = peerCertificateBox.withLockedValue { $0 }
+        if peerCertificate == nil { peerCertificate = try? await channel.nioSSL_peerCertificate().get() }
         var chain: [CertificateSummary] = []
         if let der = try? peerCertificate?.toDERBytes(), let leaf = try? Certificate(derEncoded: der) {
             chain.append(CertificateSummary(role: "agent", leaf))
