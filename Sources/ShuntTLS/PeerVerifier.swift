@@ -9,6 +9,15 @@ public struct PeerIdentity: Hashable, Sendable, CustomStringConvertible {
     /// The full subject, e.g. `O=Shunt,CN=alice`.
     public var subject: String
     public var notValidAfter: Date
+    /// The peer's verified certificate (nil for this side's own identity).
+    public var certificate: Certificate?
+
+    public init(name: String, subject: String, notValidAfter: Date, certificate: Certificate? = nil) {
+        self.name = name
+        self.subject = subject
+        self.notValidAfter = notValidAfter
+        self.certificate = certificate
+    }
 
     public var description: String { name }
 }
@@ -135,7 +144,7 @@ public struct PeerVerifier: Sendable {
             guard usages?.contains(.clientAuth) == true else { return .failure(.wrongUsage(subject: subject, needed: "client (developer)")) }
         }
         let name = Self.commonName(leaf.subject) ?? subject
-        return .success(PeerIdentity(name: name, subject: subject, notValidAfter: leaf.notValidAfter))
+        return .success(PeerIdentity(name: name, subject: subject, notValidAfter: leaf.notValidAfter, certificate: leaf))
     }
 
     public static func commonName(_ name: DistinguishedName) -> String? {

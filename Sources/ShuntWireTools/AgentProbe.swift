@@ -152,10 +152,11 @@ public struct AgentProbe: Sendable {
         }
         let handshake = NIODeadline.now() - started
         let session = connection.session
-        var peerCertificate = peerCertificateBox.withLockedValue { $0 }
-        if peerCertificate == nil { peerCertificate = try? await channel.nioSSL_peerCertificate().get() }
         var chain: [CertificateSummary] = []
-        if let der = try? peerCertificate?.toDERBytes(), let leaf = try? Certificate(derEncoded: der) {
+        // The certificate the handshake gate verified; from the TLS handler only as a fallback.
+        if let leaf = connection.peer.certificate {
+            chain.append(CertificateSummary(role: "agent", leaf))
+        } else if let der = try? (peerCertificateBox.withLockedValue { $0 })?.toDERBytes(), let leaf = try? Certificate(derEncoded: der) {
             chain.append(CertificateSummary(role: "agent", leaf))
         }
         if let authority { chain.append(CertificateSummary(role: "CA (trusted, from the certs folder)", authority)) }
