@@ -57,10 +57,11 @@ echo "== image $(du -sb "$("${buildah[@]}" mount "$container")" | cut -f1) bytes
   --listen 127.0.0.1:0 --app "127.0.0.1:$app_port" --tunnel-listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
   --certs /etc/shunt/certs --service orders --env-prefix SHUNT_APP_ > "$work/agent.log" 2>&1 &
 agent_pid=$!
-started=$(await_line "$work/agent.log" "tunnel on") || fail "the agent did not start"
-tunnel=$(echo "$started" | sed -E 's/.*tunnel on [^:]+:([0-9]+);.*/\1/')
-admin=$(echo "$started" | sed -E 's/.*admin on [^:]+:([0-9]+);.*/\1/')
-edge=$(echo "$started" | sed -E 's/.*edge on [^:]+:([0-9]+) .*/\1/')
+# The agent's first log record: `… info listening admin=HOST:PORT edge="HOST:PORT→APP" service=… tunnel=HOST:PORT`.
+started=$(await_line "$work/agent.log" " listening .*tunnel=") || fail "the agent did not start"
+tunnel=$(echo "$started" | sed -E 's/.* tunnel=[^ :]+:([0-9]+).*/\1/')
+admin=$(echo "$started" | sed -E 's/.* admin=[^ :]+:([0-9]+).*/\1/')
+edge=$(echo "$started" | sed -E 's/.* edge="?[^ :]+:([0-9]+).*/\1/')
 echo "== agent in the image: edge $edge → app $app_port, tunnel $tunnel, admin $admin"
 
 curl -fsS "http://127.0.0.1:$admin/healthz" > "$work/healthz" || fail "/healthz did not answer 200"
