@@ -1,6 +1,5 @@
 import NIOConcurrencyHelpers
 import NIOCore
-import NIOPosix
 import ShuntSession
 
 /// The limits of the keep-alive pool to the developer's local service.
@@ -33,7 +32,7 @@ final class LocalConnectionPool: @unchecked Sendable {
     let eventLoop: EventLoop
     let limits: Limits
     let connectTimeout: TimeAmount
-    private var idle: [(channel: Channel, timer: Scheduled<Void>)] = []
+    private let idle: IdleConnections
     /// Connections dialled; read from any thread (tests).
     private let dialled = NIOLockedValueBox(0)
     var dialledCount: Int { dialled.withLockedValue { $0 } }
@@ -43,69 +42,28 @@ final class LocalConnectionPool: @unchecked Sendable {
         self.eventLoop = eventLoop
         self.limits = limits
         self.connectTimeout = connectTimeout
+        idle = IdleConnections(eventLoop: eventLoop, maxIdle: limits.maxIdle, idleTimeout: limits.idleTimeout)
     }
 
     var idleCount: Int { idle.count }
 
     /// A connection whose `LocalSocketHandler` reports to `exchange`.
     func acquire(for exchange: LocalStreamHandler) -> EventLoopFuture<Channel> {
-        eventLoop.preconditionInEventLoop()
-        while let (channel, timer) = idle.popLast() {
-            timer.cancel()
-            guard channel.isActive, let socket = try? channel.pipeline.syncOperations.handler(type: LocalSocketHandler.self) else {
-                channel.close(promise: nil)
-                continue
-            }
+        if let (channel, socket) = idle.take(LocalSocketHandler.self) {
             socket.exchange = exchange
             return eventLoop.makeSucceededFuture(channel)
         }
         dialled.withLockedValue { $0 += 1 }
-        let handler = NIOLoopBound(LocalSocketHandler(exchange: exchange), eventLoop: eventLoop)
-        return ClientBootstrap(group: eventLoop)
-            .channelOption(.allowRemoteHalfClosure, value: true)
-            .connectTimeout(connectTimeout)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler.value) }
-            }
-            .connect(to: address)
-            .assumeIsolated()
-            .map { channel in
-                channel.closeFuture.assumeIsolated().whenComplete { _ in self.forget(channel) }
-                return channel
-            }
-            .nonisolated()
+        return idle.dial(address, connectTimeout: connectTimeout, handler: NIOLoopBound(LocalSocketHandler(exchange: exchange), eventLoop: eventLoop))
     }
 
     /// The exchange on `channel` is over and it may serve another.
     func release(_ channel: Channel) {
-        eventLoop.preconditionInEventLoop()
-        guard channel.isActive, idle.count < limits.maxIdle else {
-            channel.close(promise: nil)
-            return
-        }
-        let timer = eventLoop.assumeIsolated().scheduleTask(in: limits.idleTimeout) { [weak channel] in
-            guard let channel else { return }
-            self.forget(channel)
-            channel.close(promise: nil)
-        }
-        idle.append((channel, timer))
-    }
-
-    private func forget(_ channel: Channel) {
-        idle.removeAll { entry in
-            guard entry.channel === channel else { return false }
-            entry.timer.cancel()
-            return true
-        }
+        idle.put(channel)
     }
 
     func closeAll() {
-        eventLoop.preconditionInEventLoop()
-        for entry in idle {
-            entry.timer.cancel()
-            entry.channel.close(promise: nil)
-        }
-        idle.removeAll()
+        idle.closeAll()
     }
 }
 
