@@ -61,7 +61,11 @@ import Testing
         local.response.withLockedValue { $0 = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8) }
         _ = try await FakeAgent.exchange(on: connection, request: Self.request, responseLength: 40, requestID: "r4")
         #expect(local.open.withLockedValue { $0 } == 1)
-        try await Task.sleep(for: .milliseconds(600))
+        // Waited for, not slept on: the pool closes it 200 ms after it went idle; 5 s is the bound.
+        let idleSince = ContinuousClock.now
+        while local.open.withLockedValue({ $0 }) != 0 && ContinuousClock.now - idleSince < .seconds(5) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         #expect(local.open.withLockedValue { $0 } == 0, "the idle connection was closed by the pool")
         _ = try await FakeAgent.exchange(on: connection, request: Self.request, responseLength: 40, requestID: "r5")
         #expect(local.accepted.withLockedValue { $0 } == 5)
