@@ -19,7 +19,8 @@ import Testing
         let agent = try await FakeAgent(group: group)
         let response = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)
         let local = try await KeepAliveServer(group: group, response: response)
-        let forwarder = LocalForwarder(port: local.port, developer: "alice", events: { _ in })
+        let forwarder = LocalForwarder(port: local.port, developer: "alice",
+                                       pool: LocalPoolLimits(idleTimeout: .seconds(60)), events: { _ in })
         let client = try await InterceptClient.connect(host: "127.0.0.1", port: agent.port, endpoint: try agent.developerEndpoint(),
                                                        group: group, streams: forwarder.streamInitializer)
         var connections = agent.connections.makeAsyncIterator()
