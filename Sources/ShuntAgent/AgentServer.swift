@@ -85,7 +85,7 @@ public final class AgentServer: Sendable {
                         let shared = EdgeHandler.Shared(registry: registryBox.withLockedValue { $0! }, port: portBox.withLockedValue { $0 },
                                                         pool: poolBox.value, configuration: configuration.edge,
                                                         nextRequestID: nextRequestID, metrics: metrics, failOpen: failOpen)
-                        try channel.pipeline.syncOperations.addHandler(EdgeHandler(shared: shared, client: channel.remoteAddress))
+                        try channel.pipeline.syncOperations.addHandler(EdgeProtocolSniffer(shared: shared, client: channel.remoteAddress))
                     }
                 }
                 .bind(host: configuration.edgeHosts.isEmpty ? configuration.edgeHost : configuration.edgeHosts[index], port: port).get()

@@ -19,6 +19,29 @@ public struct EdgeConfiguration: Sendable {
     /// the keep-alive timeout of common servers (gunicorn 2 s, Node.js and uvicorn 5 s), so that the
     /// app does not close a connection just as a request takes it.
     public var appIdleTimeout = TimeAmount.milliseconds(1_500)
+    /// HTTP/2 (h2c with prior knowledge) on the same ports.
+    public var http2 = HTTP2EdgeLimits()
+
+    public init() {}
+}
+
+/// The edge's HTTP/2 limits. swift-nio-http2's own abuse protections stay on at their defaults:
+/// header block validation, content-length validation, the RST_STREAM rate limit (Rapid Reset: 200
+/// per 30 s), the stream error rate limit, the glitch counter, and the bounds on empty DATA frames,
+/// CONTINUATION frames and buffered control frames.
+public struct HTTP2EdgeLimits: Sendable {
+    /// SETTINGS_MAX_CONCURRENT_STREAMS announced to each client; a stream beyond it is refused
+    /// with REFUSED_STREAM (which clients retry). Also the most streams the edge opens on one
+    /// upstream connection at a time; more wait for one to end.
+    public var maxConcurrentStreams = 100
+    /// SETTINGS_MAX_HEADER_LIST_SIZE: the largest decoded header block accepted, in octets.
+    public var maxHeaderListSize = 65_536
+    /// The receive window of each stream, in octets: what one stream may have in flight towards the
+    /// edge before the edge forwards it (the edge reads a stream only while its upstream can take
+    /// more, so this bounds the memory a stream holds).
+    public var streamWindow = 1 << 20
+    /// The receive window of a whole connection, in octets.
+    public var connectionWindow = 4 << 20
 
     public init() {}
 }

@@ -115,14 +115,24 @@ public final class InterceptRegistry: Sendable {
 
     /// Where a request on `port` goes (and one more request counted for its intercept).
     public func route(_ head: ShuntHTTP1.RequestHead, port: Int) -> Route {
+        route(RoutableRequest(head: head), port: port)
+    }
+
+    /// Where a request goes, whatever its HTTP version (`RoutableRequest`, `H2RoutableRequest`).
+    public func route<Request: MatchableRequest>(_ request: Request, port: Int) -> Route {
         state.withLockedValue { state in
             guard let table = state.tables[port], !table.isEmpty else { return .app }
-            guard case .intercept(let rule) = table.route(RoutableRequest(head: head)) else { return .app }
+            guard case .intercept(let rule) = table.route(request) else { return .app }
             return Self.take(rule.name, in: &state)
         }
     }
 
     /// The laptop of the global intercept on `port`, if there is one (and one more connection counted).
+    /// Whether `port` has a global intercept now (nothing is counted).
+    public func hasGlobalIntercept(port: Int) -> Bool {
+        state.withLockedValue { $0.tables[port]?.globalIntercept != nil }
+    }
+
     public func globalRoute(port: Int) -> Route? {
         state.withLockedValue { state in
             guard let rule = state.tables[port]?.globalIntercept else { return nil }

@@ -48,8 +48,8 @@ public final class LocalForwarder: Sendable {
 
     func serve(_ stream: ShuntStreamChannel) -> EventLoopFuture<Void> {
         let loop = stream.eventLoop
-        guard stream.kind == .http || stream.kind == .tcp else {
-            stream.reset(code: .unsupportedKind, reason: "the laptop serves HTTP and TCP streams, not \(stream.kind)")
+        guard stream.kind == .http || stream.kind == .tcp || stream.kind == .http2 else {
+            stream.reset(code: .unsupportedKind, reason: "the laptop serves HTTP, HTTP2 and TCP streams, not \(stream.kind)")
             return loop.makeSucceededVoidFuture()
         }
         let opened = ContinuousClock.now

@@ -21,7 +21,7 @@ public enum ForwardedHeadWriter {
         }
 
         /// The `for=` node of RFC 7239 §6: IPv6 in brackets and quotes.
-        var forwardedNode: String { isIPv6 ? "\"[\(text)]\"" : text }
+        public var forwardedNode: String { isIPv6 ? "\"[\(text)]\"" : text }
     }
 
     /// Appends the forwarded form of `head` to `buffer`. `proto` is the scheme the client spoke to the edge.

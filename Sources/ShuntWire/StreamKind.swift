@@ -11,12 +11,16 @@ public struct StreamKind: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let http = StreamKind(rawValue: 0x02)
     /// One control call (spec §11).
     public static let control = StreamKind(rawValue: 0x03)
+    /// One HTTP/2 connection with prior knowledge, the agent the client: the streams of one caller's
+    /// HTTP/2 connection that one intercept matched.
+    public static let http2 = StreamKind(rawValue: 0x04)
 
     public var name: String {
         switch rawValue {
         case 0x01: "TCP"
         case 0x02: "HTTP"
         case 0x03: "CONTROL"
+        case 0x04: "HTTP2"
         default: "KIND(0x" + hex2(rawValue) + ")"
         }
     }

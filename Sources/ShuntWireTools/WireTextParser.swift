@@ -284,12 +284,12 @@ public enum WireTextParser {
 
         mutating func kind() throws(WireTextError) -> UInt8 {
             guard let (value, column) = take("kind") else { throw error(lineLength + 1, "field kind is missing") }
-            for code in UInt8(1)...UInt8(3) where StreamKind(rawValue: code).name == value { return code }
+            for code in UInt8(1)...UInt8(4) where StreamKind(rawValue: code).name == value { return code }
             if value.hasPrefix("KIND("), value.hasSuffix(")"), let code = Integer.parse(String(value.dropFirst(5).dropLast()), as: UInt8.self) {
                 return code
             }
             if let code = Integer.parse(value, as: UInt8.self) { return code }
-            throw error(column, "kind=\(value) is not TCP, HTTP, CONTROL, KIND(0x..) or a number")
+            throw error(column, "kind=\(value) is not TCP, HTTP, CONTROL, HTTP2, KIND(0x..) or a number")
         }
 
         /// `meta:KEY=VALUE` fields, in line order. Keys are written as given (crafting bad ones is allowed).

@@ -34,7 +34,7 @@ local setting_ranges = {
     [0x0001] = { 16384, 16777215 }, [0x0002] = { 0, 0x7FFFFFFF }, [0x0003] = { 0, 0x7FFFFFFF },
     [0x0004] = { 0, 0x7FFFFFFF }, [0x0005] = { 256, 65535 },
 }
-local kinds = { [0x01] = "TCP", [0x02] = "HTTP", [0x03] = "CONTROL" }
+local kinds = { [0x01] = "TCP", [0x02] = "HTTP", [0x03] = "CONTROL", [0x04] = "HTTP2" }
 
 local f = {
     preface        = ProtoField.bytes("shunt.preface", "Preface"),
