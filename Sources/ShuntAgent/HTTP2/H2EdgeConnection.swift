@@ -88,6 +88,7 @@ final class H2EdgeConnection {
         }
         try channel.pipeline.syncOperations.addHandler(H2ConnectionWatcher(connection: connection))
         try channel.pipeline.syncOperations.addHandler(handler)
+        try channel.pipeline.syncOperations.addHandler(H2ConnectionErrorCloser())
         connection.armIdleTimer()
     }
 
@@ -121,6 +122,7 @@ final class H2EdgeConnection {
                 let multiplexer = try upstream.pipeline.syncOperations.configureHTTP2Pipeline(
                     mode: .client, connectionConfiguration: connectionConfiguration, streamConfiguration: streamConfiguration
                 ) { pushed in pushed.close() }
+                try upstream.pipeline.syncOperations.addHandler(H2ConnectionErrorCloser())
                 self.track(upstream) { self.app = nil }
                 return multiplexer
             }.nonisolated()
@@ -145,6 +147,7 @@ final class H2EdgeConnection {
                 found.value = try stream.pipeline.syncOperations.configureHTTP2Pipeline(
                     mode: .client, connectionConfiguration: connectionConfiguration, streamConfiguration: streamConfiguration
                 ) { pushed in pushed.close() }
+                try stream.pipeline.syncOperations.addHandler(H2ConnectionErrorCloser())
             }
         }
         let multiplexer = opened.assumeIsolated().flatMapThrowing { stream -> NIOHTTP2Handler.StreamMultiplexer in
@@ -258,5 +261,35 @@ final class H2ConnectionWatcher: ChannelInboundHandler, RemovableChannelHandler 
     func channelInactive(context: ChannelHandlerContext) {
         connection.closedByCaller()
         context.fireChannelInactive()
+    }
+}
+
+/// Closes an HTTP/2 connection after swift-nio-http2 reports a connection error: it has sent
+/// GOAWAY and stopped reading, but leaves the close to the pipeline. Stream errors (one stream
+/// reset) leave the connection open.
+final class H2ConnectionErrorCloser: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTP2Frame
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if Self.endsConnection(error) { context.close(promise: nil) }
+        context.fireErrorCaught(error)
+    }
+
+    /// The errors swift-nio-http2 raises as connection errors: abuse limits, unparsable input, a
+    /// bad preface or settings. Any other kind of error (I/O) ends the connection too.
+    static func endsConnection(_ error: Error) -> Bool {
+        switch error {
+        case is NIOHTTP2Errors.ExcessiveRSTFrames, is NIOHTTP2Errors.ExcessiveControlFrames,
+             is NIOHTTP2Errors.ExcessiveEmptyDataFrames, is NIOHTTP2Errors.ExcessiveContinuationFrames,
+             is NIOHTTP2Errors.ExcessiveStreamErrors, is NIOHTTP2Errors.ExcessiveNumberOfGlitches,
+             is NIOHTTP2Errors.ExcessivelyLargeHeaderBlock, is NIOHTTP2Errors.ExcessiveOutboundFrameBuffering,
+             is NIOHTTP2Errors.UnableToParseFrame, is NIOHTTP2Errors.BadClientMagic,
+             is NIOHTTP2Errors.MissingPreface, is NIOHTTP2Errors.ReceivedBadSettings, is NIOHTTP2Errors.MaxStreamsViolation:
+            return true
+        case is any NIOHTTP2Error:
+            return false
+        default:
+            return !(error is NIOHTTP2Errors.StreamError)
+        }
     }
 }
