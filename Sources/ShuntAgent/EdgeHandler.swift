@@ -63,6 +63,13 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if context.channel.isActive { start(context: context) }
     }
 
+    /// The pipeline is torn down (the connection closed): the context goes, or the two would keep
+    /// each other, and the connection, alive.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        cancelTimer()
+        self.context = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         start(context: context)
         context.fireChannelActive()

@@ -52,6 +52,12 @@ final class H2EdgeStreamHandler: ChannelDuplexHandler {
         self.context = context
     }
 
+    /// The stream's pipeline is torn down: the context goes (it and the handler would keep each
+    /// other alive).
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
     // MARK: The caller's side
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -303,6 +309,12 @@ final class H2UpstreamStreamHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+    }
+
+    /// The stream's pipeline is torn down: the context goes (it and the handler would keep each
+    /// other alive).
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
