@@ -26,6 +26,7 @@ import Testing
         try setPods(pods, in: folder)
         let script = """
             #!/bin/sh
+            [ -n "$SHUNT_FAKE_PROBE" ] && exit 0
             echo "$*" >> '\(folder.path)/calls'
             case "$*" in
               *"get service orders -o json") echo '{"spec":{"selector":{"app":"orders"}}}' ;;
@@ -42,6 +43,7 @@ import Testing
         let path = folder.appendingPathComponent("kubectl")
         try script.write(to: path, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path.path)
+        try waitUntilExecutable(path.path)
         return folder
     }
 
@@ -133,4 +135,24 @@ import Testing
         await agent.stop()
         try await group.shutdownGracefully()
     }
+}
+
+/// Waits until the fake executable at `path` can be run: a file just written may be held open for
+/// writing by a child another test is spawning at that moment (between its fork and its exec), and
+/// exec then fails with ETXTBSY ("text file busy"). The script exits at once when
+/// SHUNT_FAKE_PROBE is set, before logging anything.
+private func waitUntilExecutable(_ path: String) throws {
+    for _ in 0..<200 {
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: path)
+        probe.environment = ["SHUNT_FAKE_PROBE": "1"]
+        do {
+            try probe.run()
+            probe.waitUntilExit()
+            return
+        } catch {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+    }
+    Issue.record("\(path) could not be run")
 }

@@ -34,6 +34,7 @@ import Testing
             try pods.write(to: folder.appendingPathComponent("pods.json"), atomically: true, encoding: .utf8)
             let script = """
                 #!/bin/sh
+                [ -n "$SHUNT_FAKE_PROBE" ] && exit 0
                 echo "$*" >> '\(folder.path)/calls'
                 case "$*" in
                   *"get service orders -o json") cat '\(folder.path)/service.json' ;;
@@ -45,6 +46,7 @@ import Testing
                 """
             try script.write(to: folder.appendingPathComponent("kubectl"), atomically: true, encoding: .utf8)
             try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+            try waitUntilExecutable(path)
         }
 
         func remove() { try? FileManager.default.removeItem(at: folder) }
@@ -139,4 +141,24 @@ import Testing
         #expect(AgentPods.forwardedPort(line: "Forwarding from [::1]:43210 -> 7443") == nil)
         #expect(AgentPods.forwardedPort(line: "Handling connection for 43210") == nil)
     }
+}
+
+/// Waits until the fake executable at `path` can be run: a file just written may be held open for
+/// writing by a child another test is spawning at that moment (between its fork and its exec), and
+/// exec then fails with ETXTBSY ("text file busy"). The script exits at once when
+/// SHUNT_FAKE_PROBE is set, before logging anything.
+private func waitUntilExecutable(_ path: String) throws {
+    for _ in 0..<200 {
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: path)
+        probe.environment = ["SHUNT_FAKE_PROBE": "1"]
+        do {
+            try probe.run()
+            probe.waitUntilExit()
+            return
+        } catch {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+    }
+    Issue.record("\(path) could not be run")
 }
