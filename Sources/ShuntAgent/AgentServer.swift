@@ -136,9 +136,10 @@ public final class AgentServer: Sendable {
                 }
                 connection.whenSuccess { connection in
                     let peer = connection.peer.name
-                    logger.info("session opened", metadata: ["peer": .string(peer)])
                     metrics.sessionsAccepted.increment()
                     let session = connection.session
+                    let sessionID = taps.id(of: session) ?? ""
+                    logger.info("session opened", metadata: ["peer": .string(peer), "session": .string(sessionID)])
                     let id = ObjectIdentifier(session)
                     tracked.withLockedValue { $0.sessions[id] = connection }
                     session.ended(on: channel.eventLoop).whenComplete { result in
@@ -146,7 +147,7 @@ public final class AgentServer: Sendable {
                         taps.sessionEnded(session)
                         metrics.sessionEnded(octetsIn: session.octetsRead, octetsOut: session.octetsWritten)
                         let removed = registry.removeAll(session: session)
-                        var fields: Logger.Metadata = ["peer": .string(peer)]
+                        var fields: Logger.Metadata = ["peer": .string(peer), "session": .string(sessionID)]
                         switch result {
                         case .success(nil):
                             fields["why"] = "ended"
