@@ -205,9 +205,9 @@ extension [TapCall.Record] {
         let tap = try await Self.tap(world, TapCall.Request(session: "alice", payload: TapCall.maxPayload, format: .json), into: records)
         try await tap.setReading(false)
 
-        // 2 MiB of body: about 128 DATA records of more than 8 KiB each, far beyond the tap
-        // stream's window and the queue.
-        let body = 2 << 20
+        // 1 MiB of body: about 64 DATA records of more than 8 KiB each, twice what the tap
+        // stream's window, the session's send buffer and the queue hold together.
+        let body = 1 << 20
         let caller = try await KeepAliveClient(port: world.agent.edgePorts[0], group: world.group)
         let response = try await caller.start("POST /big HTTP/1.1\r\nHost: o\r\nx-dev: alice\r\ncontent-length: \(body)\r\n\r\n", method: .post)
         for _ in 0..<(body / (64 << 10)) {
