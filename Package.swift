@@ -72,7 +72,7 @@ let package = Package(
         .target(
             name: "ShuntAgent",
             dependencies: [
-                "ShuntSession", "ShuntMatch", "ShuntHTTP1", "ShuntTLS", "ShuntWire",
+                "ShuntSession", "ShuntMatch", "ShuntHTTP1", "ShuntTLS", "ShuntWire", "ShuntWireTools",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -161,7 +161,7 @@ let package = Package(
         .testTarget(
             name: "ShuntAgentTests",
             dependencies: [
-                "ShuntAgent", "ShuntHTTP1", "ShuntMatch", "ShuntSession", "ShuntTLS", "ShuntWire", "ShuntOracles",
+                "ShuntAgent", "ShuntHTTP1", "ShuntMatch", "ShuntSession", "ShuntTLS", "ShuntWire", "ShuntOracles", "ShuntWireTools",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -208,7 +208,7 @@ let package = Package(
         .target(
             name: "ShuntWireTools",
             dependencies: [
-                "ShuntWire", "ShuntSession", "ShuntTLS",
+                "ShuntWire", "ShuntSession", "ShuntTLS", "ShuntMatch",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -7,6 +7,7 @@ import NIOPosix
 import ShuntMatch
 import ShuntSession
 import ShuntTLS
+import ShuntWireTools
 
 /// The agent: a tunnel listener where laptops connect (mutual TLS, Shunt sessions, control calls),
 /// and one edge listener per service port where the service's traffic arrives and is routed per
@@ -31,6 +32,12 @@ public final class AgentServer: Sendable {
         public var adminHost = "0.0.0.0"
         public var adminPort: Int? = nil
         public var session = SessionConfiguration(role: .server)
+        /// Client certificate names allowed operator-only calls (`tap`, spec §11.1).
+        public var operators: Set<String> = []
+        /// Taps attached at once.
+        public var maxTaps = FrameTaps.defaultMaxTaps
+        /// Octets each tap holds for an operator that reads slowly; further records are dropped and counted.
+        public var tapQueueLimit = TapQueue.defaultLimit
 
         public init(appAddresses: [SocketAddress]) {
             self.appAddresses = appAddresses
@@ -99,6 +106,8 @@ public final class AgentServer: Sendable {
         let control = AgentControl(registry: registry,
                                    info: InterceptCalls.AgentInfo(service: configuration.service, ports: boundPorts, env: configuration.environment),
                                    logger: logger)
+        let taps = FrameTaps(eventLoop: loop, operators: configuration.operators,
+                             limits: FrameTaps.Limits(maxTaps: configuration.maxTaps, queueLimit: configuration.tapQueueLimit), logger: logger)
         var serverSession = configuration.session
         serverSession.role = .server
         let sessionConfiguration = serverSession
@@ -107,31 +116,38 @@ public final class AgentServer: Sendable {
             .childChannelInitializer { channel in
                 let connection = endpoint.configure(channel) { peer in
                     let caller = peer.name
+                    let sessionID = taps.nextSessionID(peer: caller)
                     let handlerBox = NIOLockedValueBox<SessionHandler?>(nil)
                     let handler = SessionHandler(configuration: sessionConfiguration) { stream in
                         guard stream.kind == .control, let session = handlerBox.withLockedValue({ $0 }) else {
                             stream.reset(code: .unsupportedKind, reason: "the agent serves CONTROL streams only")
                             return stream.eventLoop.makeSucceededVoidFuture()
                         }
+                        if stream.metadata.string("call") == TapCall.name {
+                            return taps.serve(stream, caller: caller, session: session)
+                        }
                         return ControlCall.serve(stream) { call, body in
                             stream.eventLoop.makeSucceededFuture(control.answer(call: call, body: body, caller: caller, session: session))
                         }
                     }
                     handlerBox.withLockedValue { $0 = handler }
+                    taps.sessionOpened(handler, id: sessionID, peer: caller)
                     return handler
                 }
                 connection.whenSuccess { connection in
                     let peer = connection.peer.name
-                    logger.info("session opened", metadata: ["peer": .string(peer)])
                     metrics.sessionsAccepted.increment()
                     let session = connection.session
+                    let sessionID = taps.id(of: session) ?? ""
+                    logger.info("session opened", metadata: ["peer": .string(peer), "session": .string(sessionID)])
                     let id = ObjectIdentifier(session)
                     tracked.withLockedValue { $0.sessions[id] = connection }
                     session.ended(on: channel.eventLoop).whenComplete { result in
                         tracked.withLockedValue { _ = $0.sessions.removeValue(forKey: id) }
+                        taps.sessionEnded(session)
                         metrics.sessionEnded(octetsIn: session.octetsRead, octetsOut: session.octetsWritten)
                         let removed = registry.removeAll(session: session)
-                        var fields: Logger.Metadata = ["peer": .string(peer)]
+                        var fields: Logger.Metadata = ["peer": .string(peer), "session": .string(sessionID)]
                         switch result {
                         case .success(nil):
                             fields["why"] = "ended"
@@ -180,7 +196,7 @@ public final class AgentServer: Sendable {
                 .bind(host: configuration.adminHost, port: adminPort).get()
         }
         return AgentServer(registry: registry, tunnel: tunnel, edges: edges, admin: admin, group: group, tracked: tracked,
-                           logger: logger, metrics: metrics)
+                           logger: logger, metrics: metrics, taps: taps)
     }
 
     /// What is connected: edge clients and laptop sessions, for a graceful shutdown.
@@ -191,11 +207,13 @@ public final class AgentServer: Sendable {
 
     private let tracked: NIOLockedValueBox<Tracked>
     private let logger: Logger
+    private let taps: FrameTaps
     public let metrics: AgentMetrics
 
     private init(registry: InterceptRegistry, tunnel: Channel, edges: [Channel], admin: Channel?, group: MultiThreadedEventLoopGroup,
-                 tracked: NIOLockedValueBox<Tracked>, logger: Logger, metrics: AgentMetrics) {
+                 tracked: NIOLockedValueBox<Tracked>, logger: Logger, metrics: AgentMetrics, taps: FrameTaps) {
         self.tracked = tracked
+        self.taps = taps
         self.logger = logger
         self.metrics = metrics
         self.registry = registry
@@ -229,6 +247,9 @@ public final class AgentServer: Sendable {
         }
         let cutClients = tracked.withLockedValue { Array($0.clients.values) }
         for client in cutClients { try? await client.close() }
+        // Taps would hold their sessions open until the deadline: they end first.
+        let taps = self.taps
+        try? await taps.eventLoop.submit { taps.endAll() }.get()
         let sessions = tracked.withLockedValue { Array($0.sessions.values) }
         for connection in sessions {
             let session = connection.session

@@ -97,6 +97,7 @@ public enum InterceptCalls {
             case notFound = "NOT_FOUND"
             case notOwner = "NOT_OWNER"
             case unauthorized = "UNAUTHORIZED"
+            case limitExceeded = "LIMIT_EXCEEDED"
             case `internal` = "INTERNAL"
         }
 

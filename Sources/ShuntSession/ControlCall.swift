@@ -46,6 +46,21 @@ public enum ControlCall {
     }
 }
 
+extension ControlCall {
+    /// The request body of a CONTROL stream the peer opened, once its FIN arrives: for a call whose
+    /// answer is not one body (`tap` streams its answer), served by handlers added after this.
+    /// Fails like `serve` for a body over `maxBodySize` or a stream that ends early.
+    public static func readRequest(_ stream: ShuntStreamChannel) -> EventLoopFuture<ByteBuffer> {
+        let request = stream.eventLoop.makePromise(of: ByteBuffer.self)
+        do {
+            try stream.pipeline.syncOperations.addHandler(BodyCollector(limit: maxBodySize, done: request))
+        } catch {
+            request.fail(error)
+        }
+        return request.futureResult
+    }
+}
+
 public enum ControlCallError: Error, Hashable, Sendable, CustomStringConvertible {
     case bodyTooLarge(limit: Int)
     case endedEarly

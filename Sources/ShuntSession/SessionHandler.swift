@@ -79,6 +79,17 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
 
     private var roundTripObserver: ((TimeAmount) -> Void)?
 
+    /// Which way a frame crossed this session's connection.
+    public enum FrameDirection: Sendable, Hashable {
+        case received, sent
+    }
+
+    /// Sees every frame this session decodes and every frame it encodes, on the event loop, before
+    /// the machine acts on it (received) or as it is written (sent). A DATA frame's bytes are a slice
+    /// of the session's buffers, valid only during the call. Nil (the default) costs one check per
+    /// frame; the agent sets it only while someone taps (`shunt-wire tap`).
+    public var frameObserver: ((FrameDirection, Frame) -> Void)?
+
     /// The settings of the peer's HELLO, defaults filled in (meaningful once `ready`).
     public var peerSettings: PeerSettings { machine.peerSettings }
 
@@ -259,6 +270,7 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
         let now = NIODeadline.now()
         do {
             while let frame = try decoder.next() {
+                if let frameObserver { frameObserver(.received, frame) }
                 machine.receive(frame, now: now)
                 if machine.isEnded { break }
             }
@@ -391,6 +403,7 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
         repeat {
             while context.channel.isWritable || machine.isEnded, let frame = machine.nextOutboundFrame() {
                 if buffer.capacity == 0 { buffer.reserveCapacity(16_400) }
+                if let frameObserver { frameObserver(.sent, frame) }
                 FrameEncoder.encodeWhole(frame, into: &buffer)
                 if buffer.readableBytes >= 16_372 {
                     octetsWritten += buffer.readableBytes

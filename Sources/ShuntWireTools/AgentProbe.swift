@@ -92,19 +92,62 @@ public struct AgentProbe: Sendable {
 
     public func run(host: String, port: Int, group: EventLoopGroup) async throws -> Report {
         let loop = group.next()
-        let connected = loop.makePromise(of: ShuntConnection.self)
         let rounds = RoundTrips(wanted: options.count, promise: loop.makePromise())
         do {
-            return try await run(host: host, port: port, loop: loop, connected: connected, rounds: rounds)
+            return try await run(host: host, port: port, loop: loop, rounds: rounds)
         } catch {
             // Every promise is completed, whatever failed (a second completion is ignored).
-            connected.fail(error)
             rounds.promise.fail(error)
             throw error
         }
     }
 
-    private func run(host: String, port: Int, loop: EventLoop, connected: EventLoopPromise<ShuntConnection>, rounds: RoundTrips) async throws -> Report {
+    /// Connects to an agent as a laptop would and waits for the verified TLS handshake (not HELLO).
+    /// `makeSession` builds the session on the channel's loop once the agent is verified. A failure
+    /// names its stage, and a refusal is told in the words of the side that refused (`explain`).
+    public static func dial(endpoint: ShuntTLSEndpoint, host: String, port: Int, loop: EventLoop, deadline: TimeAmount,
+                            makeSession: @escaping @Sendable (Channel) -> SessionHandler) async throws -> ShuntConnection {
+        let connected = loop.makePromise(of: ShuntConnection.self)
+        do {
+            return try await dial(endpoint: endpoint, host: host, port: port, loop: loop, deadline: deadline, connected: connected, makeSession: makeSession)
+        } catch {
+            connected.fail(error)
+            throw error
+        }
+    }
+
+    private static func dial(endpoint: ShuntTLSEndpoint, host: String, port: Int, loop: EventLoop, deadline: TimeAmount,
+                             connected: EventLoopPromise<ShuntConnection>,
+                             makeSession: @escaping @Sendable (Channel) -> SessionHandler) async throws -> ShuntConnection {
+        let channel: Channel
+        do {
+            channel = try await ClientBootstrap(group: loop)
+                .connectTimeout(deadline)
+                .channelInitializer { channel in
+                    endpoint.configure(channel, host: host) { _ in makeSession(channel) }.cascade(to: connected)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                }
+                .connect(host: host, port: port).get()
+        } catch {
+            throw Failure(stage: "connect", message: "cannot reach \(host):\(port): \(error)")
+        }
+        let timer = loop.scheduleTask(in: deadline) {
+            connected.fail(Failure(stage: "deadline", message: "no verified handshake within \(deadline.nanoseconds / 1_000_000_000) s (is it a Shunt agent's tunnel port?)"))
+        }
+        defer { timer.cancel() }
+        do {
+            return try await connected.futureResult.get()
+        } catch let refusal as HandshakeRefusal {
+            throw Failure(stage: "TLS handshake", message: explain(refusal))
+        } catch let failure as Failure {
+            channel.close(promise: nil)
+            throw failure
+        } catch {
+            throw Failure(stage: "TLS handshake", message: "\(error)")
+        }
+    }
+
+    private func run(host: String, port: Int, loop: EventLoop, rounds: RoundTrips) async throws -> Report {
         let options = self.options
         let started = NIODeadline.now()
         let configuration = {
@@ -113,43 +156,21 @@ public struct AgentProbe: Sendable {
             return configuration
         }()
         let peerCertificateBox = NIOLockedValueBox<NIOSSLCertificate?>(nil)
-        let channel: Channel
-        do {
-            channel = try await ClientBootstrap(group: loop)
-                .connectTimeout(options.deadline)
-                .channelInitializer { channel in
-                    endpoint.configure(channel, host: host) { _ in
-                        // Taken here, on the loop, the moment the peer is verified: later the
-                        // handler may already be gone from a pipeline that closed.
-                        if let certificate = try? channel.pipeline.syncOperations.nioSSL_peerCertificate() {
-                            peerCertificateBox.withLockedValue { $0 = certificate }
-                        }
-                        let session = SessionHandler(configuration: configuration, inboundStreamInitializer: { $0.close() })
-                        session.onRoundTrip { rounds.add($0) }
-                        return session
-                    }.cascade(to: connected)
-                    return channel.eventLoop.makeSucceededVoidFuture()
-                }
-                .connect(host: host, port: port).get()
-        } catch {
-            throw Failure(stage: "connect", message: "cannot reach \(host):\(port): \(error)")
-        }
-        let deadline = loop.scheduleTask(in: options.deadline) {
-            connected.fail(Failure(stage: "deadline", message: "no verified handshake within \(options.deadline.nanoseconds / 1_000_000_000) s (is it a Shunt agent's tunnel port?)"))
+        let deadline = loop.scheduleTask(deadline: started + options.deadline) {
             rounds.promise.fail(Failure(stage: "deadline", message: "the probe did not finish within \(options.deadline.nanoseconds / 1_000_000_000) s"))
         }
         defer { deadline.cancel() }
-        let connection: ShuntConnection
-        do {
-            connection = try await connected.futureResult.get()
-        } catch let refusal as HandshakeRefusal {
-            throw Failure(stage: "TLS handshake", message: Self.explain(refusal))
-        } catch let failure as Failure {
-            channel.close(promise: nil)
-            throw failure
-        } catch {
-            throw Failure(stage: "TLS handshake", message: "\(error)")
+        let connection = try await Self.dial(endpoint: endpoint, host: host, port: port, loop: loop, deadline: options.deadline) { channel in
+            // Taken here, on the loop, the moment the peer is verified: later the
+            // handler may already be gone from a pipeline that closed.
+            if let certificate = try? channel.pipeline.syncOperations.nioSSL_peerCertificate() {
+                peerCertificateBox.withLockedValue { $0 = certificate }
+            }
+            let session = SessionHandler(configuration: configuration, inboundStreamInitializer: { $0.close() })
+            session.onRoundTrip { rounds.add($0) }
+            return session
         }
+        let channel = connection.channel
         let handshake = NIODeadline.now() - started
         let session = connection.session
         var chain: [CertificateSummary] = []

@@ -14,13 +14,7 @@ public enum WireJSONFormat {
             object.append(("type", string("PREFACE")))
             object.append(("length", "\(record.bytes.readableBytes)"))
         case .frame(let frame):
-            object += [
-                ("type", string(frame.type.name)), ("type_code", "\(frame.type.rawValue)"), ("stream", "\(frame.streamID.rawValue)"),
-                ("flags", "\(frame.flags)"),
-                ("flag_names", "[" + WireTextFormat.flagNames(frame.type).filter { frame.flags & $0.1 != 0 }.map { string($0.0) }.joined(separator: ",") + "]"),
-                ("length", "\(frame.payloadLength)"),
-            ]
-            object += fields(frame, options: options)
+            object += members(frame, options: options)
         case .malformed(let error, let resumed):
             object += [
                 ("error", string(error.malformation.rawValue)), ("code", error.code.map { string($0.description) } ?? "null"),
@@ -28,7 +22,23 @@ public enum WireJSONFormat {
                 ("raw", string(WireBytesText.hex(record.bytes.readableBytesView.prefix(options.rawLimit ?? Int.max)))),
             ]
         }
-        return "{" + object.map { string($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
+        return self.object(object)
+    }
+
+    /// A frame's members, in the order `line` writes them: `type`, `type_code`, `stream`, `flags`,
+    /// `flag_names`, `length`, then the type's fields.
+    public static func members(_ frame: Frame, options: WireTextFormat.Options = WireTextFormat.Options()) -> [(String, String)] {
+        [
+            ("type", string(frame.type.name)), ("type_code", "\(frame.type.rawValue)"), ("stream", "\(frame.streamID.rawValue)"),
+            ("flags", "\(frame.flags)"),
+            ("flag_names", "[" + WireTextFormat.flagNames(frame.type).filter { frame.flags & $0.1 != 0 }.map { string($0.0) }.joined(separator: ",") + "]"),
+            ("length", "\(frame.payloadLength)"),
+        ] + fields(frame, options: options)
+    }
+
+    /// `{"name":value,…}` from members whose values are JSON already.
+    public static func object(_ members: [(String, String)]) -> String {
+        "{" + members.map { string($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
     }
 
     static func fields(_ frame: Frame, options: WireTextFormat.Options) -> [(String, String)] {
@@ -77,5 +87,5 @@ public enum WireJSONFormat {
     }
 
     /// A JSON string literal (RFC 8259 escapes).
-    static func string(_ text: String) -> String { JSONText.quoted(text) }
+    public static func string(_ text: String) -> String { JSONText.quoted(text) }
 }

@@ -16,6 +16,7 @@ struct ShuntAgentMain {
         .init("listen", repeatable: true), .init("app", repeatable: true), .init("tunnel-listen"), .init("admin-listen"),
         .init("certs"), .init("tls-cert"), .init("tls-key"), .init("client-ca"), .init("service"), .init("env", repeatable: true),
         .init("env-prefix"), .init("header-timeout"), .init("idle-timeout"), .init("shutdown-deadline"), .init("log-format"), .init("log-level"),
+        .init("operator", repeatable: true),
     ]
 
     static func main() async {
@@ -37,7 +38,7 @@ struct ShuntAgentCommand: AsyncParsableCommand {
 
             Every option can also be set in the environment, as SHUNT_ and its name in capitals with \
             underscores (SHUNT_TUNNEL_LISTEN=0.0.0.0:7443); repeatable ones take a comma-separated list \
-            (SHUNT_LISTEN, SHUNT_APP, SHUNT_ENV). The command line wins.
+            (SHUNT_LISTEN, SHUNT_APP, SHUNT_ENV, SHUNT_OPERATOR). The command line wins.
 
             SIGTERM or SIGINT: stop accepting, let requests in progress finish, GOAWAY to laptops, exit 0 \
             within --shutdown-deadline.
@@ -78,6 +79,10 @@ struct ShuntAgentCommand: AsyncParsableCommand {
         "Also report each variable of the agent's own environment whose name starts with PREFIX, without it (how `shunt inject` hands over the app's env and envFrom).",
         valueName: "PREFIX"))
     var envPrefix: String?
+
+    @Option(name: .customLong("operator"), help: ArgumentHelp(
+        "A client certificate name allowed operator calls (`shunt-wire tap`: the live frame log); repeatable.", valueName: "NAME"))
+    var operators: [String] = []
 
     @Option(help: "Seconds a request head may take to arrive (slowloris bound).")
     var headerTimeout: Int = 10
@@ -122,6 +127,7 @@ struct ShuntAgentCommand: AsyncParsableCommand {
         configuration.tunnelHost = tunnelAddress.host
         configuration.tunnelPort = tunnelAddress.port
         configuration.service = service
+        configuration.operators = Set(operators)
         let adminAddress = try HostPort(parsing: admin)
         configuration.adminHost = adminAddress.host
         configuration.adminPort = adminAddress.port

@@ -6,15 +6,16 @@ import Foundation
 struct ShuntWireCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shunt-wire",
-        abstract: "Decode, craft and probe the Shunt wire protocol.",
+        abstract: "Decode, craft, probe and tap the Shunt wire protocol.",
         discussion: """
             shunt-wire decode capture.bin                   frames of a raw byte stream, one a line
             tshark -q -z follow,tls,raw,0 … | shunt-wire decode --from-tshark
             shunt-wire decode --payload all dump.txt --hex | shunt-wire encode > same.bin
             shunt-wire ping --agent 10.0.0.5:7443 --certs ~/.config/shunt/certs
+            shunt-wire tap --agent 10.0.0.5:7443 --certs ~/ops-certs --session alice   live frame log (operators)
             spec/DEBUGGING.md says how to capture and decrypt a session.
             """,
-        subcommands: [Decode.self, Encode.self, Ping.self]
+        subcommands: [Decode.self, Encode.self, Ping.self, Tap.self]
     )
 }
 

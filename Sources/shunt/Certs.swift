@@ -59,7 +59,7 @@ struct Certs: ParsableCommand {
     struct Issue: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Issue a client certificate for another developer.",
-            discussion: "Writes NAME.pem and NAME-key.pem into --out (default: the certificate folder's issued/ subfolder). Hand both to the developer, who uses them as client.pem and client-key.pem next to ca.pem.")
+            discussion: "Writes NAME.pem and NAME-key.pem into --out (default: the certificate folder's issued/ subfolder). Hand both to the developer, who uses them as client.pem and client-key.pem next to ca.pem. An operator's certificate (`shunt-wire tap`) is issued the same way; the agent's --operator NAME makes it one.")
 
         @OptionGroup var folder: Folder
 

@@ -18,7 +18,8 @@ import Testing
         let agent: AgentServer
         let log: LogLines
 
-        static func start(edge: EdgeConfiguration = EdgeConfiguration(), admin: Bool = false) async throws -> World {
+        static func start(edge: EdgeConfiguration = EdgeConfiguration(), admin: Bool = false,
+                          configure: (inout AgentServer.Configuration) -> Void = { _ in }) async throws -> World {
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             let certs = try TestCertificates()
             let app = try await NamedHTTPServer(name: "app", group: group)
@@ -34,6 +35,7 @@ import Testing
                 configuration.adminHost = "127.0.0.1"
                 configuration.adminPort = 0
             }
+            configure(&configuration)
             let log = LogLines()
             let agent = try await AgentServer.start(configuration, certificates: certs.agent, log: { log.append($0) })
             return World(group: group, certs: certs, app: app, agent: agent, log: log)
