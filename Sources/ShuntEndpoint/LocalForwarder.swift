@@ -102,6 +102,12 @@ public final class LocalForwarder: Sendable {
                         requestID: metadata.string("request-id"), client: metadata.string("client"),
                         report: { events(.request($0)) }))
                 }
+                if stream.kind == .http2 {
+                    let metadata = stream.metadata
+                    try stream.pipeline.syncOperations.addHandler(H2RequestObserver(
+                        intercept: metadata.string("intercept"), client: metadata.string("client"),
+                        report: { events(.request($0)) }))
+                }
                 let (streamSide, socketSide) = GlueHandler.matchedPair()
                 try stream.pipeline.syncOperations.addHandler(streamSide)
                 try socket.pipeline.syncOperations.addHandler(socketSide)

@@ -18,6 +18,10 @@ public struct RequestLogLine: Sendable, Hashable {
     public var intercept: String?
     public var requestID: String?
     public var client: String?
+    /// HTTP/2 streams only: the `grpc-status` of the trailers, and the RST_STREAM error code name
+    /// (`CANCEL`, …) when a reset ended the stream.
+    public var grpcStatus: Int?
+    public var reset: String?
 
     public init(start: Date, method: String?, path: String?, status: Int?, duration: Duration, bytesIn: Int, bytesOut: Int,
                 intercept: String? = nil, requestID: String? = nil, client: String? = nil) {
@@ -38,7 +42,10 @@ public struct RequestLogLine: Sendable, Hashable {
         let seconds = start.timeIntervalSince1970.rounded(.down)
         let local = Int(seconds) + timeZone.secondsFromGMT(for: start)
         let time = Self.clock(secondsOfDay: ((local % 86_400) + 86_400) % 86_400)
-        return "\(time)  \(method ?? "-") \(path ?? "-")  \(status.map(String.init) ?? "-")  \(Self.format(duration))  "
+        var outcome = status.map(String.init) ?? "-"
+        if let grpcStatus { outcome += " grpc-status \(grpcStatus)" }
+        if let reset { outcome += " reset \(reset)" }
+        return "\(time)  \(method ?? "-") \(path ?? "-")  \(outcome)  \(Self.format(duration))  "
             + "in \(Self.format(bytes: bytesIn))  out \(Self.format(bytes: bytesOut))"
     }
 
@@ -52,10 +59,12 @@ public struct RequestLogLine: Sendable, Hashable {
         if let client { out += ",\"client\":" + Self.quoted(client) }
         out += ",\"duration_ms\":" + Self.number(milliseconds)
         out += ",\"event\":\"request\""
+        if let grpcStatus { out += ",\"grpc_status\":\(grpcStatus)" }
         if let intercept { out += ",\"intercept\":" + Self.quoted(intercept) }
         if let method { out += ",\"method\":" + Self.quoted(method) }
         if let path { out += ",\"path\":" + Self.quoted(path) }
         if let requestID { out += ",\"request_id\":" + Self.quoted(requestID) }
+        if let reset { out += ",\"reset\":" + Self.quoted(reset) }
         if let status { out += ",\"status\":\(status)" }
         out += ",\"time\":\"" + Self.internetTime(start) + "\"}"
         return out

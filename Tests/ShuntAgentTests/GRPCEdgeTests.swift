@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ShuntAgent
@@ -20,6 +21,7 @@ struct GRPCEdgeTests {
         let certs: TestCertificates
         let app: GRPCPeer
         let local: GRPCPeer
+        let localPort: Int
         let agent: AgentServer
         let laptop: TestLaptop
 
@@ -39,7 +41,7 @@ struct GRPCEdgeTests {
             let laptop = try await TestLaptop.connect(agentPort: agent.tunnelPort, endpoint: try certs.developer("alice"),
                                                       localPort: localPort, group: group)
             _ = try await laptop.register("orders-alice", rule: try RuleFlags(httpHeader: ["x-dev=alice"]).spec())
-            return World(group: group, certs: certs, app: app, local: local, agent: agent, laptop: laptop)
+            return World(group: group, certs: certs, app: app, local: local, localPort: localPort, agent: agent, laptop: laptop)
         }
 
         /// Runs the client's `scenario` against the edge, alice's header given.
@@ -77,6 +79,34 @@ struct GRPCEdgeTests {
         }
         #expect(await client.exitStatus() == 0)
         client.stop()
+        try await world.stop()
+    }
+
+    /// The laptop as `shunt intercept` runs it (`LocalForwarder`): each intercepted call is one line
+    /// of its request log, with the method, the path, the status and the trailers' grpc-status.
+    @Test(.timeLimit(.minutes(2))) func theLaptopLogsEachInterceptedCall() async throws {
+        let world = try await World.start()
+        let lines = NIOLockedValueBox<[RequestLogLine]>([])
+        let forwarder = LocalForwarder(port: world.localPort, developer: "bob", events: { event in
+            if case .request(let line) = event { lines.withLockedValue { $0.append(line) } }
+        })
+        let bob = try await InterceptClient.connect(host: "127.0.0.1", port: world.agent.tunnelPort, endpoint: try world.certs.developer("bob"),
+                                                    group: world.group, streams: forwarder.streamInitializer)
+        _ = try await bob.register(InterceptCalls.RegisterRequest(name: "orders-bob", rule: try RuleFlags(httpHeader: ["x-dev=bob"]).spec()))
+        let client = try GRPCPeer(["client", "127.0.0.1:\(world.agent.edgePorts[0])", "--header", "x-dev=bob", "kinds"])
+        _ = try await client.records(10)
+        #expect(await client.exitStatus() == 0)
+        client.stop()
+        // Five calls had bob's header; the HTTP2 stream stays open with the caller's connection,
+        // and each call is logged when it ends.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while lines.withLockedValue({ $0.count }) < 5 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        let logged = lines.withLockedValue { $0 }
+        #expect(logged.map(\.path) == ["Unary", "ServerStream", "ClientStream", "Bidi", "Fail"].map { "/shunt.test.Echo/\($0)" })
+        #expect(logged.allSatisfy { $0.method == "POST" && $0.status == 200 && $0.intercept == "orders-bob" })
+        #expect(logged.map(\.grpcStatus) == [0, 0, 0, 0, 9], "FAILED_PRECONDITION is 9")
+        #expect(logged[0].bytesIn > 0 && logged[0].bytesOut > 0)
+        await bob.close()
         try await world.stop()
     }
 
