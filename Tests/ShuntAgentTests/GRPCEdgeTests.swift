@@ -110,6 +110,27 @@ struct GRPCEdgeTests {
         try await world.stop()
     }
 
+    /// Nothing listens on the laptop's local port: the caller gets UNAVAILABLE with the laptop's
+    /// reason, as an HTTP/1.1 caller gets 502 with it.
+    @Test(.timeLimit(.minutes(2))) func aLaptopWhoseServiceIsDownGivesUnavailableWithTheReason() async throws {
+        let world = try await World.start()
+        let closed = try await ServerBootstrap(group: world.group).bind(host: "127.0.0.1", port: 0).get()
+        let deadPort = closed.localAddress!.port!
+        try await closed.close()
+        let forwarder = LocalForwarder(port: deadPort, developer: "bob", events: { _ in })
+        let bob = try await InterceptClient.connect(host: "127.0.0.1", port: world.agent.tunnelPort, endpoint: try world.certs.developer("bob"),
+                                                    group: world.group, streams: forwarder.streamInitializer)
+        _ = try await bob.register(InterceptCalls.RegisterRequest(name: "orders-bob", rule: try RuleFlags(httpHeader: ["x-dev=bob"]).spec()))
+        let client = try GRPCPeer(["client", "127.0.0.1:\(world.agent.edgePorts[0])", "--header", "x-dev=bob", "once"])
+        let record = try #require(try await client.records(1).first)
+        #expect(record["code"] as? String == "UNAVAILABLE")
+        #expect((record["details"] as? String)?.contains("nothing listens on 127.0.0.1:\(deadPort) on bob's laptop") == true, "\(record)")
+        #expect(await client.exitStatus() == 0)
+        client.stop()
+        await bob.close()
+        try await world.stop()
+    }
+
     @Test(.timeLimit(.minutes(2))) func twoHundredConcurrentCallsOnOneConnectionAreSplitByTheHeader() async throws {
         let world = try await World.start()
         let client = try world.client("concurrent")

@@ -124,6 +124,13 @@ def client(target, metadata, scenario):
                 emit(call="status", header=with_header, code="OK")
             except grpc.RpcError as error:
                 emit(call="status", header=with_header, code=error.code().name, details=error.details())
+    elif scenario == "once":
+        # One unary call with the metadata: its status, whatever it is.
+        try:
+            answer = method("unary_unary", "Unary")(b"once", metadata=metadata, timeout=10)
+            emit(call="once", code="OK", by=who(answer))
+        except grpc.RpcError as error:
+            emit(call="once", code=error.code().name, details=error.details())
     elif scenario == "big":
         payload = b"q" * (8 << 20)
         answer = method("unary_unary", "Big")(payload, metadata=metadata, timeout=60)

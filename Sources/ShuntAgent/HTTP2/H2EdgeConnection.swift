@@ -25,6 +25,9 @@ final class H2EdgeConnection {
     private weak var channel: Channel?
     private var app: EventLoopFuture<NIOHTTP2Handler.StreamMultiplexer>?
     private var laptops: [LaptopKey: EventLoopFuture<NIOHTTP2Handler.StreamMultiplexer>] = [:]
+    /// Why a laptop's tunnel stream was reset (its local service is down, …), for the callers whose
+    /// streams it cut.
+    private var laptopFailures: [LaptopKey: String] = [:]
     /// Upstream connections (app sockets, tunnel streams) to close with the caller's connection.
     private var upstreams: [ObjectIdentifier: Channel] = [:]
     private var openStreams = 0
@@ -141,9 +144,12 @@ final class H2EdgeConnection {
         ])
         let (connectionConfiguration, streamConfiguration) = Self.clientConfiguration(shared.configuration.http2)
         let found = NIOLoopBoundBox<NIOHTTP2Handler.StreamMultiplexer?>(nil, eventLoop: eventLoop)
+        laptopFailures[key] = nil
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
         let opened = laptop.session.openStream(kind: .http2, metadata: metadata) { stream in
             stream.eventLoop.makeCompletedFuture {
                 if laptop.compress { try stream.enableCompression() }
+                try stream.pipeline.syncOperations.addHandler(TunnelResetWatcher { reason in bound.value.laptopFailures[key] = reason })
                 found.value = try stream.pipeline.syncOperations.configureHTTP2Pipeline(
                     mode: .client, connectionConfiguration: connectionConfiguration, streamConfiguration: streamConfiguration
                 ) { pushed in pushed.close() }
@@ -158,6 +164,11 @@ final class H2EdgeConnection {
         laptops[key] = multiplexer
         multiplexer.assumeIsolated().whenFailure { _ in self.laptops[key] = nil }
         return multiplexer
+    }
+
+    /// Why the tunnel stream to `laptop` was reset, when it was.
+    func failureReason(_ laptop: Route.Laptop) -> String? {
+        laptopFailures[LaptopKey(session: ObjectIdentifier(laptop.session), intercept: laptop.intercept)]
     }
 
     /// Remembers `upstream` to close with the caller's connection, and runs `forget` when it ends.
@@ -218,6 +229,26 @@ final class H2EdgeConnection {
         let all = upstreams.values
         upstreams = [:]
         for upstream in all { upstream.close(promise: nil) }
+    }
+}
+
+/// First in a tunnel stream's pipeline: reports the reason of a RESET (the laptop names what went
+/// wrong, e.g. nothing listening on its local port) before the HTTP/2 connection over it ends.
+private final class TunnelResetWatcher: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let record: (String) -> Void
+
+    init(record: @escaping (String) -> Void) {
+        self.record = record
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if let reset = error as? StreamResetError {
+            record(reset.reason.isEmpty ? "\(reset.code)" : reset.reason)
+        }
+        context.fireErrorCaught(error)
     }
 }
 

@@ -221,7 +221,11 @@ final class H2EdgeStreamHandler: ChannelDuplexHandler {
         detachUpstream()
         if !responseEnded {
             let target = laptop.map { "intercept \($0.intercept): \($0.owner)'s laptop" } ?? "the app at \(connection.shared.pool.address)"
-            answerFailure("shunt: \(target) went away before the response ended")
+            if let laptop, let reason = connection.failureReason(laptop) {
+                answerFailure("shunt: \(target) could not serve the call: \(reason)")
+            } else {
+                answerFailure("shunt: \(target) went away before the response ended")
+            }
         } else if !requestEnded, let context {
             // The response is complete; the rest of the request is not wanted (RFC 9113 §8.1).
             context.writeAndFlush(wrapOutboundOut(.rstStream(.noError)), promise: nil)
