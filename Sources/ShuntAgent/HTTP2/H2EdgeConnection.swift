@@ -89,6 +89,7 @@ final class H2EdgeConnection {
                 try stream.pipeline.syncOperations.addHandler(H2EdgeStreamHandler(connection: bound.value))
             }
         }
+        try channel.pipeline.syncOperations.addHandler(FlushCoalescer())
         try channel.pipeline.syncOperations.addHandler(H2ConnectionWatcher(connection: connection))
         try channel.pipeline.syncOperations.addHandler(handler)
         try channel.pipeline.syncOperations.addHandler(H2ConnectionErrorCloser())
@@ -122,6 +123,7 @@ final class H2EdgeConnection {
             .connect(to: shared.pool.address)
             .assumeIsolated()
             .flatMapThrowing { upstream -> NIOHTTP2Handler.StreamMultiplexer in
+                try upstream.pipeline.syncOperations.addHandler(FlushCoalescer())
                 let multiplexer = try upstream.pipeline.syncOperations.configureHTTP2Pipeline(
                     mode: .client, connectionConfiguration: connectionConfiguration, streamConfiguration: streamConfiguration
                 ) { pushed in pushed.close() }
@@ -245,7 +247,8 @@ private final class TunnelResetWatcher: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if let reset = error as? StreamResetError {
+        // Only the laptop's own word: a reset by this side (the session died) says nothing more.
+        if let reset = error as? StreamResetError, reset.byPeer {
             record(reset.reason.isEmpty ? "\(reset.code)" : reset.reason)
         }
         context.fireErrorCaught(error)
