@@ -45,16 +45,25 @@ public struct CertificateAuthority {
         public init() {}
     }
 
+    /// "Shunt CA (alice 2026-11-25 3f9a1c)".
+    static func commonName(label: String, key: P256.Signing.PublicKey, now: Date) -> String {
+        let digest = SHA256.hash(data: key.rawRepresentation).prefix(3).map { String(format: "%02x", $0) }.joined()
+        let day = now.formatted(Date.ISO8601FormatStyle(timeZone: .gmt).year().month().day())
+        return "Shunt CA (\(label) \(day) \(digest))"
+    }
+
     public init(root: IssuedCertificate) {
         self.root = root
     }
 
-    /// A new CA named "Shunt CA (`label`)".
+    /// A new CA named "Shunt CA (`label` DATE KEYID)": the day it was made and the first six hex
+    /// digits of its key's SHA-256, so that two CAs made for one developer (two `shunt certs init`)
+    /// do not share a name and an unknown-CA refusal says which is which.
     public static func create(label: String, validity: Validity = Validity(), now: Date = Date()) throws -> CertificateAuthority {
         let key = P256.Signing.PrivateKey()
         let name = try DistinguishedName {
             OrganizationName("Shunt")
-            CommonName("Shunt CA (\(label))")
+            CommonName(Self.commonName(label: label, key: key.publicKey, now: now))
         }
         let publicKey = Certificate.PublicKey(key.publicKey)
         let certificate = try Certificate(

@@ -91,12 +91,36 @@ public struct HandshakeRefusal: Error, Hashable, Sendable, CustomStringConvertib
         case .wrongALPN(let protocolName):
             return "the \(peer) did not agree on ALPN \(ShuntTLS.alpn) (\(protocolName.map { "it chose \($0)" } ?? "none negotiated")): it is not a Shunt \(peer == "agent" ? "agent" : "client") of this version"
         case .refusedByPeer(let alert):
-            return "the \(peer) refused this side's certificate (TLS alert \(alert)); the \(peer)'s log says why"
+            return Self.describe(alert: alert, peer: peer)
         case .timeout(let milliseconds):
             return "the \(peer) did not complete the TLS handshake within \(milliseconds) ms (is it a Shunt \(peer), and is the port right?)"
         case .tls(let detail):
             return "TLS handshake with the \(peer) failed: \(detail)"
         }
+    }
+
+    /// An alert from the other side, in words: what it objected to depends on the alert (RFC 8446
+    /// §6.2), and only some alerts are about this side's certificate.
+    static func describe(alert: String, peer: String) -> String {
+        let named = "TLS alert \(alert)"
+        if alert.hasSuffix("NO_APPLICATION_PROTOCOL") {
+            return "the \(peer) refused ALPN \(ShuntTLS.alpn) (\(named)): it is not a Shunt \(peer), or speaks another protocol version"
+        }
+        if alert.hasSuffix("CERTIFICATE_EXPIRED") {
+            return "the \(peer) refused this side's certificate as expired (\(named)); issue a new one with `shunt certs`"
+        }
+        let certificateAlerts = ["UNKNOWN_CA", "CERTIFICATE_UNKNOWN", "BAD_CERTIFICATE", "UNSUPPORTED_CERTIFICATE",
+                                 "CERTIFICATE_REVOKED", "CERTIFICATE_REQUIRED", "ACCESS_DENIED"]
+        if certificateAlerts.contains(where: { alert.hasSuffix($0) }) {
+            return "the \(peer) refused this side's certificate (\(named)): it trusts another CA, or the certificate is not for this use; the \(peer)'s log says which"
+        }
+        if alert.hasSuffix("PROTOCOL_VERSION") {
+            return "the \(peer) refused the TLS version (\(named)); Shunt speaks TLS 1.3 only"
+        }
+        if alert.hasSuffix("HANDSHAKE_FAILURE") || alert.hasSuffix("INSUFFICIENT_SECURITY") {
+            return "the \(peer) found no TLS 1.3 parameters in common with this side (\(named)): is it a Shunt \(peer)?"
+        }
+        return "the \(peer) ended the TLS handshake (\(named)); the \(peer)'s log says why"
     }
 
     static func format(_ date: Date) -> String {

@@ -207,23 +207,10 @@ public struct AgentProbe: Sendable {
         return report
     }
 
-    /// A refusal in the words of the side that refused. An alert from the agent is not always about
-    /// our certificate: the alert's name says what the agent objected to.
+    /// A refusal in the words of the side that refused (`HandshakeRefusal` says what an alert from
+    /// the agent objected to).
     public static func explain(_ refusal: HandshakeRefusal) -> String {
-        guard case .refusedByPeer(let alert) = refusal.reason else { return refusal.description }
-        if alert.hasSuffix("NO_APPLICATION_PROTOCOL") {
-            return "the agent refused ALPN \(ShuntTLS.alpn) (TLS alert \(alert)): it is not a Shunt agent, or speaks another protocol version"
-        }
-        if alert.hasSuffix("CERTIFICATE_EXPIRED") {
-            return "the agent refused our client certificate as expired (TLS alert \(alert)); issue a new one with `shunt certs`"
-        }
-        if alert.hasSuffix("UNKNOWN_CA") || alert.hasSuffix("CERTIFICATE_UNKNOWN") || alert.hasSuffix("BAD_CERTIFICATE") {
-            return "the agent refused our client certificate (TLS alert \(alert)): it trusts another CA, or the certificate is not a client certificate; the agent's log says which"
-        }
-        if alert.hasSuffix("PROTOCOL_VERSION") {
-            return "the agent refused the TLS version (TLS alert \(alert)); Shunt speaks TLS 1.3 only"
-        }
-        return refusal.description
+        refusal.description
     }
 
     /// Collects round trips until `wanted` arrived (called on the session's event loop).
