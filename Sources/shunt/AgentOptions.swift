@@ -8,7 +8,7 @@ import ShuntTLS
 /// `--agent HOST:PORT` and `--certs DIR`, shared by the commands that talk to an agent.
 struct AgentOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "The agent's address (its pod IP or a port-forward). `shunt intercept` without it finds every replica's agent with kubectl; list and leave need it for now.",
+        "The agent's address (its pod IP or a port-forward). Without it, every replica's agent of the service is found with kubectl.",
         valueName: "HOST:PORT"))
     var agent: String?
 
@@ -17,10 +17,7 @@ struct AgentOptions: ParsableArguments {
     /// The agent's address, or exit status 2 with what to do instead.
     func address(for command: String) throws -> HostPort {
         guard let agent else {
-            throw CommandFailure.exit(command, """
-                finding the agent through Kubernetes is not available yet; pass its address with --agent HOST:PORT \
-                (for example after `kubectl port-forward pod/POD 7443`, --agent 127.0.0.1:7443)
-                """, status: 2)
+            throw CommandFailure.exit(command, "pass the agent's address with --agent HOST:PORT", status: 2)
         }
         do {
             return try HostPort(parsing: agent)

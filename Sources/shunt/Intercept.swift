@@ -60,12 +60,7 @@ struct Intercept: AsyncParsableCommand {
 
     @OptionGroup var agentOptions: AgentOptions
 
-    @Option(name: [.customShort("n"), .customLong("namespace")], help: ArgumentHelp(
-        "The service's namespace, for finding its agents with kubectl (default: kubectl's current one).", valueName: "NS"))
-    var namespace: String?
-
-    @Option(help: ArgumentHelp("The kubectl context to find the agents in (default: the current one).", valueName: "NAME"))
-    var context: String?
+    @OptionGroup var kubernetes: KubernetesOptions
 
     @Option(help: ArgumentHelp("Without --agent: seconds between looks for replicas that appeared or went away (0: never).", valueName: "SECONDS"))
     var replicaPoll = 10
@@ -243,10 +238,7 @@ struct Intercept: AsyncParsableCommand {
     }
 
     private func locateKubectl() throws -> Kubectl {
-        guard let executable = Kubectl.locate() else {
-            throw CommandFailure.exit("intercept", "kubectl is not on PATH; install it, or pass the agent's address with --agent HOST:PORT", status: 2)
-        }
-        return Kubectl(executable: executable, namespace: namespace, context: context)
+        try kubernetes.kubectl(for: "intercept")
     }
 
     /// The Service's agent pods, found with kubectl, each with a port-forward to its tunnel port.

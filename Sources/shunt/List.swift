@@ -4,12 +4,23 @@ import NIOPosix
 import ShuntEndpoint
 import ShuntMatch
 
-/// `shunt list`: the intercepts an agent holds, everyone's.
+/// `shunt list`: the intercepts on a service's agents (every replica's, found with kubectl), or on
+/// the one agent --agent names; everyone's.
 struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the intercepts on a service: who holds them, their rules, and how many requests they took.")
+        abstract: "Show the intercepts on a service: who holds them, their rules, and how many requests they took.",
+        discussion: """
+            Without --agent, the agents of every replica of SERVICE are found with kubectl (-n NS, \
+            --context) and asked through `kubectl port-forward`; an intercept is one row, its requests \
+            summed over the replicas, and REPLICAS says how many of them hold it.
+            """)
+
+    @Argument(help: "The service whose agents to ask (not needed with --agent).")
+    var service: String?
 
     @OptionGroup var agentOptions: AgentOptions
+
+    @OptionGroup var kubernetes: KubernetesOptions
 
     @Option(help: ArgumentHelp("text, or json.", valueName: "FORMAT"))
     var output = "text"
@@ -19,34 +30,64 @@ struct List: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = try await agentOptions.connect(group: .singleton, for: "list")
-        let intercepts: [InterceptCalls.Intercept]
-        do {
-            intercepts = try await client.list()
-        } catch let failure as InterceptCalls.Failure {
-            await client.close()
-            throw CommandFailure.exit("list", failure.message)
-        } catch {
-            await client.close()
-            throw CommandFailure.exit("list", "\(error)")
+        let agents = try await AgentTargets.connect(service: service, agentOptions: agentOptions, kubernetes: kubernetes, for: "list")
+        var perReplica: [[InterceptCalls.Intercept]] = []
+        for target in agents.targets {
+            do {
+                perReplica.append(try await target.client.list())
+            } catch let failure as InterceptCalls.Failure {
+                await agents.close()
+                throw CommandFailure.exit("list", agents.targets.count > 1 ? "\(target.label): \(failure.message)" : failure.message)
+            } catch {
+                await agents.close()
+                throw CommandFailure.exit("list", agents.targets.count > 1 ? "\(target.label): \(error)" : "\(error)")
+            }
         }
-        await client.close()
+        await agents.close()
+        let merged = Self.merge(perReplica)
         if output == OutputFormat.json.rawValue {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            let json = try encoder.encode(InterceptCalls.ListResult(intercepts: intercepts))
+            let json = try encoder.encode(InterceptCalls.ListResult(intercepts: merged.map(\.intercept)))
             print(String(decoding: json, as: UTF8.self))
             return
         }
-        guard !intercepts.isEmpty else {
+        guard !merged.isEmpty else {
             print("No intercepts: every request reaches the in-cluster app.")
             return
         }
-        let rows = [["NAME", "OWNER", "PORT", "RULE", "SINCE", "REQUESTS"]] + intercepts.map { intercept in
-            [intercept.name, intercept.owner, "\(intercept.port)", intercept.rule.description, intercept.since,
-             intercept.requests.map(String.init) ?? "-"]
+        let replicas = agentOptions.agent == nil
+        var header = ["NAME", "OWNER", "PORT", "RULE", "SINCE", "REQUESTS"]
+        if replicas { header.append("REPLICAS") }
+        let rows = [header] + merged.map { entry in
+            let intercept = entry.intercept
+            var row = [intercept.name, intercept.owner, "\(intercept.port)", intercept.rule.description, intercept.since,
+                       intercept.requests.map(String.init) ?? "-"]
+            if replicas { row.append("\(entry.replicas)/\(perReplica.count)") }
+            return row
         }
         print(Self.table(rows), terminator: "")
+    }
+
+    /// One entry per intercept name over all replicas, in first-seen order: the earliest `since`,
+    /// the requests summed (unknown if no replica knows), and how many replicas hold it.
+    static func merge(_ perReplica: [[InterceptCalls.Intercept]]) -> [(intercept: InterceptCalls.Intercept, replicas: Int)] {
+        var order: [String] = []
+        var merged: [String: (intercept: InterceptCalls.Intercept, replicas: Int)] = [:]
+        for intercepts in perReplica {
+            for intercept in intercepts {
+                guard var entry = merged[intercept.name] else {
+                    order.append(intercept.name)
+                    merged[intercept.name] = (intercept, 1)
+                    continue
+                }
+                entry.replicas += 1
+                if let more = intercept.requests { entry.intercept.requests = (entry.intercept.requests ?? 0) + more }
+                if intercept.since < entry.intercept.since { entry.intercept.since = intercept.since }
+                merged[intercept.name] = entry
+            }
+        }
+        return order.compactMap { merged[$0] }
     }
 
     /// Columns padded to their widest cell; the last one is not padded.

@@ -107,6 +107,44 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    /// `shunt list SERVICE` and `shunt leave NAME --service SERVICE` without --agent ask every
+    /// replica's agent: one row per intercept with its requests summed, and the removal on each.
+    @Test func listAndLeaveAskEveryReplicasAgent() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let agent = try await FakeAgent(group: group)
+        let folder = try Self.fakeKubectl(agentPort: agent.port, pods: ["orders-a", "orders-b"])
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let rule = try RuleFlags(httpHeader: ["x-user=bob"]).spec()
+        agent.listed.withLockedValue {
+            $0 = [InterceptCalls.Intercept(name: "orders-bob", owner: "bob", port: 8080, rule: rule, since: "2025-01-01T00:00:00Z", requests: 3)]
+        }
+        let environment = ["PATH": "\(folder.path):/usr/bin:/bin"]
+        let certs = ["--certs", agent.certificates.folder.url.path]
+
+        let (list, listOutput, listErrors) = try InterceptCommandTests.launch(["list", "orders", "-n", "shop"] + certs, environment: environment)
+        #expect(await InterceptCommandTests.exitStatus(list) == 0, "\(InterceptCommandTests.text(listErrors))")
+        #expect(InterceptCommandTests.text(listOutput) == """
+            NAME        OWNER  PORT  RULE                      SINCE                 REQUESTS  REPLICAS
+            orders-bob  bob    8080  --http-header=x-user=bob  2025-01-01T00:00:00Z  6         2/2
+
+            """)
+
+        let (leave, leaveOutput, leaveErrors) = try InterceptCommandTests.launch(["leave", "orders-bob", "--service", "orders", "-n", "shop"] + certs,
+                                                                                 environment: environment)
+        #expect(await InterceptCommandTests.exitStatus(leave) == 0, "\(InterceptCommandTests.text(leaveErrors))")
+        #expect(InterceptCommandTests.text(leaveOutput) == "Removed intercept orders-bob from 2 of 2 replicas.\n")
+        #expect(agent.removals.withLockedValue { $0 } == ["orders-bob", "orders-bob"])
+        let calls = try String(contentsOf: folder.appendingPathComponent("calls"), encoding: .utf8)
+        #expect(calls.components(separatedBy: "port-forward pod/orders-").count - 1 == 4, "one port-forward per replica per command: \(calls)")
+
+        // Neither a service nor --agent: what to give instead.
+        let (bare, _, bareErrors) = try InterceptCommandTests.launch(["list"] + certs, environment: environment)
+        #expect(await InterceptCommandTests.exitStatus(bare) == 2)
+        #expect(InterceptCommandTests.text(bareErrors).contains("--agent HOST:PORT"))
+        await agent.stop()
+        try await group.shutdownGracefully()
+    }
+
     /// kubectl port-forward exits when its connection drops while the pod stays: the replica gets a
     /// new port-forward and its intercept again, and the user is told.
     @Test func aPortForwardThatEndsIsOpenedAgain() async throws {
