@@ -16,6 +16,8 @@ public final class AgentMetrics: Sendable {
     let routedToApp: CoreMetrics.Counter
     let routedToLaptop: CoreMetrics.Counter
     let failedOpen: CoreMetrics.Counter
+    /// Requests sent again on a new app connection after a reused one closed before answering.
+    let appRetries: CoreMetrics.Counter
     /// Requests the edge answered itself: malformed (400 …), timed out (408), upstream failed (502).
     private let edgeAnswers = NIOLockedValueBox<[Int: CoreMetrics.Counter]>([:])
     private let handshakeFailures = NIOLockedValueBox<[String: CoreMetrics.Counter]>([:])
@@ -45,6 +47,7 @@ public final class AgentMetrics: Sendable {
         routedToApp = CoreMetrics.Counter(label: "shunt_agent_requests_total", dimensions: [("route", "app")], factory: factory)
         routedToLaptop = CoreMetrics.Counter(label: "shunt_agent_requests_total", dimensions: [("route", "laptop")], factory: factory)
         failedOpen = CoreMetrics.Counter(label: "shunt_agent_requests_total", dimensions: [("route", "failed_open")], factory: factory)
+        appRetries = CoreMetrics.Counter(label: "shunt_agent_app_retries_total", factory: factory)
         sessionsAccepted = CoreMetrics.Counter(label: "shunt_agent_sessions_accepted_total", factory: factory)
         tunnelOctetsIn = CoreMetrics.Counter(label: "shunt_agent_tunnel_octets_total", dimensions: [("direction", "in")], factory: factory)
         tunnelOctetsOut = CoreMetrics.Counter(label: "shunt_agent_tunnel_octets_total", dimensions: [("direction", "out")], factory: factory)

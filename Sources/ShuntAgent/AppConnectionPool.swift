@@ -25,10 +25,9 @@ final class AppConnectionPool {
         return channel
     }
 
-    /// A connection whose `UpstreamHandler` now reports to `edge`.
-    func acquire(for edge: EdgeHandler) -> EventLoopFuture<Channel> {
-        if let channel = acquireIdle(for: edge) { return eventLoop.makeSucceededFuture(channel) }
-        return idle.dial(address, connectTimeout: .seconds(5), handler: NIOLoopBound(UpstreamHandler(edge: edge), eventLoop: eventLoop))
+    /// A new connection (never an idle one) whose `UpstreamHandler` reports to `edge`.
+    func dial(for edge: EdgeHandler) -> EventLoopFuture<Channel> {
+        idle.dial(address, connectTimeout: .seconds(5), handler: NIOLoopBound(UpstreamHandler(edge: edge), eventLoop: eventLoop))
     }
 
     /// The exchange on `channel` is over and it may serve another.

@@ -19,6 +19,11 @@ public struct EdgeExchange {
         case pipe
         /// Close the client connection once what was sent is flushed.
         case closeClient
+        /// The upstream was a reused keep-alive connection and it closed before answering a request
+        /// that may be sent again (a bodiless GET, HEAD, OPTIONS or TRACE): the server timed the
+        /// connection out just as the request took it. Connect a new one (never a reused one) and
+        /// call `upstreamReady()` again; the request goes out once more. At most once per request.
+        case retryOnNewConnection
     }
 
     private enum State {
@@ -41,6 +46,10 @@ public struct EdgeExchange {
     private var responseDone = false
     private var responseStarted = false
     private var keepAlive = true
+    /// The upstream of the request in progress was a reused keep-alive connection.
+    private var upstreamReused = false
+    /// The request in progress was already sent again once.
+    private var retried = false
     /// Client bytes read and not yet consumed (a pipelined request waits here).
     private var inbound = ByteBuffer()
     /// Octets of the next request head have arrived (the parser may hold them).
@@ -104,10 +113,13 @@ public struct EdgeExchange {
 
     // MARK: Upstream side
 
-    /// The upstream for the routed request is connected: the request goes out.
-    public mutating func upstreamReady() -> [Action] {
+    /// The upstream for the routed request is connected: the request goes out. `reused`: it is a
+    /// keep-alive connection that served an earlier request (it may have been closed by the server
+    /// meanwhile; see `retryOnNewConnection`).
+    public mutating func upstreamReady(reused: Bool = false) -> [Action] {
         guard state == .routing, let request else { return [] }
         state = .exchanging
+        upstreamReused = reused
         var head = ByteBuffer()
         head.reserveCapacity(request.bytes.readableBytes + 64)
         ForwardedHeadWriter.write(request, client: client, into: &head)
@@ -128,6 +140,7 @@ public struct EdgeExchange {
             state = .closed
             return [.finishUpstream(reusable: false), .closeClient]
         }
+        if state == .exchanging && canRetry { return retry() }
         let wasExchanging = state == .exchanging
         state = .closed
         answeredStatus = status
@@ -215,7 +228,26 @@ public struct EdgeExchange {
             }
         }
         if responseDone { return [] }
+        if canRetry { return retry() }
         return failExchange(upstreamError: "the upstream closed before it answered")
+    }
+
+    /// Whether the request in progress may be sent again on a new connection: its upstream was a
+    /// reused connection, nothing of the answer arrived, it was not retried yet, and it is safe and
+    /// bodiless (RFC 9110 §9.2.1: a proxy must not replay a request that may have had an effect).
+    private var canRetry: Bool {
+        guard upstreamReused, !retried, !responseStarted, requestDone, let request, request.framing == .none else { return false }
+        switch request.method {
+        case .get, .head, .options, .trace: return true
+        default: return false
+        }
+    }
+
+    private mutating func retry() -> [Action] {
+        retried = true
+        upstreamReused = false
+        state = .routing
+        return [.finishUpstream(reusable: false), .retryOnNewConnection]
     }
 
     // MARK: Internals
@@ -239,6 +271,7 @@ public struct EdgeExchange {
                     return actions
                 }
                 request = head
+                retried = false
                 headStarted = false
                 if !head.keepAlive { keepAlive = false }
                 state = .routing

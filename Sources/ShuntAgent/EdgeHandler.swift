@@ -202,6 +202,9 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 finishUpstream(reusable: reusable)
             case .pipe:
                 piping = true
+            case .retryOnNewConnection:
+                shared.metrics.appRetries.increment()
+                connectApp(fresh: true)
             case .closeClient:
                 guard !closing else { continue }
                 if let status = exchange.answeredStatus { shared.metrics.edgeAnswered(status: status) }
@@ -245,12 +248,14 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func connectApp() {
-        if let channel = shared.pool.acquireIdle(for: self) {
-            attach(channel, laptop: nil)
+    /// An app connection for the request: an idle pooled one if there is one (unless `fresh`: the
+    /// request is being sent again after a reused one closed on it), else a new one.
+    private func connectApp(fresh: Bool = false) {
+        if !fresh, let channel = shared.pool.acquireIdle(for: self) {
+            attach(channel, laptop: nil, reused: true)
             return
         }
-        shared.pool.acquire(for: self).assumeIsolated().whenComplete { result in
+        shared.pool.dial(for: self).assumeIsolated().whenComplete { result in
             switch result {
             case .success(let channel):
                 self.attach(channel, laptop: nil)
@@ -277,14 +282,14 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func attach(_ channel: Channel, laptop: Route.Laptop?) {
+    private func attach(_ channel: Channel, laptop: Route.Laptop?, reused: Bool = false) {
         guard let context, context.channel.isActive, !exchange.isClosed else {
             if laptop == nil { shared.pool.release(channel) } else { channel.close(promise: nil) }
             return
         }
         upstream = channel
         self.laptop = laptop
-        run(exchange.upstreamReady())
+        run(exchange.upstreamReady(reused: reused))
     }
 
     private func finishUpstream(reusable: Bool) {

@@ -54,6 +54,7 @@ public enum EdgeInvariants {
         var toClient = 0
         var errorAnswers = 0
         var routes = 0
+        var retries = 0
 
         func apply(_ actions: [EdgeExchange.Action]) throws(Violation) {
             var pending = actions
@@ -71,7 +72,8 @@ public enum EdgeInvariants {
                         pending += exchange.upstreamFailed(status: 502, message: "fuzz")
                     } else {
                         upstreamReady = true
-                        pending += exchange.upstreamReady()
+                        // Every other request goes on a "reused" connection, which may be retried.
+                        pending += exchange.upstreamReady(reused: routes % 2 == 0)
                     }
                 case .sendUpstream(let bytes):
                     if !upstreamReady && !piping { throw Violation(description: "\(bytes.readableBytes) octets sent upstream with no upstream") }
@@ -85,6 +87,12 @@ public enum EdgeInvariants {
                     piping = true
                 case .closeClient:
                     closed = true
+                case .retryOnNewConnection:
+                    if upstreamReady { throw Violation(description: "a retry while the old upstream is still in use") }
+                    retries += 1
+                    if retries > routes { throw Violation(description: "\(retries) retries for \(routes) requests") }
+                    upstreamReady = true
+                    pending += exchange.upstreamReady()
                 }
             }
         }

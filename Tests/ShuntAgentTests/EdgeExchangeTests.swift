@@ -15,6 +15,7 @@ import Testing
         var finishes: [Bool] = []
         var piped = false
         var closed = false
+        var retries = 0
 
         mutating func apply(_ actions: [EdgeExchange.Action]) {
             for action in actions {
@@ -25,6 +26,7 @@ import Testing
                 case .finishUpstream(let reusable): finishes.append(reusable)
                 case .pipe: piped = true
                 case .closeClient: closed = true
+                case .retryOnNewConnection: retries += 1
                 }
             }
         }
@@ -221,5 +223,64 @@ extension EdgeExchangeTests {
         outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 204 No Content\r\n\r\n")))
         #expect(outcome.finishes == [true])
         #expect(outcome.routes.count == 2, "the waiting request is routed once the response is complete")
+    }
+
+    // MARK: A reused connection closed by the app as the request took it
+
+    /// A GET on a reused connection that the app closed before answering is sent again, once, on a
+    /// new connection; the client sees only the answer.
+    @Test func aSafeRequestOnAReusedConnectionThatClosedIsSentAgainOnce() {
+        var exchange = EdgeExchange(client: Self.client)
+        var outcome = Outcome()
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: x\r\n\r\n")))
+        outcome.apply(exchange.upstreamReady(reused: true))
+        let firstSend = outcome.upstream
+        outcome.apply(exchange.upstreamEnded())
+        #expect(outcome.retries == 1 && outcome.finishes == [false] && outcome.client.isEmpty && !outcome.closed)
+        #expect(!exchange.wantsClientBytes, "waiting for the new connection")
+        outcome.apply(exchange.upstreamReady())
+        #expect(outcome.upstream == firstSend + firstSend, "the same request again")
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")))
+        #expect(outcome.client == "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        #expect(outcome.finishes == [false, true])
+
+        // The next request may be retried again; a second failure of the same request is a 502.
+        outcome = Outcome()
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "HEAD /b HTTP/1.1\r\nHost: x\r\n\r\n")))
+        outcome.apply(exchange.upstreamReady(reused: true))
+        outcome.apply(exchange.upstreamFailed(status: 502, message: "connection reset"))
+        #expect(outcome.retries == 1)
+        outcome.apply(exchange.upstreamReady(reused: true))
+        outcome.apply(exchange.upstreamEnded())
+        #expect(outcome.retries == 1)
+        #expect(outcome.client.hasPrefix("HTTP/1.1 502 Bad Gateway"))
+        #expect(outcome.closed)
+    }
+
+    @Test(arguments: [
+        ("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", true, "not safe"),
+        ("PUT /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi", true, "not safe, has a body"),
+        ("GET /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi", true, "has a body"),
+        ("GET /a HTTP/1.1\r\nHost: x\r\n\r\n", false, "a new connection, not a reused one"),
+    ])
+    func otherRequestsAreNotSentAgain(request: String, reused: Bool, why: String) {
+        var exchange = EdgeExchange(client: Self.client)
+        var outcome = Outcome()
+        outcome.apply(exchange.clientRead(ByteBuffer(string: request)))
+        outcome.apply(exchange.upstreamReady(reused: reused))
+        outcome.apply(exchange.upstreamEnded())
+        #expect(outcome.retries == 0, "\(why)")
+        #expect(outcome.client.hasPrefix("HTTP/1.1 502 Bad Gateway"), "\(why)")
+    }
+
+    /// Once the answer began, nothing is sent again: the client gets what came, then the close.
+    @Test func noRetryOnceTheAnswerBegan() {
+        var exchange = EdgeExchange(client: Self.client)
+        var outcome = Outcome()
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: x\r\n\r\n")))
+        outcome.apply(exchange.upstreamReady(reused: true))
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\npar")))
+        outcome.apply(exchange.upstreamEnded())
+        #expect(outcome.retries == 0 && outcome.closed)
     }
 }

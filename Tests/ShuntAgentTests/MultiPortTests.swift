@@ -165,4 +165,63 @@ import Testing
         await caller.close()
         try await counting.stop()
     }
+
+    /// The app closes a kept-alive connection just as the next request arrives on it (its own
+    /// keep-alive timeout, racing the agent's pool): the agent sends the GET again on a new
+    /// connection and the client never sees the race.
+    @Test(.timeLimit(.minutes(1))) func aGETOnAConnectionTheAppClosedIsSentAgainOnANewOne() async throws {
+        let world = try await AgentLoopbackTests.World.start()
+        let accepted = NIOLockedValueBox(0)
+        let app = try await ServerBootstrap(group: world.group)
+            .childChannelInitializer { channel in
+                accepted.withLockedValue { $0 += 1 }
+                return channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(AnswersOnceThenCloses()) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        var configuration = AgentServer.Configuration(appAddresses: [app.localAddress!])
+        configuration.tunnelHost = "127.0.0.1"
+        configuration.tunnelPort = 0
+        configuration.edgeHost = "127.0.0.1"
+        configuration.edgePorts = [0]
+        configuration.edge.appIdleTimeout = .seconds(60)
+        let agent = try await AgentServer.start(configuration, certificates: world.certs.agent, log: { _ in })
+        let caller = try await KeepAliveClient(port: agent.edgePorts[0], group: world.group)
+        for index in 0..<3 {
+            let answer = try await caller.send("GET /\(index) HTTP/1.1\r\nHost: o\r\n\r\n")
+            #expect(answer.body == "ok", "request \(index)")
+        }
+        #expect(accepted.withLockedValue { $0 } == 3, "each request after the first met a closed connection and got a new one")
+        await caller.close()
+        // A POST is never sent twice: the client gets the 502.
+        let poster = try await KeepAliveClient(port: agent.edgePorts[0], group: world.group)
+        #expect(try await poster.send("GET /warm HTTP/1.1\r\nHost: o\r\n\r\n").body == "ok")
+        let refused = try await poster.send("POST /p HTTP/1.1\r\nHost: o\r\nContent-Length: 0\r\n\r\n", method: .post)
+        #expect(refused.status == 502)
+        await poster.close()
+        try await agent.stop()
+        try await app.close()
+        try await world.stop()
+    }
+
+    /// Answers the first request of a connection, and closes the connection on the second.
+    final class AnswersOnceThenCloses: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        private var text = ""
+        private var seen = 0
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            text += String(buffer: unwrapInboundIn(data))
+            while let end = text.range(of: "\r\n\r\n") {
+                text.removeSubrange(..<end.upperBound)
+                seen += 1
+                if seen == 1 {
+                    context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")), promise: nil)
+                } else {
+                    context.close(promise: nil)
+                    return
+                }
+            }
+        }
+    }
 }
