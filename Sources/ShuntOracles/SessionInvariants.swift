@@ -14,7 +14,7 @@ import ShuntWire
 /// |---|---|
 /// | 0 | role of the machine under test: 0 server (the peer opens odd ids), 1 client |
 /// | 1–2 | local configuration: 0 default, 1 small (1 KiB stream / 4 KiB session windows, 4 streams, tight abuse budgets: 8 RESETs, 5 PINGs, 5 empty frames, 6 stream errors, 10 glitches per 1 s, 16 queued control frames), 2 zero windows (0 / 0, 1 stream, DEFLATE offered, the small budgets), 3 large (2^31-1 windows, 1000 streams, 64 KiB frames) |
-/// | 3–4 | the peer's settings in the automatic HELLO (and HELLO op presets 0–3): 0 defaults, 1 small (100 / 300 windows, 2 streams, 256 metadata), 2 zero windows and 0 streams, 3 huge (2^31-1 windows and streams, 16 MiB frames) |
+/// | 3–4 | the peer's settings in the automatic HELLO (and HELLO op presets 0–3): 0 defaults, 1 small (100 / 300 windows, 2 streams, 256 metadata), 2 zero windows and 0 streams (DEFLATE accepted), 3 huge (2^31-1 windows and streams, 16 MiB frames, DEFLATE accepted) |
 /// | 5–6 | 0 and 2: the peer's HELLO is fed first; 1: HELLO first and the machine's RTT probe is answered (so windows may grow); 3: no HELLO (the program must send one) |
 /// | 7 | a diligent owner: after every step it consumes all delivered data and releases every peer stream that ended |
 ///
@@ -50,7 +50,7 @@ import ShuntWire
 /// | 0x0D EMPTY_FLOOD | t n | n+1 empty DATA frames without FIN |
 /// | 0x0E TICK | d | time advances by d, then `tick(now:)` |
 /// | 0x0F OPEN | k f | local `openStream`; f bit 0 FIN, bits 1–3 metadata entries, bit 4 metadata of 300 octets |
-/// | 0x10 SEND | t z f | local `send` of z octets (a pattern the oracle checks on the wire); f bit 0 FIN |
+/// | 0x10 SEND | t z f | local `send` of z octets (a pattern the oracle checks on the wire); f bit 0 FIN, bit 1 as one compressed unit (it must leave whole, in one COMPRESSED frame, and only if the peer accepts DEFLATE) |
 /// | 0x11 CONSUME | t z | local `consumed` of min(z, delivered and not yet consumed); z = 0xFF: all |
 /// | 0x12 LOCAL_RESET | t c r | local `reset` |
 /// | 0x13 RELEASE | t | local `release` |
@@ -110,6 +110,8 @@ public enum SessionInvariants {
         public var operations: Int
         public var framesToMachine: Int
         public var framesFromMachine: Int
+        /// COMPRESSED DATA frames the machine sent (each one whole unit its owner wrote).
+        public var compressedFramesFromMachine = 0
 
         /// The code the session ended with (NO_ERROR for a clean end), nil while it runs.
         public var endCode: ErrorCode? { ended ? (endError?.code ?? .noError) : nil }
@@ -201,6 +203,9 @@ struct StreamModel {
     var ownerFin = false
     var finEmitted = false
     var maxWrite = 0
+    /// Compressed units the owner wrote and not yet emitted: where each starts in the owner's
+    /// octets, and its size. Each must leave whole, in one COMPRESSED DATA frame.
+    var compressedUnits: [(offset: Int, size: Int)] = []
     var openEmitted: Bool
     var resetEmitted = false
     var blocked = false
@@ -304,6 +309,7 @@ struct SessionHarness {
     var operations = 0
     var framesIn = 0
     var framesOut = 0
+    var compressedFramesOut = 0
     var opName = "setup"
 
     init(setup: UInt8, program: [UInt8]) {
@@ -397,7 +403,7 @@ struct SessionHarness {
         case 3:
             return [Setting(.maxFrameSize, WireLimits.maxMaxFrameSize), Setting(.initialStreamWindow, max),
                     Setting(.initialSessionWindow, max), Setting(.initialMaxStreams, max),
-                    Setting(SettingID(rawValue: 0x8001), 7)]
+                    Setting(.compression, 1), Setting(SettingID(rawValue: 0x8001), 7)]
         case 4:
             return [Setting(.maxFrameSize, 100)]
         case 5:
@@ -412,9 +418,11 @@ struct SessionHarness {
     }
 
     var outcome: SessionInvariants.Outcome {
-        SessionInvariants.Outcome(becameReady: peerSettingsKnown, ended: ended,
-                                  endError: endError, expectationsMet: met, operations: operations,
-                                  framesToMachine: framesIn, framesFromMachine: framesOut)
+        var outcome = SessionInvariants.Outcome(becameReady: peerSettingsKnown, ended: ended,
+                                                endError: endError, expectationsMet: met, operations: operations,
+                                                framesToMachine: framesIn, framesFromMachine: framesOut)
+        outcome.compressedFramesFromMachine = compressedFramesOut
+        return outcome
     }
 
     var peerSettingsKnown = false
@@ -627,8 +635,8 @@ struct SessionHarness {
         case .send:
             let id = selectStream(byte())
             let size = Self.size(byte())
-            let fin = byte() & 1 != 0
-            try send(id, size: size, fin: fin)
+            let flags = byte()
+            try send(id, size: size, fin: flags & 1 != 0, compressed: flags & 2 != 0)
         case .consume:
             let id = selectStream(byte())
             let z = byte()
@@ -1195,7 +1203,7 @@ struct SessionHarness {
 
     var isClosingModel: Bool { ended || localGoAway || goAwayFedLast != nil }
 
-    mutating func send(_ id: UInt32, size: Int, fin: Bool) throws(Violation) {
+    mutating func send(_ id: UInt32, size: Int, fin: Bool, compressed: Bool = false) throws(Violation) {
         let model = streams[id]
         let offset = model?.ownerBytes ?? 0
         let bytes = ByteBuffer(bytes: (0..<size).map { Self.pattern(id, offset + $0) })
@@ -1203,20 +1211,31 @@ struct SessionHarness {
         let queuedBefore = machine.queuedBytes(StreamID(id))
         try local { harness in
             do throws(StreamOperationError) {
-                try harness.machine.send(StreamID(id), bytes, fin: fin)
+                try harness.machine.send(StreamID(id), bytes, fin: fin, compressed: compressed)
             } catch {
                 failure = error
             }
         }
+        let unitFits = (1...machine.maxCompressedUnit).contains(size)
         if let failure {
             if case .sendBufferFull = failure, queuedBefore < config.streamSendBuffer {
                 throw violation("send: sendBufferFull with \(queuedBefore) octets queued")
             }
+            if case .compressionNotNegotiated = failure, peerSettings.acceptsDeflate {
+                throw violation("send: compression refused although the peer accepts DEFLATE")
+            }
+            if case .compressedUnitSize = failure, unitFits {
+                throw violation("send: a compressed unit of \(size) octets refused, within 1…\(machine.maxCompressedUnit)")
+            }
             return
+        }
+        if compressed && !(peerSettings.acceptsDeflate && unitFits) {
+            throw violation("send: a compressed unit of \(size) octets accepted (peer accepts DEFLATE: \(peerSettings.acceptsDeflate), limit \(machine.maxCompressedUnit))")
         }
         guard var model, !model.terminal, !model.ownerFin else {
             throw violation("send accepted on a stream that is unknown, ended or finished by its owner")
         }
+        if compressed { model.compressedUnits.append((offset: model.ownerBytes, size: size)) }
         model.ownerBytes += size
         model.maxWrite = max(model.maxWrite, size)
         model.ownerFin = fin
@@ -1352,8 +1371,19 @@ struct SessionHarness {
             guard !model.terminal, !model.resetEmitted else { throw violation("DATA on stream \(id) after it was reset or closed") }
             guard !model.finEmitted else { throw violation("DATA on stream \(id) after its FIN") }
             guard model.openEmitted else { throw violation("DATA on stream \(id) before its STREAM_OPEN") }
-            guard !compressed else { throw violation("COMPRESSED DATA") }
             let length = bytes.readableBytes
+            if let unit = model.compressedUnits.first, unit.offset == model.emittedBytes, length > 0 {
+                guard compressed, length == unit.size else {
+                    throw violation("a compressed unit of \(unit.size) octets on stream \(id) left as \(compressed ? "COMPRESSED" : "plain") DATA of \(length)")
+                }
+                model.compressedUnits.removeFirst()
+                compressedFramesOut += 1
+            } else {
+                guard !compressed else { throw violation("COMPRESSED DATA on stream \(id) that is not one whole unit the owner wrote") }
+                if let next = model.compressedUnits.first, model.emittedBytes + length > next.offset {
+                    throw violation("DATA on stream \(id) runs into a compressed unit")
+                }
+            }
             guard length > 0 || fin else { throw violation("an empty DATA frame without FIN on stream \(id)") }
             guard length <= config.maxDataFrameSize, length <= Int(peerSettings.maxFrameSize) else {
                 throw violation("DATA of \(length) octets exceeds maxDataFrameSize or the peer's MAX_FRAME_SIZE")

@@ -30,6 +30,36 @@ import Testing
         try SessionInvariants.run(program.bytes)
     }
 
+    // MARK: Compressed sends
+
+    /// With a peer that accepts DEFLATE, compressed units leave whole, each in one COMPRESSED frame,
+    /// between plain writes that may be cut (the oracle checks every frame against the units).
+    @Test func compressedUnitsLeaveWholeBetweenPlainWrites() throws {
+        var program = SessionInvariants.Program(setup: SessionInvariants.setup(peer: 3, diligent: true))
+        program.add(.open, 1, 0)
+        program.add(.send, 0xF4, 9, 2)    // 4096 octets, one compressed unit
+        program.add(.send, 0xF4, 7, 0)    // 1023 plain octets
+        program.add(.send, 0xF4, 10, 2)   // 16,383 octets: a unit just within one frame
+        program.add(.send, 0xF4, 200, 2)  // (200-16)·97+3 = 17,851 octets: more than a frame, refused
+        program.add(.send, 0xF4, 5, 3)    // 1000 octets, compressed, and FIN
+        program.add(.drain, 0)
+        let outcome = try run(program)
+        #expect(outcome.compressedFramesFromMachine == 3)
+        #expect(!outcome.ended)
+    }
+
+    /// A peer that did not accept DEFLATE: a compressed send is refused (the oracle checks the
+    /// refusal is `compressionNotNegotiated`), and nothing compressed leaves.
+    @Test func aCompressedSendWithoutNegotiationIsRefused() throws {
+        var program = SessionInvariants.Program(setup: SessionInvariants.setup(peer: 0, diligent: true))
+        program.add(.open, 1, 0)
+        program.add(.send, 0xF4, 9, 2)
+        program.add(.send, 0xF4, 9, 1)
+        program.add(.drain, 0)
+        let outcome = try run(program)
+        #expect(outcome.compressedFramesFromMachine == 0)
+    }
+
     // MARK: The oracle sees each abuse end the session with the spec's code
 
     @Test func aResetFloodEndsWithEnhanceYourCalm() throws {
