@@ -154,16 +154,18 @@ struct GRPCEdgeTests {
         try await world.stop()
     }
 
-    /// A deadline and a cancelled call end the call on the laptop's server too (RST_STREAM passed on).
+    /// A deadline and a cancelled call end the call on the laptop's server too, and a call the
+    /// laptop's server cancels ends for the caller (RST_STREAM passed on both ways).
     @Test(.timeLimit(.minutes(2))) func deadlinesAndCancellationReachTheLaptop() async throws {
         let world = try await World.start()
         let client = try world.client("cancel")
-        let records = try await client.records(3)
+        let records = try await client.records(4)
         #expect(records[0]["first"] as? String == "laptop:started")
         #expect(records[0]["code"] as? String == "DEADLINE_EXCEEDED")
         #expect(records[1]["code"] as? String == "CANCELLED")
         #expect(records[2]["by"] as? String == "laptop")
         #expect(records[2]["cancelled"] as? Int == 2, "the laptop's server saw both calls end")
+        #expect(records[3]["code"] as? String == "CANCELLED", "the laptop's server cancelling reaches the caller")
         #expect(await client.exitStatus() == 0)
         client.stop()
         try await world.stop()

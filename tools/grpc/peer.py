@@ -63,6 +63,10 @@ def serve(name):
         with lock:
             return tag(str(cancelled["count"]))
 
+    def server_cancel(request, context):
+        # The server gives up on the call: RST_STREAM CANCEL towards the caller.
+        context.cancel()
+
     def fail(request, context):
         context.abort(grpc.StatusCode.FAILED_PRECONDITION, name + " refuses")
 
@@ -75,6 +79,7 @@ def serve(name):
         "Slow": grpc.unary_stream_rpc_method_handler(slow),
         "WasCancelled": grpc.unary_unary_rpc_method_handler(was_cancelled),
         "Fail": grpc.unary_unary_rpc_method_handler(fail),
+        "ServerCancel": grpc.unary_unary_rpc_method_handler(server_cancel),
     }
     from concurrent import futures
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16),
@@ -175,6 +180,12 @@ def client(target, metadata, scenario):
                 break
             time.sleep(0.02)
         emit(call="server-saw-cancel", by=by, cancelled=int(seen))
+        # The other way: the server cancels, the caller hears CANCELLED.
+        try:
+            method("unary_unary", "ServerCancel")(b"", metadata=metadata, timeout=10)
+            emit(call="server-cancel", code="OK")
+        except grpc.RpcError as error:
+            emit(call="server-cancel", code=error.code().name)
     elif scenario == "hang":
         # Waits on a call until it ends; the test kills the laptop meanwhile.
         stream = method("unary_stream", "Slow")(b"", metadata=metadata, timeout=60)
