@@ -1216,7 +1216,7 @@ struct SessionHarness {
                 failure = error
             }
         }
-        let unitFits = (1...machine.maxCompressedUnit).contains(size)
+        let unitFits = size >= 1 && size <= machine.maxCompressedUnit
         if let failure {
             if case .sendBufferFull = failure, queuedBefore < config.streamSendBuffer {
                 throw violation("send: sendBufferFull with \(queuedBefore) octets queued")

@@ -154,7 +154,8 @@ public struct SessionStateMachine {
         guard record.queuedBytes < configuration.streamSendBuffer || data.readableBytes == 0 else { throw .sendBufferFull(stream) }
         if compressed {
             guard peerSettings.acceptsDeflate else { throw .compressionNotNegotiated }
-            guard (1...maxCompressedUnit).contains(data.readableBytes) else {
+            // Not a range: maxCompressedUnit is 0 when the peer's windows are below 2 octets.
+            guard data.readableBytes >= 1 && data.readableBytes <= maxCompressedUnit else {
                 throw .compressedUnitSize(data.readableBytes, limit: maxCompressedUnit)
             }
         }

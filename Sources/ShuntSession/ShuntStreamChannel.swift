@@ -323,9 +323,12 @@ public final class ShuntStreamChannel: Channel, ChannelCore, @unchecked Sendable
         while flushedWrites > 0, let (first, promise) = pendingWrites.first {
             var buffer = first
             guard session.isStreamWritable(streamID) || buffer.readableBytes == 0 else { break }
-            if let deflater, buffer.readableBytes > 0 {
+            // A peer whose windows cannot take even a small compressed unit gets plain DATA (spec §12:
+            // plain frames do not touch the context).
+            let plainChunk = deflater == nil ? 0 : StreamDeflater.plainChunk(forUnit: session.maxCompressedUnit)
+            if let deflater, buffer.readableBytes > 0, plainChunk > 0 {
                 // One compressed unit per piece; the write completes once all its pieces are queued.
-                let piece = buffer.readSlice(length: min(buffer.readableBytes, StreamDeflater.plainChunk(forUnit: session.maxCompressedUnit)))!
+                let piece = buffer.readSlice(length: min(buffer.readableBytes, plainChunk))!
                 let sent: Bool
                 do {
                     sent = session.send(streamID, try deflater.compress(piece, allocator: allocator), fin: false, compressed: true)

@@ -41,6 +41,18 @@ import Testing
         #expect(Self.compressing().client.maxCompressedUnit == 16_384)
     }
 
+    /// A peer whose initial window is below two octets leaves no room for any unit: a compressed
+    /// send is refused with the limit 0 (found by FuzzSession: the check was a range 1...0, a trap).
+    @Test func aPeerWithAWindowOfOneOctetRefusesEveryUnitWithoutATrap() throws {
+        var pair = Self.compressing(serverWindow: 1)
+        let id = try pair.client.openStream(kind: .tcp)
+        #expect(pair.client.peerAcceptsCompression)
+        #expect(pair.client.maxCompressedUnit == 0)
+        #expect(throws: StreamOperationError.compressedUnitSize(5, limit: 0)) {
+            try pair.client.send(id, ByteBuffer(bytes: [0, 0, 0, 0xFF, 0xFF]), compressed: true)
+        }
+    }
+
     /// A unit is never split: with 3,000 octets of window left it waits for a 4,000-octet unit,
     /// and goes whole once the window allows, while plain data would have gone in pieces.
     @Test func aCompressedUnitGoesWholeOrWaitsForWindow() throws {
@@ -211,6 +223,36 @@ import Testing
         let read = try await sessions.client.onLoop { $0.octetsRead }
         #expect(written < total / 10, "client wrote \(written) octets for \(total) of text")
         #expect(read < total / 10, "client read \(read) octets for \(total) of text")
+        #expect(try await sessions.shutdown() == (nil, nil))
+    }
+}
+
+extension CompressionLoopbackTests {
+    /// The server's stream window (20 octets) is too small for any compressed unit: the client's
+    /// compressed stream sends plain DATA instead (spec §12 allows it), and everything arrives.
+    @Test func aPeerWindowTooSmallForAUnitGetsPlainData() async throws {
+        var client = SessionConfiguration(role: .client)
+        client.settings.compression = 1
+        var server = SessionConfiguration(role: .server)
+        server.settings.compression = 1
+        server.settings.initialStreamWindow = 20
+        let echo: SessionHandler.StreamInitializer = { channel in
+            channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(EchoHandler()) }
+        }
+        let sessions = try await LoopbackSessions.start(client: client, server: server, serverStreams: echo)
+        let payload = ByteBuffer(bytes: (0..<4_096).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        let loop = sessions.client.channel.eventLoop
+        let done = loop.makePromise(of: ByteBuffer.self)
+        try await sessions.client.onLoop { handler in
+            handler.openStream(kind: .tcp) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    guard try channel.enableCompression() else { throw ChannelError.operationUnsupported }
+                    try channel.pipeline.syncOperations.addHandler(CollectHandler(done: done))
+                    channel.writeAndFlush(payload).flatMap { channel.close(mode: .output) }.whenFailure { done.fail($0) }
+                }
+            }.whenFailure { done.fail($0) }
+        }
+        #expect(try await done.futureResult.get() == payload)
         #expect(try await sessions.shutdown() == (nil, nil))
     }
 }
