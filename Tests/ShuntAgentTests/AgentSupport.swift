@@ -226,3 +226,16 @@ struct TestCertificates {
 
     func remove() { try? FileManager.default.removeItem(at: root) }
 }
+
+extension AgentServer.Configuration {
+    /// One edge port in front of `app`, edge and tunnel on 127.0.0.1 with ports the system picks.
+    static func loopback(app: SocketAddress, edge: EdgeConfiguration = EdgeConfiguration()) -> AgentServer.Configuration {
+        var configuration = AgentServer.Configuration(appAddresses: [app])
+        configuration.tunnelHost = "127.0.0.1"
+        configuration.tunnelPort = 0
+        configuration.edgeHost = "127.0.0.1"
+        configuration.edgePorts = [0]
+        configuration.edge = edge
+        return configuration
+    }
+}

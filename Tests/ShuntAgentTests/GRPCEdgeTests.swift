@@ -32,11 +32,7 @@ struct GRPCEdgeTests {
             let local = try GRPCPeer(["server", "laptop"])
             let appPort = try #require(Int(try await app.line(0)))
             let localPort = try #require(Int(try await local.line(0)))
-            var configuration = AgentServer.Configuration(appAddresses: [try SocketAddress(ipAddress: "127.0.0.1", port: appPort)])
-            configuration.tunnelHost = "127.0.0.1"
-            configuration.tunnelPort = 0
-            configuration.edgeHost = "127.0.0.1"
-            configuration.edgePorts = [0]
+            let configuration = AgentServer.Configuration.loopback(app: try SocketAddress(ipAddress: "127.0.0.1", port: appPort))
             let agent = try await AgentServer.start(configuration, certificates: certs.agent, log: { _ in })
             let laptop = try await TestLaptop.connect(agentPort: agent.tunnelPort, endpoint: try certs.developer("alice"),
                                                       localPort: localPort, group: group)

@@ -29,12 +29,7 @@ import Testing
                     }
                 }
                 .bind(host: "127.0.0.1", port: 0).get()
-            var configuration = AgentServer.Configuration(appAddresses: [app.localAddress!])
-            configuration.tunnelHost = "127.0.0.1"
-            configuration.tunnelPort = 0
-            configuration.edgeHost = "127.0.0.1"
-            configuration.edgePorts = [0]
-            configuration.edge = edge
+            let configuration = AgentServer.Configuration.loopback(app: app.localAddress!, edge: edge)
             let agent = try await AgentServer.start(configuration, certificates: certs.agent, log: { _ in })
             return World(group: group, certs: certs, app: app, agent: agent)
         }

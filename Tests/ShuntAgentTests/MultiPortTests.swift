@@ -117,12 +117,7 @@ import Testing
                     }
                 }
                 .bind(host: "127.0.0.1", port: 0).get()
-            var configuration = AgentServer.Configuration(appAddresses: [app.localAddress!])
-            configuration.tunnelHost = "127.0.0.1"
-            configuration.tunnelPort = 0
-            configuration.edgeHost = "127.0.0.1"
-            configuration.edgePorts = [0]
-            configuration.edge = edge
+            let configuration = AgentServer.Configuration.loopback(app: app.localAddress!, edge: edge)
             agent = try await AgentServer.start(configuration, certificates: world.certs.agent, log: { _ in })
         }
 
@@ -178,11 +173,7 @@ import Testing
                 return channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(AnswersOnceThenCloses()) }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        var configuration = AgentServer.Configuration(appAddresses: [app.localAddress!])
-        configuration.tunnelHost = "127.0.0.1"
-        configuration.tunnelPort = 0
-        configuration.edgeHost = "127.0.0.1"
-        configuration.edgePorts = [0]
+        var configuration = AgentServer.Configuration.loopback(app: app.localAddress!)
         configuration.edge.appIdleTimeout = .seconds(60)
         let agent = try await AgentServer.start(configuration, certificates: world.certs.agent, log: { _ in })
         let caller = try await KeepAliveClient(port: agent.edgePorts[0], group: world.group)

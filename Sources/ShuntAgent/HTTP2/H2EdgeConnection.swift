@@ -48,25 +48,12 @@ final class H2EdgeConnection {
         self.channel = channel
     }
 
-    /// The connection settings the edge announces to callers.
-    static func serverConfiguration(_ limits: HTTP2EdgeLimits) -> (NIOHTTP2Handler.ConnectionConfiguration, NIOHTTP2Handler.StreamConfiguration) {
+    /// The settings the edge announces: to callers as a server (its stream limit), on its own
+    /// upstream connections as a client (no server push). The same header-list limit and windows.
+    static func configuration(_ limits: HTTP2EdgeLimits, server: Bool) -> (NIOHTTP2Handler.ConnectionConfiguration, NIOHTTP2Handler.StreamConfiguration) {
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [
-            HTTP2Setting(parameter: .maxConcurrentStreams, value: limits.maxConcurrentStreams),
-            HTTP2Setting(parameter: .maxHeaderListSize, value: limits.maxHeaderListSize),
-            HTTP2Setting(parameter: .initialWindowSize, value: limits.streamWindow),
-        ]
-        connection.targetWindowSize = limits.connectionWindow
-        var stream = NIOHTTP2Handler.StreamConfiguration()
-        stream.targetWindowSize = limits.streamWindow
-        return (connection, stream)
-    }
-
-    /// The settings of the edge's own upstream connections (no server push).
-    static func clientConfiguration(_ limits: HTTP2EdgeLimits) -> (NIOHTTP2Handler.ConnectionConfiguration, NIOHTTP2Handler.StreamConfiguration) {
-        var connection = NIOHTTP2Handler.ConnectionConfiguration()
-        connection.initialSettings = [
-            HTTP2Setting(parameter: .enablePush, value: 0),
+            server ? HTTP2Setting(parameter: .maxConcurrentStreams, value: limits.maxConcurrentStreams) : HTTP2Setting(parameter: .enablePush, value: 0),
             HTTP2Setting(parameter: .maxHeaderListSize, value: limits.maxHeaderListSize),
             HTTP2Setting(parameter: .initialWindowSize, value: limits.streamWindow),
         ]
@@ -81,7 +68,7 @@ final class H2EdgeConnection {
     static func configure(_ channel: Channel, shared: EdgeHandler.Shared, client: ForwardedHeadWriter.ClientAddress,
                           clientText: String) throws {
         let connection = H2EdgeConnection(shared: shared, client: client, clientText: clientText, channel: channel)
-        let (connectionConfiguration, streamConfiguration) = serverConfiguration(shared.configuration.http2)
+        let (connectionConfiguration, streamConfiguration) = configuration(shared.configuration.http2, server: true)
         let bound = NIOLoopBound(connection, eventLoop: channel.eventLoop)
         let handler = NIOHTTP2Handler(mode: .server, eventLoop: channel.eventLoop, connectionConfiguration: connectionConfiguration,
                                       streamConfiguration: streamConfiguration, streamDelegate: StreamCounter(bound)) { stream in
@@ -116,7 +103,7 @@ final class H2EdgeConnection {
 
     private func appConnection() -> EventLoopFuture<NIOHTTP2Handler.StreamMultiplexer> {
         if let app { return app }
-        let (connectionConfiguration, streamConfiguration) = Self.clientConfiguration(shared.configuration.http2)
+        let (connectionConfiguration, streamConfiguration) = Self.configuration(shared.configuration.http2, server: false)
         let multiplexer = ClientBootstrap(group: eventLoop)
             .connectTimeout(.seconds(5))
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -144,7 +131,7 @@ final class H2EdgeConnection {
             (key: "client", value: clientText),
             (key: "port", value: String(shared.port)),
         ])
-        let (connectionConfiguration, streamConfiguration) = Self.clientConfiguration(shared.configuration.http2)
+        let (connectionConfiguration, streamConfiguration) = Self.configuration(shared.configuration.http2, server: false)
         let found = NIOLoopBoundBox<NIOHTTP2Handler.StreamMultiplexer?>(nil, eventLoop: eventLoop)
         laptopFailures[key] = nil
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
