@@ -350,9 +350,16 @@ public struct SessionStateMachine {
     mutating func endSession(_ error: SessionError?, sendGoAway goAway: Bool, keepQueuedControl: Bool = false, keepResets: Bool = false) {
         if keepResets {
             // A clean end still tells the peer which streams were cut; PINGs and window updates are moot.
+            // A stream whose STREAM_OPEN had not left yet is dropped whole: its RESET would name a
+            // stream the peer never heard of (found by FuzzSession).
+            var unopened = Set<UInt32>()
+            for frame in control {
+                if case .streamOpen = frame.payload { unopened.insert(frame.streamID.rawValue) }
+            }
             control = CircularBuffer(control.filter { frame in
                 switch frame.payload {
-                case .hello, .reset, .goAway: true
+                case .hello, .goAway: true
+                case .reset: !unopened.contains(frame.streamID.rawValue)
                 default: false
                 }
             })
