@@ -104,6 +104,18 @@ import Testing
         try await world.stop()
     }
 
+    /// A client that closes its side (FIN) is gone: the edge closes the connection at once, not at
+    /// the idle timeout (a minute here), so nothing it held stays behind.
+    @Test(.timeLimit(.minutes(1))) func aClientThatClosesItsSideIsLetGoAtOnce() async throws {
+        let world = try await World.start(EdgeConfiguration())
+        let client = try await world.client()
+        try await client.send(FrameClient.preface + FrameClient.frame(type: 0x4, flags: 0, stream: 0, payload: []))
+        _ = try await client.waitFor { $0.contains { $0.type == 0x4 } }
+        try await client.channel.close(mode: .output)
+        try await client.closed(within: .seconds(10))
+        try await world.stop()
+    }
+
     /// Rapid Reset (CVE-2023-44487): streams opened and reset at once, past swift-nio-http2's rate
     /// limit (200 RST_STREAM per 30 s), end the connection with GOAWAY ENHANCE_YOUR_CALM.
     @Test(.timeLimit(.minutes(1))) func rapidResetEndsTheConnectionWithEnhanceYourCalm() async throws {

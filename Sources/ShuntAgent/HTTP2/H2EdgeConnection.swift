@@ -195,6 +195,12 @@ final class H2EdgeConnection {
 
     func armIdleTimer() {
         idleTimer?.cancel()
+        // Streams closing with the connection must not arm it again: the timer would keep this
+        // connection's state (and its upstreams' multiplexers) alive for the whole idle timeout.
+        guard !closed else {
+            idleTimer = nil
+            return
+        }
         idleTimer = eventLoop.assumeIsolated().scheduleTask(in: shared.configuration.idleTimeout) {
             guard self.openStreams == 0 else { return }
             self.channel?.close(promise: nil)
@@ -222,7 +228,8 @@ final class H2EdgeConnection {
 }
 
 /// First in a tunnel stream's pipeline: reports the reason of a RESET (the laptop names what went
-/// wrong, e.g. nothing listening on its local port) before the HTTP/2 connection over it ends.
+/// wrong, e.g. nothing listening on its local port) before the HTTP/2 connection over it ends, and
+/// closes the stream when the laptop's side ended (its service closed the connection).
 private final class TunnelResetWatcher: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -231,6 +238,16 @@ private final class TunnelResetWatcher: ChannelInboundHandler {
 
     init(record: @escaping (String) -> Void) {
         self.record = record
+    }
+
+    /// The laptop's side ended the connection to its service (the service closed it): the HTTP/2
+    /// connection over this stream is over.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -274,6 +291,13 @@ final class H2ConnectionWatcher: ChannelInboundHandler, RemovableChannelHandler 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is EdgeDrain {
             connection.drain()
+            return
+        }
+        // Edge connections allow half-closure (for HTTP/1.1); an HTTP/2 client that closed its side
+        // is gone (requests end with END_STREAM, not FIN), so the connection closes now, not at the
+        // idle timeout.
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            context.close(promise: nil)
             return
         }
         context.fireUserInboundEventTriggered(event)

@@ -304,7 +304,7 @@ final class H2UpstreamStreamHandler: ChannelDuplexHandler {
     typealias OutboundOut = HTTP2Frame.FramePayload
 
     var edge: H2EdgeStreamHandler?
-    private var context: ChannelHandlerContext?
+    private weak var context: ChannelHandlerContext?
     private var pendingRead = false
 
     init(edge: H2EdgeStreamHandler) {
