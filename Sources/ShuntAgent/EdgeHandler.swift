@@ -48,10 +48,17 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     init(shared: Shared, client: SocketAddress?) {
         self.shared = shared
+        let (address, text) = Self.describe(client)
+        clientText = text
+        exchange = EdgeExchange(client: address, limits: shared.configuration.limits)
+    }
+
+    /// A caller as the forwarding fields name it (its IP), and as tunnel metadata and logs do
+    /// (`ip:port`, IPv6 in brackets), for either HTTP version.
+    static func describe(_ client: SocketAddress?) -> (address: ForwardedHeadWriter.ClientAddress, text: String) {
         let ip = client?.ipAddress ?? "0.0.0.0"
-        clientText = client.map { $0.protocol == .inet6 ? "[\(ip)]:\($0.port ?? 0)" : "\(ip):\($0.port ?? 0)" } ?? "unknown"
-        exchange = EdgeExchange(client: ForwardedHeadWriter.ClientAddress(ip) ?? ForwardedHeadWriter.ClientAddress("0.0.0.0")!,
-                                limits: shared.configuration.limits)
+        let text = client.map { $0.protocol == .inet6 ? "[\(ip)]:\($0.port ?? 0)" : "\(ip):\($0.port ?? 0)" } ?? "unknown"
+        return (ForwardedHeadWriter.ClientAddress(ip) ?? ForwardedHeadWriter.ClientAddress("0.0.0.0")!, text)
     }
 
     var clientWritable: Bool { context?.channel.isWritable ?? false }

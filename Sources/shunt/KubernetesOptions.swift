@@ -3,6 +3,7 @@ import Foundation
 import NIOPosix
 import ShuntEndpoint
 import ShuntKube
+import ShuntMatch
 
 /// `-n NS` and `--context NAME`: where kubectl looks for a service's agents, for the commands that
 /// find them without --agent (intercept, list, leave).
@@ -73,6 +74,14 @@ struct AgentTargets {
             throw CommandFailure.exit(command, "\(error)")
         }
         return AgentTargets(targets: targets)
+    }
+
+    /// Closes everything, then says `error` as the command's failure, naming the replica when
+    /// there are several.
+    func fail(_ command: String, _ target: Target, _ error: Error) async -> ExitCode {
+        await close()
+        let message = (error as? InterceptCalls.Failure)?.message ?? "\(error)"
+        return CommandFailure.exit(command, targets.count > 1 ? "\(target.label): \(message)" : message)
     }
 
     func close() async {

@@ -43,12 +43,8 @@ struct Leave: AsyncParsableCommand {
             } catch let failure as InterceptCalls.Failure where failure.code == InterceptCalls.Failure.Code.notFound.rawValue && agents.targets.count > 1 {
                 // A replica that joined after the intercept was made may not hold it.
                 notFound.append(failure)
-            } catch let failure as InterceptCalls.Failure {
-                await agents.close()
-                throw CommandFailure.exit("leave", agents.targets.count > 1 ? "\(target.label): \(failure.message)" : failure.message)
             } catch {
-                await agents.close()
-                throw CommandFailure.exit("leave", agents.targets.count > 1 ? "\(target.label): \(error)" : "\(error)")
+                throw await agents.fail("leave", target, error)
             }
         }
         await agents.close()

@@ -35,12 +35,8 @@ struct List: AsyncParsableCommand {
         for target in agents.targets {
             do {
                 perReplica.append(try await target.client.list())
-            } catch let failure as InterceptCalls.Failure {
-                await agents.close()
-                throw CommandFailure.exit("list", agents.targets.count > 1 ? "\(target.label): \(failure.message)" : failure.message)
             } catch {
-                await agents.close()
-                throw CommandFailure.exit("list", agents.targets.count > 1 ? "\(target.label): \(error)" : "\(error)")
+                throw await agents.fail("list", target, error)
             }
         }
         await agents.close()

@@ -204,19 +204,7 @@ import Testing
         var text = ByteBuffer()
         while text.readableBytes < 4 << 20 { text.writeImmutableBuffer(CompressionTests.text) }
         let total = text.readableBytes
-        let loop = sessions.client.channel.eventLoop
-        let done = loop.makePromise(of: ByteBuffer.self)
-        let payload = text
-        try await sessions.client.onLoop { handler in
-            handler.openStream(kind: .tcp) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    guard try channel.enableCompression() else { throw ChannelError.operationUnsupported }
-                    try channel.pipeline.syncOperations.addHandler(CollectHandler(done: done))
-                    channel.writeAndFlush(payload).flatMap { channel.close(mode: .output) }.whenFailure { done.fail($0) }
-                }
-            }.whenFailure { done.fail($0) }
-        }
-        let echoed = try await done.futureResult.get()
+        let echoed = try await Self.echo(text, through: sessions)
         #expect(echoed.readableBytes == total)
         #expect(echoed == text)
         let written = try await sessions.client.onLoop { $0.octetsWritten }
@@ -228,6 +216,22 @@ import Testing
 }
 
 extension CompressionLoopbackTests {
+    /// Opens a client stream that compresses what it writes, writes `payload` and FIN, and returns
+    /// what comes back until the server's FIN.
+    static func echo(_ payload: ByteBuffer, through sessions: LoopbackSessions) async throws -> ByteBuffer {
+        let done = sessions.client.channel.eventLoop.makePromise(of: ByteBuffer.self)
+        try await sessions.client.onLoop { handler in
+            handler.openStream(kind: .tcp) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    guard try channel.enableCompression() else { throw ChannelError.operationUnsupported }
+                    try channel.pipeline.syncOperations.addHandler(CollectHandler(done: done))
+                    channel.writeAndFlush(payload).flatMap { channel.close(mode: .output) }.whenFailure { done.fail($0) }
+                }
+            }.whenFailure { done.fail($0) }
+        }
+        return try await done.futureResult.get()
+    }
+
     /// The server's stream window (20 octets) is too small for any compressed unit: the client's
     /// compressed stream sends plain DATA instead (spec §12 allows it), and everything arrives.
     @Test func aPeerWindowTooSmallForAUnitGetsPlainData() async throws {
@@ -241,18 +245,7 @@ extension CompressionLoopbackTests {
         }
         let sessions = try await LoopbackSessions.start(client: client, server: server, serverStreams: echo)
         let payload = ByteBuffer(bytes: (0..<4_096).map { UInt8(truncatingIfNeeded: $0 &* 31) })
-        let loop = sessions.client.channel.eventLoop
-        let done = loop.makePromise(of: ByteBuffer.self)
-        try await sessions.client.onLoop { handler in
-            handler.openStream(kind: .tcp) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    guard try channel.enableCompression() else { throw ChannelError.operationUnsupported }
-                    try channel.pipeline.syncOperations.addHandler(CollectHandler(done: done))
-                    channel.writeAndFlush(payload).flatMap { channel.close(mode: .output) }.whenFailure { done.fail($0) }
-                }
-            }.whenFailure { done.fail($0) }
-        }
-        #expect(try await done.futureResult.get() == payload)
+        #expect(try await Self.echo(payload, through: sessions) == payload)
         #expect(try await sessions.shutdown() == (nil, nil))
     }
 }

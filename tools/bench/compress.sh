@@ -13,17 +13,9 @@ size=$((megabytes * 1000000))
 for tool in stunnel4 openssl python3; do
   command -v "$tool" >/dev/null || { echo "compress.sh: $tool is missing (apt-get install -y stunnel4 openssl)" >&2; exit 2; }
 done
-if [ -z "${SHUNT_BIN:-}" ]; then
-  swift build -c release --product shunt >&2
-  SHUNT_BIN=$(swift build -c release --show-bin-path)/shunt
-fi
+. tools/bench/common.sh
+bench_binaries
 bench=tools/bench
-work=$(mktemp -d)
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0; sleep 0.1; done; echo "compress.sh: nothing listens on $1" >&2; exit 1; }
 
 text=$(port)
 python3 $bench/textserver.py serve "$text" "$size" & pids+=($!)

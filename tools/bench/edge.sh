@@ -14,22 +14,9 @@ seconds=${1:-10}
 for tool in nginx haproxy wrk python3; do
   command -v "$tool" >/dev/null || { echo "edge.sh: $tool is missing (apt-get install -y nginx-light haproxy wrk)" >&2; exit 2; }
 done
-if [ -z "${SHUNT_BIN:-}" ] || [ -z "${SHUNT_AGENT_BIN:-}" ]; then
-  swift build -c release --product shunt >&2
-  swift build -c release --product shunt-agent >&2
-  SHUNT_BIN=$(swift build -c release --show-bin-path)/shunt
-  SHUNT_AGENT_BIN=$(swift build -c release --show-bin-path)/shunt-agent
-fi
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0; sleep 0.1; done; echo "edge.sh: nothing listens on $1" >&2; exit 1; }
+. tools/bench/common.sh
+bench_binaries agent
+pid_files+=("$work/nginx.pid")
 # wrk URL [HEADER] -> "requests/s p99_ms"
 measure() {
   local out

@@ -13,17 +13,9 @@ parallel=${2:-1}
 for tool in iperf3 stunnel4 socat openssl python3; do
   command -v "$tool" >/dev/null || { echo "relay.sh: $tool is missing (apt-get install -y iperf3 stunnel4 socat openssl)" >&2; exit 2; }
 done
-if [ -z "${SHUNT_BIN:-}" ]; then
-  swift build -c release --product shunt >&2
-  SHUNT_BIN=$(swift build -c release --show-bin-path)/shunt
-fi
+. tools/bench/common.sh
+bench_binaries
 
-work=$(mktemp -d)
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0; sleep 0.1; done; echo "relay.sh: nothing listens on $1" >&2; exit 1; }
 measure() {  # PORT -> Gbit/s received
   iperf3 -c 127.0.0.1 -p "$1" -t "$seconds" -P "$parallel" -J > "$work/iperf.json"
   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.2f" % (d["end"]["sum_received"]["bits_per_second"]/1e9))' "$work/iperf.json"

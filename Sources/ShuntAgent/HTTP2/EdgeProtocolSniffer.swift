@@ -1,5 +1,4 @@
 import NIOCore
-import ShuntHTTP1
 
 /// The first handler of every edge connection: tells HTTP/2 with prior knowledge from HTTP/1.1 by
 /// the connection preface (`ConnectionPreface`), installs what serves it (`H2EdgeConnection`, or
@@ -87,9 +86,7 @@ final class EdgeProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler 
             case .http1:
                 try channel.pipeline.syncOperations.addHandler(EdgeHandler(shared: shared, client: client))
             case .http2:
-                let ip = client?.ipAddress ?? "0.0.0.0"
-                let address = ForwardedHeadWriter.ClientAddress(ip) ?? ForwardedHeadWriter.ClientAddress("0.0.0.0")!
-                let text = client.map { $0.protocol == .inet6 ? "[\(ip)]:\($0.port ?? 0)" : "\(ip):\($0.port ?? 0)" } ?? "unknown"
+                let (address, text) = EdgeHandler.describe(client)
                 try H2EdgeConnection.configure(channel, shared: shared, client: address, clientText: text)
             }
         } catch {

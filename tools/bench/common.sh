@@ -1,0 +1,40 @@
+# Sourced by the scripts of tools/bench after they cd to the repository: release binaries, a work
+# folder removed at exit together with the processes listed in `pids` (and the PIDs written in the
+# files listed in `pid_files`), free ports, and waiting for a listener. Processes are killed by
+# PID, never by name.
+# shellcheck shell=bash
+
+# bench_binaries [agent]: shunt (and shunt-agent) in release, unless SHUNT_BIN (SHUNT_AGENT_BIN) name one.
+bench_binaries() {
+  if [ -z "${SHUNT_BIN:-}" ]; then
+    swift build -c release --product shunt >&2
+    SHUNT_BIN=$(swift build -c release --show-bin-path)/shunt
+  fi
+  if [ "${1:-}" = agent ] && [ -z "${SHUNT_AGENT_BIN:-}" ]; then
+    swift build -c release --product shunt-agent >&2
+    SHUNT_AGENT_BIN=$(swift build -c release --show-bin-path)/shunt-agent
+  fi
+}
+
+work=$(mktemp -d)
+pids=()
+pid_files=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for file in "${pid_files[@]}"; do [ -f "$file" ] && kill "$(cat "$file")" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A free TCP port on 127.0.0.1.
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# wait_port PORT: until something listens on 127.0.0.1:PORT (10 s), or exit 1.
+wait_port() {
+  for _ in $(seq 100); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "${0##*/}: nothing listens on $1" >&2
+  exit 1
+}
