@@ -41,8 +41,13 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var pendingRead = false
     private var clientNeedsFlush = false
     private var upstreamNeedsFlush = false
-    private var timer: Scheduled<Void>?
+    /// When the running clock runs out (nil: none runs), and which clock it is.
+    private var deadline: NIODeadline?
+    private var clock = Clock.idle
     private var timerIsHeaderTimer = false
+    /// The one scheduled wake-up, and when it comes.
+    private var wakeUp: Scheduled<Void>?
+    private var wakeUpAt = NIODeadline.distantFuture
     /// The answer is out; the client's remaining input is dropped until it closes.
     private var lingering = false
 
@@ -73,7 +78,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The pipeline is torn down (the connection closed): the context goes, or the two would keep
     /// each other, and the connection, alive.
     func handlerRemoved(context: ChannelHandlerContext) {
-        cancelTimer()
+        stopWakeUp()
         self.context = nil
     }
 
@@ -95,7 +100,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if lingering { return }
-        if !piping && timer != nil && !timerIsHeaderTimer {
+        if !piping && deadline != nil && !timerIsHeaderTimer {
             // The first octets of a request head: the header-read clock starts.
             armTimer(header: true)
         }
@@ -125,7 +130,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        cancelTimer()
+        stopWakeUp()
         if let upstream {
             detachUpstream()
             upstream.close(promise: nil)
@@ -375,36 +380,84 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: Timers
 
-    private func armTimer(header: Bool) {
-        guard let context else { return }
-        timer?.cancel()
-        timerIsHeaderTimer = header
-        let timeout = header ? shared.configuration.headerReadTimeout : shared.configuration.idleTimeout
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(in: timeout) { bound.value.timerFired() }
+    // One clock at a time runs on a connection: idle (between requests), header read (inside a
+    // request head) or linger (after an answer that ends it). Setting or stopping a clock only
+    // moves `deadline`; the one scheduled wake-up comes no later than it and, when the deadline has
+    // moved on meanwhile, schedules the next. A wake-up is never further away than the header-read
+    // timeout, so the header clock that starts with each request never needs a new one: a busy
+    // connection schedules a task every few seconds instead of two per request.
+    private enum Clock {
+        case idle, header, linger
     }
 
+    private func armTimer(header: Bool) {
+        let configuration = shared.configuration
+        setClock(header ? .header : .idle, timeout: header ? configuration.headerReadTimeout : configuration.idleTimeout)
+    }
+
+    private func setClock(_ clock: Clock, timeout: TimeAmount) {
+        guard let context else { return }
+        let now = NIODeadline.now()
+        let deadline = now + timeout
+        self.clock = clock
+        self.deadline = deadline
+        timerIsHeaderTimer = clock == .header
+        if wakeUp == nil || wakeUpAt > deadline {
+            scheduleWakeUp(at: min(deadline, now + shared.configuration.headerReadTimeout), context: context)
+        }
+    }
+
+    private func scheduleWakeUp(at time: NIODeadline, context: ChannelHandlerContext) {
+        wakeUp?.cancel()
+        wakeUpAt = time
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        wakeUp = context.eventLoop.scheduleTask(deadline: time) { bound.value.wokeUp() }
+    }
+
+    /// The clock stops; the wake-up already scheduled finds no deadline and does nothing.
     private func cancelTimer() {
-        timer?.cancel()
-        timer = nil
+        deadline = nil
         timerIsHeaderTimer = false
+    }
+
+    /// The connection is gone: nothing is left scheduled that holds the handler.
+    private func stopWakeUp() {
+        cancelTimer()
+        wakeUp?.cancel()
+        wakeUp = nil
+        wakeUpAt = .distantFuture
+    }
+
+    private func wokeUp() {
+        wakeUp = nil
+        wakeUpAt = .distantFuture
+        guard let deadline, let context else { return }
+        let now = NIODeadline.now()
+        if now < deadline {
+            scheduleWakeUp(at: min(deadline, now + shared.configuration.headerReadTimeout), context: context)
+            return
+        }
+        self.deadline = nil
+        timerIsHeaderTimer = false
+        if clock == .linger {
+            context.close(promise: nil)
+        } else {
+            timerFired()
+        }
     }
 
     /// Sends what is queued and FIN, then reads and drops the client's input until it closes too or
     /// the linger timeout passes.
     private func lingerThenClose(context: ChannelHandlerContext) {
-        cancelTimer()
         lingering = true
         context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
             context.close(mode: .output, promise: nil)
         }
-        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(in: shared.configuration.lingerTimeout) { bound.value.close(promise: nil) }
+        setClock(.linger, timeout: shared.configuration.lingerTimeout)
         context.read()
     }
 
     private func timerFired() {
-        timer = nil
         guard let context, !closing, upstream == nil, !piping else { return }
         closing = true
         if exchange.isInsideRequest {

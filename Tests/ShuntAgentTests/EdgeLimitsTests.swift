@@ -66,6 +66,38 @@ import Testing
         try await world.stop()
     }
 
+    /// The connection's one wake-up comes every header-read timeout at most and moves on while the
+    /// deadline does: an idle timeout ten times longer is kept whole, not cut at the first wake-up.
+    @Test(.timeLimit(.minutes(1))) func anIdleTimeoutLongerThanTheHeaderTimeoutIsKeptWhole() async throws {
+        var configuration = EdgeConfiguration()
+        configuration.headerReadTimeout = .milliseconds(100)
+        configuration.idleTimeout = .seconds(3)
+        let world = try await AgentLoopbackTests.World.start(edge: configuration)
+        let answer = try await Self.exchange(port: world.agent.edgePorts[0], group: world.group,
+                                             send: ["GET /a HTTP/1.1\r\nHost: o\r\n\r\n", "GET /b HTTP/1.1\r\nHost: o\r\n\r\n"],
+                                             pause: .seconds(1))
+        #expect(answer.components(separatedBy: "HTTP/1.1 200 OK").count == 3, "both requests answered: \(answer)")
+        #expect(answer.hasSuffix("app GET /b 0"))
+        try await world.stop()
+    }
+
+    /// A head begun after a long idle spell (many wake-ups moved on) still gets its 408 at the
+    /// header-read timeout, not at the idle one.
+    @Test(.timeLimit(.minutes(1))) func aHeadBegunLateInAnIdleSpellStillGets408OnTime() async throws {
+        var configuration = EdgeConfiguration()
+        configuration.headerReadTimeout = .milliseconds(300)
+        configuration.idleTimeout = .seconds(60)
+        let world = try await AgentLoopbackTests.World.start(edge: configuration)
+        let started = ContinuousClock.now
+        let answer = try await Self.exchange(port: world.agent.edgePorts[0], group: world.group,
+                                             send: ["GET /a HTTP/1.1\r\nHost: o\r\n\r\n", "GET /b HTTP/1.1\r\n"], pause: .seconds(1))
+        #expect(answer.hasPrefix("HTTP/1.1 200 OK"))
+        #expect(answer.contains("HTTP/1.1 408 Request Timeout\r\n"))
+        // Far below the 60 s idle timeout, whatever the machine's load.
+        #expect(ContinuousClock.now - started < .seconds(30))
+        try await world.stop()
+    }
+
     /// A 64 MiB upload through a personal intercept: streamed, not buffered, and counted intact.
     @Test(.timeLimit(.minutes(2))) func aLargeUploadStreamsThroughTheTunnel() async throws {
         let world = try await AgentLoopbackTests.World.start()
