@@ -22,10 +22,22 @@ public struct EndpointPrinter: Sendable {
         public var isTrouble: Bool
     }
 
-    public func print(_ event: EndpointEvent) {
+    /// Queues the event's line on `output`; request lines may be dropped when the output does not
+    /// keep up (see `OutputQueue`), the others are not.
+    public func print(_ event: EndpointEvent, to output: OutputWriter) {
         let line = render(event)
-        let handle = line.isTrouble && format == .text ? FileHandle.standardError : FileHandle.standardOutput
-        handle.write(Data((line.text + "\n").utf8))
+        var droppable = false
+        if case .request = event { droppable = true }
+        output.write(line.text, to: line.isTrouble && format == .text ? .standardError : .standardOutput, droppable: droppable)
+    }
+
+    /// What is said of request lines the output dropped: a sentence on standard error, or a JSON
+    /// object among the others.
+    public func droppedNotice(_ count: Int) -> (target: OutputQueue.Target, line: String) {
+        switch format {
+        case .text: (.standardError, "shunt: \(count) request line\(count == 1 ? "" : "s") not shown: the output did not keep up")
+        case .json: (.standardOutput, #"{"count":\#(count),"event":"lines-dropped"}"#)
+        }
     }
 
     public func render(_ event: EndpointEvent) -> Line {

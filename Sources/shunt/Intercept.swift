@@ -117,6 +117,11 @@ struct Intercept: AsyncParsableCommand {
         defer { for forward in forwards { forward.stop() } }
         let endpoint = try agentOptions.endpoint(for: "intercept")
         let printer = EndpointPrinter(format: format, service: service, local: "127.0.0.1:\(local)")
+        // The request log is written off the event loop: a slow terminal never holds the traffic.
+        // A reader that goes away (`| head`) ends the log, not the intercept.
+        signal(SIGPIPE, SIG_IGN)
+        let output = OutputWriter(notice: { printer.droppedNotice($0) })
+        defer { output.close() }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         // `shunt status` reads what this process writes about its intercept (until it exits).
         let statusWriter = NIOLockedValueBox<InterceptStatusWriter?>(nil)
@@ -142,7 +147,7 @@ struct Intercept: AsyncParsableCommand {
                 rule: rule, compress: compress, output: format)
             let agentText = "\(address.host):\(address.port)"
             return InterceptSession(configuration: configuration, endpoint: endpoint, group: group, events: { event in
-                printer.print(event)
+                printer.print(event, to: output)
                 record(event, agentText)
             })
         }

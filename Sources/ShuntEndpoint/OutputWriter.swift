@@ -1,0 +1,119 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The developer's terminal, written from a thread of its own through an `OutputQueue`: the
+/// request log never holds the traffic back, even when the terminal is slow or stopped (a pipe to a
+/// pager, a paused pane); lines that arrive together leave in one write. When the output cannot keep
+/// up, request lines are dropped and counted (`OutputQueue`). An output that is gone (EPIPE) ends
+/// the writing, not the intercept.
+public final class OutputWriter: @unchecked Sendable {
+    public typealias Notice = @Sendable (_ dropped: Int) -> (target: OutputQueue.Target, line: String)
+
+    // All of these are guarded by `condition`.
+    private let condition = NSCondition()
+    private var queue: OutputQueue
+    private var writing = false
+    private var closed = false
+    private var broken = false
+    private var linesDropped = 0
+
+    private let standardOutput: Int32
+    private let standardError: Int32
+    private let notice: Notice
+
+    /// Writes to `standardOutput` and `standardError` (descriptors; the process's own by default)
+    /// until `close()`.
+    public init(maxPendingBytes: Int = OutputQueue.defaultMaxPendingBytes, standardOutput: Int32 = STDOUT_FILENO,
+                standardError: Int32 = STDERR_FILENO, notice: @escaping Notice) {
+        queue = OutputQueue(maxPendingBytes: maxPendingBytes)
+        self.standardOutput = standardOutput
+        self.standardError = standardError
+        self.notice = notice
+        Thread.detachNewThread { [self] in run() }
+    }
+
+    /// Queues `line`; returns at once. False when it was dropped (only request lines are droppable).
+    @discardableResult
+    public func write(_ line: String, to target: OutputQueue.Target, droppable: Bool) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !closed else { return false }
+        let queued = queue.append(line, to: target, droppable: droppable)
+        if queued { condition.signal() } else { linesDropped += 1 }
+        return queued
+    }
+
+    /// Request lines dropped so far, over the life of the writer.
+    public var dropped: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return linesDropped
+    }
+
+    /// Waits until everything queued so far is written, at most `timeout` (a stopped terminal must
+    /// not keep the process from exiting). True when it was.
+    @discardableResult
+    public func flush(timeout: Duration = .seconds(2)) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+        condition.lock()
+        defer { condition.unlock() }
+        while !(queue.isEmpty && !writing) && !broken {
+            if !condition.wait(until: deadline) { return false }
+        }
+        return true
+    }
+
+    /// Writes what is queued (see `flush`), then ends the writing thread.
+    public func close(timeout: Duration = .seconds(2)) {
+        flush(timeout: timeout)
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func run() {
+        condition.lock()
+        while true {
+            while queue.isEmpty && !closed { condition.wait() }
+            if closed && (queue.isEmpty || broken) { break }
+            let chunks = queue.take(notice: notice)
+            writing = true
+            condition.unlock()
+            var gone = false
+            for chunk in chunks where !gone {
+                gone = !writeAll(chunk.bytes, to: chunk.target == .standardOutput ? standardOutput : standardError)
+            }
+            condition.lock()
+            writing = false
+            if gone { broken = true }
+            condition.broadcast()
+        }
+        condition.unlock()
+    }
+
+    /// False when the descriptor cannot be written any more.
+    private func writeAll(_ bytes: [UInt8], to descriptor: Int32) -> Bool {
+        if broken { return false }
+        return bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if written >= 0 {
+                    offset += written
+                } else if errno == EINTR {
+                    continue
+                } else if errno == EAGAIN {
+                    // A terminal another program set non-blocking: wait until it takes more.
+                    var poller = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+                    _ = poll(&poller, 1, 100)
+                } else {
+                    return false
+                }
+            }
+            return true
+        }
+    }
+}
