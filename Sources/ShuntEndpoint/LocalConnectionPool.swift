@@ -47,12 +47,19 @@ final class LocalConnectionPool: @unchecked Sendable {
 
     var idleCount: Int { idle.count }
 
-    /// A connection whose `LocalSocketHandler` reports to `exchange`.
+    /// A connection whose `LocalSocketHandler` reports to `exchange`: an idle one (the exchange is
+    /// told it was reused), else a new one.
     func acquire(for exchange: LocalStreamHandler) -> EventLoopFuture<Channel> {
         if let (channel, socket) = idle.take(LocalSocketHandler.self) {
             socket.exchange = exchange
+            exchange.connectionWasReused()
             return eventLoop.makeSucceededFuture(channel)
         }
+        return dial(for: exchange)
+    }
+
+    /// A new connection, for a request sent again after a reused one closed on it.
+    func dial(for exchange: LocalStreamHandler) -> EventLoopFuture<Channel> {
         dialled.withLockedValue { $0 += 1 }
         return idle.dial(address, connectTimeout: connectTimeout, handler: NIOLoopBound(LocalSocketHandler(exchange: exchange), eventLoop: eventLoop))
     }
@@ -151,6 +158,11 @@ final class LocalSocketHandler: ChannelDuplexHandler {
 /// connection goes back to the pool if `LocalExchange` says it may; when the service closes first,
 /// its EOF is passed on (a close-delimited response ends that way); when the agent ends the stream
 /// early, or resets it, the connection is shut as an unpooled one would be.
+///
+/// A reused connection that the service closes before any octet of the answer (its keep-alive
+/// timeout ran out just as the request went out) gets the request again on a new connection, once,
+/// when `LocalExchange.mayResend` says it is safe; the octets of the request are kept until then (at
+/// most `maxResendBytes`).
 final class LocalStreamHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -165,10 +177,21 @@ final class LocalStreamHandler: ChannelDuplexHandler {
     private var streamNeedsFlush = false
     private var finished = false
     private var agentEndedEarly = false
+    /// What went out on a reused connection, while it may have to go out again; nil otherwise.
+    private var resend: ByteBuffer?
+    private var resent = false
+    /// The most octets of a request kept for sending it again: a head without a body.
+    let maxResendBytes: Int
 
     init(pool: LocalConnectionPool, tracker: LocalExchange = LocalExchange()) {
         self.pool = pool
         self.tracker = tracker
+        maxResendBytes = tracker.limits.maxHeadSize
+    }
+
+    /// The connection came from the pool: what the request sends is kept until the answer begins.
+    func connectionWasReused() {
+        if !resent { resend = ByteBuffer() }
     }
 
     /// Joins the connection; called once, before the handler is added to the stream.
@@ -200,6 +223,13 @@ final class LocalStreamHandler: ChannelDuplexHandler {
         let bytes = unwrapInboundIn(data)
         guard let local else { return }
         tracker.requestRead(bytes)
+        if resend != nil {
+            if resend!.readableBytes + bytes.readableBytes <= maxResendBytes {
+                resend!.writeImmutableBuffer(bytes)
+            } else {
+                resend = nil
+            }
+        }
         local.write(bytes, promise: nil)
         localNeedsFlush = true
     }
@@ -255,6 +285,7 @@ final class LocalStreamHandler: ChannelDuplexHandler {
 
     func localRead(_ bytes: ByteBuffer) {
         guard let context, !finished else { return }
+        resend = nil
         context.write(wrapOutboundOut(bytes), promise: nil)
         streamNeedsFlush = true
         guard local != nil, tracker.responseRead(bytes) else { return }
@@ -273,6 +304,7 @@ final class LocalStreamHandler: ChannelDuplexHandler {
 
     func localEnded() {
         guard let context else { return }
+        if !finished && resendOnNewConnection() { return }
         if local != nil { detach(reusable: false) }
         guard !finished else { return }
         finished = true
@@ -282,6 +314,7 @@ final class LocalStreamHandler: ChannelDuplexHandler {
 
     func localFailed() {
         guard let context, !finished else { return }
+        if resendOnNewConnection() { return }
         finished = true
         if local != nil { detach(reusable: false) }
         context.close(promise: nil)
@@ -291,6 +324,29 @@ final class LocalStreamHandler: ChannelDuplexHandler {
         guard pendingRead, let context else { return }
         pendingRead = false
         context.read()
+    }
+
+    /// The reused connection ended without a word: the request goes out again on a new one, if
+    /// `LocalExchange` says it may (once). False when it does not.
+    private func resendOnNewConnection() -> Bool {
+        guard let bytes = resend, !resent, tracker.mayResend, context != nil else { return false }
+        resent = true
+        resend = nil
+        detach(reusable: false)
+        pool.dial(for: self).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let channel):
+                guard !self.finished, self.context != nil else {
+                    channel.close(promise: nil)
+                    return
+                }
+                self.local = channel
+                channel.writeAndFlush(bytes, promise: nil)
+            case .failure:
+                self.localEnded()
+            }
+        }
+        return true
     }
 
     private func detach(reusable: Bool) {

@@ -28,6 +28,8 @@ public struct LocalExchange {
     /// Something this side could not follow: the connection serves this exchange only.
     public private(set) var spent = false
     private var keepAlive = true
+    /// An octet of the response arrived: the request is never sent again.
+    public private(set) var responseStarted = false
 
     public init(limits: HTTP1Limits = HTTP1Limits()) {
         self.limits = limits
@@ -38,6 +40,18 @@ public struct LocalExchange {
     /// Whether the connection may serve another request once this exchange is over.
     public var reusable: Bool {
         requestComplete && responseComplete && keepAlive && !spent && !switchedProtocols
+    }
+
+    /// Whether the request may be sent again on a new connection after this one ended without a
+    /// word (a kept-alive connection the service closed just as the request went out): it was
+    /// complete, safe and without a body (RFC 9110 §9.2.1: a request that may have had an effect is
+    /// never replayed), and nothing of the answer came.
+    public var mayResend: Bool {
+        guard requestComplete, !responseStarted, !spent, !switchedProtocols, let request, request.framing == .none else { return false }
+        switch request.method {
+        case .get, .head, .options, .trace: return true
+        default: return false
+        }
     }
 
     /// Octets of the request, on their way to the local service.
@@ -80,6 +94,7 @@ public struct LocalExchange {
     /// Octets of the response, on their way to the agent. Returns true when they complete the final
     /// response (once).
     public mutating func responseRead(_ bytes: ByteBuffer) -> Bool {
+        if bytes.readableBytes > 0 { responseStarted = true }
         guard !switchedProtocols else { return false }
         if responseComplete {
             if bytes.readableBytes > 0 { spent = true }

@@ -103,4 +103,25 @@ import Testing
         exchange.requestRead(ByteBuffer(string: huge))
         #expect(exchange.spent)
     }
+
+    /// Which requests may be sent again after a reused connection closed on them: complete, safe
+    /// and bodiless ones, and only while nothing of the answer came.
+    @Test(arguments: [
+        ("GET /a HTTP/1.1\r\nHost: x\r\n\r\n", true),
+        ("HEAD /a HTTP/1.1\r\nHost: x\r\n\r\n", true),
+        ("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", true),
+        ("TRACE /a HTTP/1.1\r\nHost: x\r\n\r\n", true),
+        ("GET /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab", false),
+        ("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", false),
+        ("PUT /a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", false),
+        ("DELETE /a HTTP/1.1\r\nHost: x\r\n\r\n", false),
+        ("GET /a HTTP/1.1\r\nHost: x\r\n", false),
+    ])
+    func mayResend(request: String, expected: Bool) {
+        var exchange = LocalExchange()
+        exchange.requestRead(ByteBuffer(string: request))
+        #expect(exchange.mayResend == expected)
+        _ = exchange.responseRead(ByteBuffer(string: "H"))
+        #expect(!exchange.mayResend, "an octet of the answer came")
+    }
 }

@@ -40,6 +40,66 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    /// The service closes a kept-alive connection just as a GET goes out on it: the GET is sent
+    /// again on a new connection and answered; a POST in the same spot is not sent again (it may
+    /// have had an effect) and its stream ends without an answer, which the agent turns into 502.
+    @Test func aSafeRequestIsSentAgainWhenAReusedConnectionClosesOnIt() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let agent = try await FakeAgent(group: group)
+        let response = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)
+        let local = try await KeepAliveServer(group: group, response: response, closeOnRequest: 2)
+        let forwarder = LocalForwarder(port: local.port, developer: "alice",
+                                       pool: LocalPoolLimits(idleTimeout: .seconds(60)), events: { _ in })
+        let client = try await InterceptClient.connect(host: "127.0.0.1", port: agent.port, endpoint: try agent.developerEndpoint(),
+                                                       group: group, streams: forwarder.streamInitializer)
+        var connections = agent.connections.makeAsyncIterator()
+        let connection = try #require(await connections.next())
+
+        for id in 1...3 {
+            // r1 on connection 1; r2 reuses it, is dropped, and is answered on connection 2; r3 reuses 2, and so on.
+            let answer = try await FakeAgent.exchange(on: connection, request: Self.request, responseLength: response.count, requestID: "r\(id)")
+            #expect(answer == response, "request \(id)")
+        }
+        #expect(local.requests.withLockedValue { $0 } == 3)
+        #expect(local.accepted.withLockedValue { $0 } == 3)
+
+        let post = Array("POST /api HTTP/1.1\r\nHost: orders\r\nContent-Length: 0\r\n\r\n".utf8)
+        let answer = try await FakeAgent.exchange(on: connection, request: post, responseLength: response.count, requestID: "p1")
+        #expect(answer.isEmpty, "the POST was not sent again")
+        #expect(local.accepted.withLockedValue { $0 } == 3)
+
+        await client.close()
+        await local.stop()
+        await agent.stop()
+        try await group.shutdownGracefully()
+    }
+
+    /// Sent again once only: when the new connection drops the request too, the stream ends
+    /// without an answer.
+    @Test func aRequestIsSentAgainAtMostOnce() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let agent = try await FakeAgent(group: group)
+        let response = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)
+        let local = try await KeepAliveServer(group: group, response: response)
+        let forwarder = LocalForwarder(port: local.port, developer: "alice",
+                                       pool: LocalPoolLimits(idleTimeout: .seconds(60)), events: { _ in })
+        let client = try await InterceptClient.connect(host: "127.0.0.1", port: agent.port, endpoint: try agent.developerEndpoint(),
+                                                       group: group, streams: forwarder.streamInitializer)
+        var connections = agent.connections.makeAsyncIterator()
+        let connection = try #require(await connections.next())
+        let first = try await FakeAgent.exchange(on: connection, request: Self.request, responseLength: response.count, requestID: "r1")
+        #expect(first == response)
+        // From now on every request is dropped: on the reused connection, and again on the new one.
+        local.closeOnRequest.withLockedValue { $0 = 1 }
+        let second = try await FakeAgent.exchange(on: connection, request: Self.request, responseLength: response.count, requestID: "r2")
+        #expect(second.isEmpty)
+        #expect(local.accepted.withLockedValue { $0 } == 2, "one new connection, not more")
+        await client.close()
+        await local.stop()
+        await agent.stop()
+        try await group.shutdownGracefully()
+    }
+
     @Test func aResponseThatSaysCloseIsNotReusedAndIdleConnectionsTimeOut() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let agent = try await FakeAgent(group: group)
@@ -79,16 +139,21 @@ import Testing
 }
 
 /// A keep-alive HTTP/1.1 service: answers every request head (requests without bodies) with
-/// `response`, closes after a response that says `Connection: close`, and counts connections.
+/// `response`, closes after a response that says `Connection: close`, and counts connections. With
+/// `closeOnRequest` N > 0, it closes a connection without a word when its Nth or a later request
+/// arrives (its keep-alive timeout running out just as a request comes).
 final class KeepAliveServer: @unchecked Sendable {
     let listener: Channel
     let accepted = NIOLockedValueBox(0)
     let open = NIOLockedValueBox(0)
     let requests = NIOLockedValueBox(0)
     let response: NIOLockedValueBox<[UInt8]>
+    let closeOnRequest: NIOLockedValueBox<Int>
 
-    init(group: EventLoopGroup, response: [UInt8]) async throws {
+    init(group: EventLoopGroup, response: [UInt8], closeOnRequest: Int = 0) async throws {
         let state = (accepted, open, requests, NIOLockedValueBox(response))
+        let closing = NIOLockedValueBox(closeOnRequest)
+        self.closeOnRequest = closing
         self.response = state.3
         listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -98,7 +163,7 @@ final class KeepAliveServer: @unchecked Sendable {
                 state.1.withLockedValue { $0 += 1 }
                 channel.closeFuture.whenComplete { _ in state.1.withLockedValue { $0 -= 1 } }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Responder(response: state.3, requests: state.2))
+                    try channel.pipeline.syncOperations.addHandler(Responder(response: state.3, requests: state.2, closeOnRequest: closing))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -113,17 +178,26 @@ final class KeepAliveServer: @unchecked Sendable {
         typealias OutboundOut = ByteBuffer
         let response: NIOLockedValueBox<[UInt8]>
         let requests: NIOLockedValueBox<Int>
+        let closeOnRequest: NIOLockedValueBox<Int>
         var pending: [UInt8] = []
+        var seen = 0
 
-        init(response: NIOLockedValueBox<[UInt8]>, requests: NIOLockedValueBox<Int>) {
+        init(response: NIOLockedValueBox<[UInt8]>, requests: NIOLockedValueBox<Int>, closeOnRequest: NIOLockedValueBox<Int>) {
             self.response = response
             self.requests = requests
+            self.closeOnRequest = closeOnRequest
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             pending += Array(unwrapInboundIn(data).readableBytesView)
             while let end = pending.indices.dropLast(3).first(where: { pending[$0..<$0 + 4].elementsEqual("\r\n\r\n".utf8) }) {
                 pending.removeFirst(end + 4)
+                seen += 1
+                let closeOn = closeOnRequest.withLockedValue { $0 }
+                if closeOn > 0 && seen >= closeOn {
+                    context.close(promise: nil)
+                    return
+                }
                 requests.withLockedValue { $0 += 1 }
                 let answer = response.withLockedValue { $0 }
                 context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: answer)), promise: nil)
