@@ -15,16 +15,9 @@ import Testing
     static let request = Array("GET /api HTTP/1.1\r\nHost: orders\r\n\r\n".utf8)
 
     @Test func sequentialStreamsReuseOneConnection() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let agent = try await FakeAgent(group: group)
         let response = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)
-        let local = try await KeepAliveServer(group: group, response: response)
-        let forwarder = LocalForwarder(port: local.port, developer: "alice",
-                                       pool: LocalPoolLimits(idleTimeout: .seconds(60)), events: { _ in })
-        let client = try await InterceptClient.connect(host: "127.0.0.1", port: agent.port, endpoint: try agent.developerEndpoint(),
-                                                       group: group, streams: forwarder.streamInitializer)
-        var connections = agent.connections.makeAsyncIterator()
-        let connection = try #require(await connections.next())
+        let world = try await PoolWorld.start(response: response, pool: LocalPoolLimits(idleTimeout: .seconds(60)))
+        let (local, connection) = (world.local, world.connection)
 
         for id in 1...20 {
             let answer = try await FakeAgent.exchange(on: connection, request: Self.request, responseLength: response.count, requestID: "r\(id)")
@@ -32,28 +25,18 @@ import Testing
         }
         #expect(local.accepted.withLockedValue { $0 } == 1)
         #expect(local.requests.withLockedValue { $0 } == 20)
-        #expect(forwarder.connectionsDialled == 1)
+        #expect(world.forwarder.connectionsDialled == 1)
 
-        await client.close()
-        await local.stop()
-        await agent.stop()
-        try await group.shutdownGracefully()
+        try await world.stop()
     }
 
     /// The service closes a kept-alive connection just as a GET goes out on it: the GET is sent
     /// again on a new connection and answered; a POST in the same spot is not sent again (it may
     /// have had an effect) and its stream ends without an answer, which the agent turns into 502.
     @Test func aSafeRequestIsSentAgainWhenAReusedConnectionClosesOnIt() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let agent = try await FakeAgent(group: group)
         let response = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)
-        let local = try await KeepAliveServer(group: group, response: response, closeOnRequest: 2)
-        let forwarder = LocalForwarder(port: local.port, developer: "alice",
-                                       pool: LocalPoolLimits(idleTimeout: .seconds(60)), events: { _ in })
-        let client = try await InterceptClient.connect(host: "127.0.0.1", port: agent.port, endpoint: try agent.developerEndpoint(),
-                                                       group: group, streams: forwarder.streamInitializer)
-        var connections = agent.connections.makeAsyncIterator()
-        let connection = try #require(await connections.next())
+        let world = try await PoolWorld.start(response: response, closeOnRequest: 2, pool: LocalPoolLimits(idleTimeout: .seconds(60)))
+        let (local, connection) = (world.local, world.connection)
 
         for id in 1...3 {
             // r1 on connection 1; r2 reuses it, is dropped, and is answered on connection 2; r3 reuses 2, and so on.
@@ -68,25 +51,15 @@ import Testing
         #expect(answer.isEmpty, "the POST was not sent again")
         #expect(local.accepted.withLockedValue { $0 } == 3)
 
-        await client.close()
-        await local.stop()
-        await agent.stop()
-        try await group.shutdownGracefully()
+        try await world.stop()
     }
 
     /// Sent again once only: when the new connection drops the request too, the stream ends
     /// without an answer.
     @Test func aRequestIsSentAgainAtMostOnce() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let agent = try await FakeAgent(group: group)
         let response = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)
-        let local = try await KeepAliveServer(group: group, response: response)
-        let forwarder = LocalForwarder(port: local.port, developer: "alice",
-                                       pool: LocalPoolLimits(idleTimeout: .seconds(60)), events: { _ in })
-        let client = try await InterceptClient.connect(host: "127.0.0.1", port: agent.port, endpoint: try agent.developerEndpoint(),
-                                                       group: group, streams: forwarder.streamInitializer)
-        var connections = agent.connections.makeAsyncIterator()
-        let connection = try #require(await connections.next())
+        let world = try await PoolWorld.start(response: response, pool: LocalPoolLimits(idleTimeout: .seconds(60)))
+        let (local, connection) = (world.local, world.connection)
         let first = try await FakeAgent.exchange(on: connection, request: Self.request, responseLength: response.count, requestID: "r1")
         #expect(first == response)
         // From now on every request is dropped: on the reused connection, and again on the new one.
@@ -94,23 +67,13 @@ import Testing
         let second = try await FakeAgent.exchange(on: connection, request: Self.request, responseLength: response.count, requestID: "r2")
         #expect(second.isEmpty)
         #expect(local.accepted.withLockedValue { $0 } == 2, "one new connection, not more")
-        await client.close()
-        await local.stop()
-        await agent.stop()
-        try await group.shutdownGracefully()
+        try await world.stop()
     }
 
     @Test func aResponseThatSaysCloseIsNotReusedAndIdleConnectionsTimeOut() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let agent = try await FakeAgent(group: group)
         let closing = Array("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok".utf8)
-        let local = try await KeepAliveServer(group: group, response: closing)
-        let forwarder = LocalForwarder(port: local.port, developer: "alice",
-                                       pool: LocalPoolLimits(maxIdle: 4, idleTimeout: .milliseconds(200)), events: { _ in })
-        let client = try await InterceptClient.connect(host: "127.0.0.1", port: agent.port, endpoint: try agent.developerEndpoint(),
-                                                       group: group, streams: forwarder.streamInitializer)
-        var connections = agent.connections.makeAsyncIterator()
-        let connection = try #require(await connections.next())
+        let world = try await PoolWorld.start(response: closing, pool: LocalPoolLimits(maxIdle: 4, idleTimeout: .milliseconds(200)))
+        let (local, connection) = (world.local, world.connection)
 
         for id in 1...3 {
             let answer = try await FakeAgent.exchange(on: connection, request: Self.request, responseLength: closing.count, requestID: "r\(id)")
@@ -131,6 +94,33 @@ import Testing
         _ = try await FakeAgent.exchange(on: connection, request: Self.request, responseLength: 40, requestID: "r5")
         #expect(local.accepted.withLockedValue { $0 } == 5)
 
+        try await world.stop()
+    }
+}
+
+/// A fake agent, a laptop's forwarder connected to it with `pool`, and a `KeepAliveServer` as the
+/// local service.
+struct PoolWorld {
+    let group: MultiThreadedEventLoopGroup
+    let agent: FakeAgent
+    let local: KeepAliveServer
+    let forwarder: LocalForwarder
+    let client: InterceptClient
+    let connection: ShuntConnection
+
+    static func start(response: [UInt8], closeOnRequest: Int = 0, pool: LocalPoolLimits) async throws -> PoolWorld {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let agent = try await FakeAgent(group: group)
+        let local = try await KeepAliveServer(group: group, response: response, closeOnRequest: closeOnRequest)
+        let forwarder = LocalForwarder(port: local.port, developer: "alice", pool: pool, events: { _ in })
+        let client = try await InterceptClient.connect(host: "127.0.0.1", port: agent.port, endpoint: try agent.developerEndpoint(),
+                                                       group: group, streams: forwarder.streamInitializer)
+        var connections = agent.connections.makeAsyncIterator()
+        let connection = try #require(await connections.next())
+        return PoolWorld(group: group, agent: agent, local: local, forwarder: forwarder, client: client, connection: connection)
+    }
+
+    func stop() async throws {
         await client.close()
         await local.stop()
         await agent.stop()
