@@ -33,6 +33,12 @@ public enum DecoderInvariants {
         guard whole == chunked else {
             throw Violation(description: "decoding whole and in \(split)-octet chunks differ: \(whole) vs \(chunked)")
         }
+        // As the session feeds it: the buffered start of a frame copied out after each drain, and
+        // sometimes two inputs appended before a drain.
+        let owning = decode(stream, limits: limits, preface: preface, chunk: split, owning: true)
+        guard whole == owning else {
+            throw Violation(description: "decoding whole and in \(split)-octet chunks with ownBufferedBytes differ: \(whole) vs \(owning)")
+        }
 
         // 2. An error points inside the input and at a frame boundary the decoder reached.
         let prefaceOctets = preface ? min(WireLimits.preface.count, stream.count) : 0
@@ -78,21 +84,26 @@ public enum DecoderInvariants {
         _ = whole.error?.description
     }
 
-    /// Decodes `stream` in `chunk`-octet pieces (0: whole), then signals the end of input.
-    public static func decode(_ stream: [UInt8], limits: FrameDecoder.Limits, preface: Bool, chunk: Int) -> Outcome {
+    /// Decodes `stream` in `chunk`-octet pieces (0: whole), then signals the end of input. `owning`:
+    /// every other piece is appended without draining first, and `ownBufferedBytes` follows each drain.
+    public static func decode(_ stream: [UInt8], limits: FrameDecoder.Limits, preface: Bool, chunk: Int, owning: Bool = false) -> Outcome {
         var decoder = FrameDecoder(limits: limits, expectsPreface: preface)
         var frames: [Frame] = []
         let size = chunk == 0 ? max(stream.count, 1) : chunk
         var start = 0
+        var piece = 0
         repeat {
             let end = min(start + size, stream.count)
             decoder.append(ByteBuffer(bytes: stream[start..<end]))
             start = end
+            piece += 1
+            if owning && piece % 2 == 1 && start < stream.count { continue }
             do {
                 while let frame = try decoder.next() { frames.append(frame) }
             } catch {
                 return Outcome(frames: frames, error: error)
             }
+            if owning { decoder.ownBufferedBytes() }
         } while start < stream.count
         do {
             try decoder.finish()

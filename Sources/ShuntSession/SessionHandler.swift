@@ -277,6 +277,9 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
         } catch {
             machine.receiveMalformed(error)
         }
+        // NIOSSL reads the next records into this same buffer: a tail kept by the decoder would
+        // make it copy the whole buffer first (most reads end inside a frame).
+        decoder.ownBufferedBytes()
         processEvents()
         flushOutbound()
     }

@@ -30,6 +30,11 @@ public struct FrameDecoder: Sendable {
     /// After a failure the caller chose to skip: octets still to discard, and the frame's length.
     @usableFromInline var failedFrameLength: Int?
     @usableFromInline var skipRemaining: Int
+    /// Input not yet moved into `buffer`, kept as it came while a frame begun in `buffer` waits for
+    /// the rest of it (see `topUp`).
+    @usableFromInline var rest: ByteBuffer?
+    /// `buffer` is storage the decoder made (not the caller's input): writing to it copies nothing.
+    @usableFromInline var bufferIsOwn: Bool
 
     public init(limits: Limits = .default, expectsPreface: Bool = false) {
         self.limits = limits
@@ -39,31 +44,105 @@ public struct FrameDecoder: Sendable {
         self.failure = nil
         self.failedFrameLength = nil
         self.skipRemaining = 0
+        self.rest = nil
+        self.bufferIsOwn = true
     }
 
     /// Octets received but not yet returned as frames.
-    public var bufferedBytes: Int { buffer.readableBytes }
+    public var bufferedBytes: Int { buffer.readableBytes + (rest?.readableBytes ?? 0) }
 
     /// Octets of the stream consumed so far: the offset at which the next frame starts.
     public var offset: Int { consumed }
 
-    /// Adds received bytes. When nothing is buffered the buffer is taken as it is, so frames decoded
-    /// from it are slices of the caller's buffer.
+    /// Adds received bytes. When nothing is buffered the input is taken as it is, so frames decoded
+    /// from it are slices of the caller's buffer. When a frame begun earlier waits for its end, only
+    /// that frame's missing octets are copied (`topUp`); the frames after it are slices again.
     @inlinable
     public mutating func append(_ bytes: ByteBuffer) {
-        if buffer.readableBytes == 0 {
+        guard bytes.readableBytes > 0 else { return }
+        if rest != nil {
+            rest!.writeImmutableBuffer(bytes)
+        } else if buffer.readableBytes == 0 {
             buffer = bytes
+            bufferIsOwn = false
         } else {
-            if buffer.readerIndex > 65_536 && buffer.readerIndex > buffer.readableBytes {
-                buffer.discardReadBytes()
-            }
-            buffer.writeImmutableBuffer(bytes)
+            rest = bytes
         }
+    }
+
+    /// Stops referring to the caller's input: what is buffered (the start of a frame) is copied into
+    /// storage of the decoder's own, and nothing else of the input is kept. For an I/O layer that
+    /// reuses its read buffer: NIOSSL copies the whole of a buffer that someone else still refers
+    /// to before reading into it again. Call it once an input has been drained with `next()`.
+    public mutating func ownBufferedBytes() {
+        if var more = rest {
+            rest = nil
+            makeBufferOwn(extra: more.readableBytes)
+            buffer.writeBuffer(&more)
+        }
+        if buffer.readableBytes == 0 {
+            if !bufferIsOwn {
+                buffer = ByteBuffer()
+                bufferIsOwn = true
+            }
+            return
+        }
+        makeBufferOwn(extra: 0)
+    }
+
+    /// Copies what `buffer` holds into new storage with room for `extra` more octets, unless it is
+    /// already the decoder's own.
+    @usableFromInline
+    mutating func makeBufferOwn(extra: Int) {
+        guard !bufferIsOwn else { return }
+        var own = ByteBufferAllocator().buffer(capacity: buffer.readableBytes + extra)
+        own.writeImmutableBuffer(buffer)
+        buffer = own
+        bufferIsOwn = true
+    }
+
+    /// What the frame begun in `buffer` still needs before it can be decoded: the rest of its header,
+    /// then the rest of its payload; 0 when `buffer` holds a whole frame or nothing. While the
+    /// preface is checked or a malformed frame skipped, everything.
+    @inlinable
+    var pendingNeed: Int {
+        let have = buffer.readableBytes
+        guard have > 0 else { return 0 }
+        if skipRemaining > 0 || prefaceRemaining > 0 { return Int.max }
+        if have < WireLimits.headerSize { return WireLimits.headerSize - have }
+        let length = Int(buffer.getInteger(at: buffer.readerIndex, as: UInt32.self)!)
+        return max(0, WireLimits.headerSize + length - have)
+    }
+
+    /// Moves from `rest` into `buffer` what the frame begun in `buffer` still needs, into storage of
+    /// the decoder's own; once `buffer` is used up, takes `rest` as it is. Only a frame that
+    /// straddles two inputs is copied. What is copied is bounded by the input at hand: a header
+    /// announcing an oversize frame is refused by `decodeFrame` as soon as it is whole.
+    @inlinable
+    mutating func topUp() {
+        guard var more = rest else { return }
+        if buffer.readableBytes == 0 {
+            buffer = more
+            bufferIsOwn = false
+            rest = nil
+            return
+        }
+        while more.readableBytes > 0 {
+            let need = pendingNeed
+            guard need > 0 else { break }
+            let part = more.readSlice(length: min(need, more.readableBytes))!
+            makeBufferOwn(extra: min(more.readableBytes + part.readableBytes, 16_384 + WireLimits.headerSize))
+            buffer.writeImmutableBuffer(part)
+        }
+        rest = more.readableBytes > 0 ? more : nil
     }
 
     /// The input ended: fails with `TRUNCATED_FRAME` if a frame (or the preface) was cut short.
     public func finish() throws(FrameDecodingError) {
         if let failure { throw failure }
+        var decoder = self
+        decoder.ownBufferedBytes()
+        let buffer = decoder.buffer
         guard buffer.readableBytes > 0 || (prefaceRemaining > 0 && prefaceRemaining < WireLimits.preface.count) else { return }
         if prefaceRemaining > 0 {
             throw FrameDecodingError(.truncatedFrame, offset: 0, detail: "the input ended inside the preface")
@@ -91,6 +170,7 @@ public struct FrameDecoder: Sendable {
     @inlinable
     public mutating func next() throws(FrameDecodingError) -> Frame? {
         if let failure { throw failure }
+        topUp()
         if skipRemaining > 0 {
             let skipped = min(skipRemaining, buffer.readableBytes)
             buffer.moveReaderIndex(forwardBy: skipped)

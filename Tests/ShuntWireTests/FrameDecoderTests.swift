@@ -56,6 +56,67 @@ import Testing
         #expect(addresses == [inputBase + 12, inputBase + 12 + 4096 + 12])
     }
 
+    /// A frame cut across two inputs is the only one copied: the frames after it are slices of the
+    /// second input again, and the header is read in two steps when the cut falls inside it.
+    @Test(arguments: [3, 12, 100, 4095]) func onlyTheFrameThatStraddlesTwoInputsIsCopied(cut: Int) throws {
+        var stream = ByteBuffer()
+        FrameEncoder.encodeWhole(.data(StreamID(1), ByteBuffer(repeating: 0x41, count: 4096)), into: &stream)
+        for index in 0..<3 {
+            FrameEncoder.encodeWhole(.data(StreamID(3), ByteBuffer(repeating: 0x42 + UInt8(index), count: 1000)), into: &stream)
+        }
+        // The first input ends `cut` octets into the first frame; the second holds the rest.
+        let first = stream.getSlice(at: 0, length: cut)!
+        var second = ByteBufferAllocator().buffer(capacity: stream.readableBytes)
+        second.writeImmutableBuffer(stream.getSlice(at: cut, length: stream.readableBytes - cut)!)
+        let secondBase = second.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        var decoder = FrameDecoder()
+        decoder.append(first)
+        #expect(try decoder.next() == nil)
+        decoder.ownBufferedBytes()
+        decoder.append(second)
+        var payloads: [ByteBuffer] = []
+        while let frame = try decoder.next() {
+            guard case .data(let payload, _, _) = frame.payload else { Issue.record("not DATA"); return }
+            payloads.append(payload)
+        }
+        #expect(payloads.map(\.readableBytes) == [4096, 1000, 1000, 1000])
+        #expect(payloads[0].readableBytesView.allSatisfy { $0 == 0x41 })
+        let addresses = payloads.map { $0.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) } }
+        let firstFrameEnd = 12 + 4096 - cut
+        #expect(!(secondBase..<secondBase + UInt(second.readableBytes)).contains(addresses[0]), "the straddling frame is a copy")
+        #expect(Array(addresses.dropFirst()) == [0, 1, 2].map { secondBase + UInt(firstFrameEnd + $0 * 1012 + 12) })
+        #expect(decoder.bufferedBytes == 0)
+        try decoder.finish()
+    }
+
+    /// After `ownBufferedBytes` the decoder no longer refers to the caller's storage, so a reader
+    /// that reuses its buffer (as NIOSSL does) writes into it in place instead of copying it.
+    @Test func ownBufferedBytesLetsGoOfTheCallersStorage() throws {
+        var input = ByteBufferAllocator().buffer(capacity: 64 * 1024)
+        FrameEncoder.encodeWhole(.data(StreamID(1), ByteBuffer(repeating: 1, count: 1000)), into: &input)
+        FrameEncoder.encodeWhole(.data(StreamID(1), ByteBuffer(repeating: 2, count: 1000)), into: &input)
+        input.moveWriterIndex(to: input.writerIndex - 500)  // the second frame is cut short
+        let base = input.withVeryUnsafeBytes { UInt(bitPattern: $0.baseAddress) }
+        var decoder = FrameDecoder()
+        decoder.append(input)
+        let frame = try #require(try decoder.next())
+        #expect(try decoder.next() == nil)
+        decoder.ownBufferedBytes()
+        // What the reader does next: reuse its buffer from the start (the decoded frame is dropped).
+        _ = consume frame
+        input.moveReaderIndex(to: 0)
+        input.moveWriterIndex(to: 0)
+        input.writeRepeatingByte(9, count: 100)
+        #expect(input.withVeryUnsafeBytes { UInt(bitPattern: $0.baseAddress) } == base, "written in place, not copied")
+        // The rest of the cut frame completes it from the decoder's own copy.
+        var tail = ByteBuffer()
+        FrameEncoder.encodeWhole(.data(StreamID(1), ByteBuffer(repeating: 2, count: 1000)), into: &tail)
+        decoder.append(tail.getSlice(at: tail.readableBytes - 500, length: 500)!)
+        let second = try #require(try decoder.next())
+        guard case .data(let payload, _, _) = second.payload else { Issue.record("not DATA"); return }
+        #expect(payload.readableBytes == 1000 && payload.readableBytesView.allSatisfy { $0 == 2 })
+    }
+
     @Test func theEncoderHandsDataPayloadsBackInsteadOfCopyingThem() {
         let payload = ByteBuffer(repeating: 1, count: 1000)
         var out = ByteBuffer()
