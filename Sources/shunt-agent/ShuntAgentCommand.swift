@@ -20,6 +20,7 @@ struct ShuntAgentMain {
     ]
 
     static func main() async {
+        ProcessMemory.keepFreedMemoryForReuse()
         let arguments = EnvironmentArguments.merge(arguments: Array(CommandLine.arguments.dropFirst()),
                                                    environment: ProcessInfo.processInfo.environment, options: environmentOptions)
         await ShuntAgentCommand.main(arguments)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ShuntSession
 
 @main
 struct Shunt: AsyncParsableCommand {
@@ -12,4 +13,9 @@ struct Shunt: AsyncParsableCommand {
             """,
         subcommands: [Intercept.self, List.self, Leave.self, Status.self, Demo.self, Certs.self, Relay.self, Inject.self, Uninject.self]
     )
+
+    static func main() async {
+        ProcessMemory.keepFreedMemoryForReuse()
+        await Self.main(nil)
+    }
 }
