@@ -2,7 +2,7 @@
 # Bulk throughput of one TCP stream through a TLS tunnel pair on loopback, Shunt against its peers,
 # all in one run: iperf3 direct, socat (plain relay), the stunnel pair (TLS 1.3), and `shunt relay`
 # (TCP in -> Shunt session over mutual TLS 1.3 -> TCP out), and ssh -L when sshd is installed.
-# Prints Gbit/s and Shunt's ratios to stunnel and ssh.
+# Prints Gbit/s (and CPU seconds per GB for the stunnel and Shunt pairs) and Shunt's ratios to stunnel and ssh.
 #   tools/bench/relay.sh [SECONDS] [PARALLEL]      (defaults: 10 s, 1 stream)
 # Needs: iperf3 stunnel4 socat openssl (apt-get install -y iperf3 stunnel4 socat openssl).
 # Builds shunt in release (SHUNT_BIN=path skips that).
@@ -16,9 +16,21 @@ done
 . tools/bench/common.sh
 bench_binaries
 
-measure() {  # PORT -> Gbit/s received
-  iperf3 -c 127.0.0.1 -p "$1" -t "$seconds" -P "$parallel" -J > "$work/iperf.json"
-  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.2f" % (d["end"]["sum_received"]["bits_per_second"]/1e9))' "$work/iperf.json"
+# CPU time (user + system) processes have used so far, in clock ticks.
+cpu_ticks() { local total=0 pid; for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
+# measure PORT [PID...] -> "Gbit/s CPU-seconds-per-GB": the CPU the given processes (the relay pair)
+# used for the run, per GB carried; "-" without PIDs. Less sensitive to the machine's load than
+# Gbit/s, since iperf3 shares the 2 cores with the relays.
+measure() {
+  local port=$1 before after
+  shift
+  before=$(cpu_ticks "$@")
+  iperf3 -c 127.0.0.1 -p "$port" -t "$seconds" -P "$parallel" -J > "$work/iperf.json"
+  after=$(cpu_ticks "$@")
+  python3 -c 'import json,sys
+d = json.load(open(sys.argv[1]))["end"]["sum_received"]
+ticks, hz, pids = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+print("%.2f %s" % (d["bits_per_second"] / 1e9, "%.2f" % (ticks / hz / (d["bytes"] / 1e9)) if pids else "-"))' "$work/iperf.json" "$((after - before))" "$(getconf CLK_TCK)" "$#"
 }
 
 iperf_port=$(port)
@@ -52,8 +64,8 @@ accept = 127.0.0.1:$st_plain
 connect = 127.0.0.1:$st_tls
 sslVersionMin = TLSv1.3
 CONF
-stunnel4 "$work/stunnel-server.conf" >/dev/null 2>&1 & pids+=($!)
-stunnel4 "$work/stunnel-client.conf" >/dev/null 2>&1 & pids+=($!)
+stunnel4 "$work/stunnel-server.conf" >/dev/null 2>&1 & stunnel_pids=($!); pids+=($!)
+stunnel4 "$work/stunnel-client.conf" >/dev/null 2>&1 & stunnel_pids+=($!); pids+=($!)
 
 # ssh -L: a private sshd on a fresh port (root only: sshd needs its privilege-separation setup)
 ssh_plain=""
@@ -84,22 +96,22 @@ fi
 # shunt relay pair
 "$SHUNT_BIN" certs init --dir "$work/certs" --name bench >/dev/null
 sh_agent=$(port); sh_plain=$(port)
-"$SHUNT_BIN" relay agent --certs "$work/certs" --listen 127.0.0.1:"$sh_agent" --to 127.0.0.1:"$iperf_port" 2>"$work/agent.log" & pids+=($!)
+"$SHUNT_BIN" relay agent --certs "$work/certs" --listen 127.0.0.1:"$sh_agent" --to 127.0.0.1:"$iperf_port" 2>"$work/agent.log" & shunt_pids=($!); pids+=($!)
 wait_port "$sh_agent"
-"$SHUNT_BIN" relay client --certs "$work/certs" --agent 127.0.0.1:"$sh_agent" --listen 127.0.0.1:"$sh_plain" 2>"$work/client.log" & pids+=($!)
+"$SHUNT_BIN" relay client --certs "$work/certs" --agent 127.0.0.1:"$sh_agent" --listen 127.0.0.1:"$sh_plain" 2>"$work/client.log" & shunt_pids+=($!); pids+=($!)
 wait_port "$socat_port"; wait_port "$st_plain"; wait_port "$sh_plain"
 
-direct=$(measure "$iperf_port")
-socat_rate=$(measure "$socat_port")
-stunnel_rate=$(measure "$st_plain")
-shunt_rate=$(measure "$sh_plain")
+read -r direct _ < <(measure "$iperf_port")
+read -r socat_rate _ < <(measure "$socat_port")
+read -r stunnel_rate stunnel_cpu < <(measure "$st_plain" "${stunnel_pids[@]}")
+read -r shunt_rate shunt_cpu < <(measure "$sh_plain" "${shunt_pids[@]}")
 ssh_rate=""
-if [ -n "$ssh_plain" ]; then wait_port "$ssh_plain"; ssh_rate=$(measure "$ssh_plain"); fi
+if [ -n "$ssh_plain" ]; then wait_port "$ssh_plain"; read -r ssh_rate _ < <(measure "$ssh_plain"); fi
 echo "iperf3, $seconds s, $parallel stream(s), Gbit/s received:"
 echo "  direct            $direct"
 echo "  socat relay       $socat_rate"
-echo "  stunnel pair      $stunnel_rate"
-echo "  shunt relay       $shunt_rate"
+echo "  stunnel pair      $stunnel_rate   ($stunnel_cpu CPU-s per GB, both ends)"
+echo "  shunt relay       $shunt_rate   ($shunt_cpu CPU-s per GB, both ends)"
 if [ -n "$ssh_rate" ]; then echo "  ssh -L            $ssh_rate"; fi
-python3 -c "print('  shunt / stunnel   %.2f' % ($shunt_rate / $stunnel_rate))"
+python3 -c "print('  shunt / stunnel   %.2f   (CPU per GB %.2fx stunnel)' % ($shunt_rate / $stunnel_rate, $shunt_cpu / $stunnel_cpu))"
 if [ -n "$ssh_rate" ]; then python3 -c "print('  shunt / ssh -L    %.2f' % ($shunt_rate / $ssh_rate))"; fi
