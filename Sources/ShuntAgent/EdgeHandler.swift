@@ -44,7 +44,6 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// When the running clock runs out (nil: none runs), and which clock it is.
     private var deadline: NIODeadline?
     private var clock = Clock.idle
-    private var timerIsHeaderTimer = false
     /// The one scheduled wake-up, and when it comes.
     private var wakeUp: Scheduled<Void>?
     private var wakeUpAt = NIODeadline.distantFuture
@@ -100,7 +99,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if lingering { return }
-        if !piping && deadline != nil && !timerIsHeaderTimer {
+        if !piping && deadline != nil && clock == .idle {
             // The first octets of a request head: the header-read clock starts.
             armTimer(header: true)
         }
@@ -401,7 +400,6 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let deadline = now + timeout
         self.clock = clock
         self.deadline = deadline
-        timerIsHeaderTimer = clock == .header
         if wakeUp == nil || wakeUpAt > deadline {
             scheduleWakeUp(at: min(deadline, now + shared.configuration.headerReadTimeout), context: context)
         }
@@ -417,7 +415,6 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The clock stops; the wake-up already scheduled finds no deadline and does nothing.
     private func cancelTimer() {
         deadline = nil
-        timerIsHeaderTimer = false
     }
 
     /// The connection is gone: nothing is left scheduled that holds the handler.
@@ -438,7 +435,6 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         self.deadline = nil
-        timerIsHeaderTimer = false
         if clock == .linger {
             context.close(promise: nil)
         } else {

@@ -131,7 +131,7 @@ public struct FrameDecoder: Sendable {
             let need = pendingNeed
             guard need > 0 else { break }
             let part = more.readSlice(length: min(need, more.readableBytes))!
-            makeBufferOwn(extra: min(more.readableBytes + part.readableBytes, 16_384 + WireLimits.headerSize))
+            makeBufferOwn(extra: min(more.readableBytes + part.readableBytes, Int(limits.maxFrameSize) + WireLimits.headerSize))
             buffer.writeImmutableBuffer(part)
         }
         rest = more.readableBytes > 0 ? more : nil
