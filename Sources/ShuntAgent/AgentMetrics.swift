@@ -18,6 +18,10 @@ public final class AgentMetrics: Sendable {
     let failedOpen: CoreMetrics.Counter
     /// Requests sent again on a new app connection after a reused one closed before answering.
     let appRetries: CoreMetrics.Counter
+    /// Requests sent to a laptop on a tunnel stream kept alive from an earlier request (spec §10.2).
+    let laptopStreamsReused: CoreMetrics.Counter
+    /// Requests sent again on a new tunnel stream after a kept one ended or was refused before answering.
+    let laptopRetries: CoreMetrics.Counter
     /// Requests the edge answered itself: malformed (400 …), timed out (408), upstream failed (502).
     private let edgeAnswers = NIOLockedValueBox<[Int: CoreMetrics.Counter]>([:])
     private let handshakeFailures = NIOLockedValueBox<[String: CoreMetrics.Counter]>([:])
@@ -48,6 +52,8 @@ public final class AgentMetrics: Sendable {
         routedToLaptop = CoreMetrics.Counter(label: "shunt_agent_requests_total", dimensions: [("route", "laptop")], factory: factory)
         failedOpen = CoreMetrics.Counter(label: "shunt_agent_requests_total", dimensions: [("route", "failed_open")], factory: factory)
         appRetries = CoreMetrics.Counter(label: "shunt_agent_app_retries_total", factory: factory)
+        laptopStreamsReused = CoreMetrics.Counter(label: "shunt_agent_laptop_streams_reused_total", factory: factory)
+        laptopRetries = CoreMetrics.Counter(label: "shunt_agent_laptop_retries_total", factory: factory)
         sessionsAccepted = CoreMetrics.Counter(label: "shunt_agent_sessions_accepted_total", factory: factory)
         tunnelOctetsIn = CoreMetrics.Counter(label: "shunt_agent_tunnel_octets_total", dimensions: [("direction", "in")], factory: factory)
         tunnelOctetsOut = CoreMetrics.Counter(label: "shunt_agent_tunnel_octets_total", dimensions: [("direction", "out")], factory: factory)

@@ -74,6 +74,7 @@ public final class AgentServer: Sendable {
         let requestIDs = NIOLockedValueBox<UInt64>(0)
         let nextRequestID: @Sendable () -> UInt64 = { requestIDs.withLockedValue { $0 += 1; return $0 } }
         let failOpen = FailOpenEpisodes(logger: logger, metrics: metrics)
+        let keptStreams = KeptStreams()
         for (index, port) in configuration.edgePorts.enumerated() {
             let app = configuration.appAddresses[index]
             let poolBox = try await loop.submit {
@@ -91,7 +92,8 @@ public final class AgentServer: Sendable {
                     return channel.eventLoop.makeCompletedFuture {
                         let shared = EdgeHandler.Shared(registry: registryBox.withLockedValue { $0! }, port: portBox.withLockedValue { $0 },
                                                         pool: poolBox.value, configuration: configuration.edge,
-                                                        nextRequestID: nextRequestID, metrics: metrics, failOpen: failOpen)
+                                                        nextRequestID: nextRequestID, metrics: metrics, failOpen: failOpen,
+                                                        keptStreams: keptStreams)
                         try channel.pipeline.syncOperations.addHandler(EdgeProtocolSniffer(shared: shared, client: channel.remoteAddress))
                     }
                 }

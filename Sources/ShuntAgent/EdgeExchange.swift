@@ -232,6 +232,19 @@ public struct EdgeExchange {
         return failExchange(upstreamError: "the upstream closed before it answered")
     }
 
+    /// The upstream refused the request in progress without processing any of it: a kept-alive
+    /// tunnel stream reset with REFUSED_STREAM because the laptop had ended it as the request went
+    /// out (spec §10.2). The request goes out again on a new upstream, whatever its method, when the
+    /// exchange still has it whole (it has no body) and nothing of an answer came; otherwise the
+    /// client gets `status`.
+    public mutating func upstreamRefused(status: Int, message: String) -> [Action] {
+        guard state == .exchanging, upstreamReused, !retried, !responseStarted, requestDone,
+              let request, request.framing == .none else {
+            return upstreamFailed(status: status, message: message)
+        }
+        return retry()
+    }
+
     /// Whether the request in progress may be sent again on a new connection: its upstream was a
     /// reused connection, nothing of the answer arrived, it was not retried yet, and it is safe and
     /// bodiless (RFC 9110 §9.2.1: a proxy must not replay a request that may have had an effect).

@@ -25,6 +25,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let nextRequestID: () -> UInt64
         let metrics: AgentMetrics
         let failOpen: FailOpenEpisodes
+        let keptStreams: KeptStreams
     }
 
     private let shared: Shared
@@ -33,6 +34,13 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     private var upstream: Channel?
     private var laptop: Route.Laptop?
+    /// The current upstream is a tunnel stream counted in `keptStreams`.
+    private var upstreamCounted = false
+    /// A tunnel stream kept after its exchange for this client's next request to the same laptop
+    /// (spec §10.2); it ends when the client leaves or a request goes to another laptop.
+    private var kept: (channel: Channel, laptop: Route.Laptop)?
+    /// The laptop of the request in progress, for sending it again on a new stream.
+    private var retryLaptop: Route.Laptop?
     private var piping = false
     private var closing = false
     /// The agent is shutting down: the connection ends after the request in progress.
@@ -78,6 +86,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// each other, and the connection, alive.
     func handlerRemoved(context: ChannelHandlerContext) {
         stopWakeUp()
+        endKept()
         self.context = nil
     }
 
@@ -130,6 +139,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         stopWakeUp()
+        endKept()
         if let upstream {
             detachUpstream()
             upstream.close(promise: nil)
@@ -167,12 +177,19 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Upstream side (called by UpstreamHandler)
 
     func upstreamRead(_ bytes: ByteBuffer, from channel: Channel) {
-        guard channel === upstream else { return }
+        guard channel === upstream else {
+            // A laptop must not talk on a kept stream between exchanges.
+            if channel === kept?.channel { endKept(reset: true) }
+            return
+        }
         run(exchange.upstreamRead(bytes))
     }
 
     func upstreamEnded(_ channel: Channel) {
-        guard channel === upstream else { return }
+        guard channel === upstream else {
+            if channel === kept?.channel { endKept() }  // the laptop ended it: our FIN closes it
+            return
+        }
         if piping {
             context?.close(mode: .output, promise: nil)
             return
@@ -181,7 +198,14 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func upstreamFailed(_ channel: Channel, error: Error) {
-        guard channel === upstream else { return }
+        guard channel === upstream else {
+            if channel === kept?.channel { endKept(reset: true) }
+            return
+        }
+        if let reset = error as? StreamResetError, reset.byPeer, reset.code == .refusedStream {
+            run(exchange.upstreamRefused(status: 502, message: describeFailure(error)))
+            return
+        }
         run(exchange.upstreamFailed(status: 502, message: describeFailure(error)))
     }
 
@@ -214,8 +238,13 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case .pipe:
                 piping = true
             case .retryOnNewConnection:
-                shared.metrics.appRetries.increment()
-                connectApp(fresh: true)
+                if let laptop = retryLaptop {
+                    shared.metrics.laptopRetries.increment()
+                    openStream(to: laptop)
+                } else {
+                    shared.metrics.appRetries.increment()
+                    connectApp(fresh: true)
+                }
             case .closeClient:
                 guard !closing else { continue }
                 if let status = exchange.answeredStatus { shared.metrics.edgeAnswered(status: status) }
@@ -245,17 +274,55 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
             shared.metrics.routedToApp.increment()
             connectApp()
         case .laptop(let laptop):
-            openStream(to: laptop, kind: .http).assumeIsolated().whenComplete { result in
-                switch result {
-                case .success(let stream):
-                    self.shared.failOpen.succeeded(intercept: laptop.intercept, owner: laptop.owner)
-                    self.attach(stream, laptop: laptop)
-                case .failure(let error):
-                    // Fail open: a laptop that cannot take the request leaves it to the app.
-                    self.shared.failOpen.failed(intercept: laptop.intercept, owner: laptop.owner, error: error)
-                    self.connectApp()
-                }
+            if let stream = takeKept(for: laptop) {
+                shared.metrics.laptopStreamsReused.increment()
+                attach(stream, laptop: laptop, reused: true, counted: true)
+                return
             }
+            openStream(to: laptop)
+        }
+    }
+
+    /// A new tunnel stream to `laptop` for the request; when none can be had, the app serves it.
+    private func openStream(to laptop: Route.Laptop) {
+        openStream(to: laptop, kind: .http).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let stream):
+                self.shared.failOpen.succeeded(intercept: laptop.intercept, owner: laptop.owner)
+                self.attach(stream, laptop: laptop)
+            case .failure(let error):
+                // Fail open: a laptop that cannot take the request leaves it to the app.
+                self.shared.failOpen.failed(intercept: laptop.intercept, owner: laptop.owner, error: error)
+                self.connectApp()
+            }
+        }
+    }
+
+    /// The kept stream, if it goes to the same intercept of the same session and is still open; a
+    /// kept stream to another laptop is ended.
+    private func takeKept(for laptop: Route.Laptop) -> Channel? {
+        guard let kept else { return nil }
+        guard kept.laptop.session === laptop.session, kept.laptop.intercept == laptop.intercept, kept.channel.isActive else {
+            endKept()
+            return nil
+        }
+        self.kept = nil
+        return kept.channel
+    }
+
+    /// Ends the kept stream, if any: FIN (the laptop answers with its own), or a reset after the
+    /// laptop broke the protocol on it.
+    private func endKept(reset: Bool = false) {
+        guard let channel = kept?.channel else { return }
+        kept = nil
+        if let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self) {
+            handler.edge = nil
+        }
+        if reset {
+            (channel as? ShuntStreamChannel)?.reset(code: .protocolError, reason: "octets on a kept HTTP stream between exchanges")
+            channel.close(promise: nil)
+        } else {
+            channel.close(mode: .output, promise: nil)
         }
     }
 
@@ -293,26 +360,38 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func attach(_ channel: Channel, laptop: Route.Laptop?, reused: Bool = false) {
+    private func attach(_ channel: Channel, laptop: Route.Laptop?, reused: Bool = false, counted: Bool = false) {
         guard let context, context.channel.isActive, !exchange.isClosed else {
             if laptop == nil { shared.pool.release(channel) } else { channel.close(promise: nil) }
             return
         }
         upstream = channel
         self.laptop = laptop
+        retryLaptop = laptop
+        upstreamCounted = counted
         run(exchange.upstreamReady(reused: reused))
     }
 
     private func finishUpstream(reusable: Bool) {
         guard let channel = upstream else { return }
-        let wasLaptop = laptop != nil
-        detachUpstream()
-        if wasLaptop {
-            // The response is complete: our FIN lets the laptop close its local connection.
+        let laptop = self.laptop
+        let counted = upstreamCounted
+        if let laptop, reusable, !closing, !draining,
+           counted || shared.keptStreams.take(channel, of: laptop.session) {
+            // Kept for the client's next request to this laptop (spec §10.2).
+            upstream = nil
+            self.laptop = nil
+            upstreamCounted = false
+            kept = (channel, laptop)
+        } else if laptop != nil {
+            detachUpstream()
+            // The exchange is over: our FIN ends the stream (the laptop answers with its own).
             channel.close(mode: .output, promise: nil)
         } else if reusable {
+            detachUpstream()
             shared.pool.release(channel)
         } else {
+            detachUpstream()
             channel.close(promise: nil)
         }
         // A pipelined head already begun runs on the header-read clock, not the idle one.
@@ -333,6 +412,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         upstream = nil
         laptop = nil
+        upstreamCounted = false
     }
 
     private func describeFailure(_ error: Error) -> String {

@@ -24,10 +24,24 @@ public final class InterceptClient: Sendable {
         self.developer = developer
     }
 
+    /// The laptop's session: it serves HTTP streams kept alive (`LocalForwarder`, spec §10.2), and
+    /// grants the agent `maxStreams` streams at once, so that up to half as many callers' connections
+    /// can each keep one.
+    public static var sessionConfiguration: SessionConfiguration {
+        var configuration = SessionConfiguration(role: .client)
+        configuration.settings.httpKeepAlive = 1
+        configuration.settings.initialMaxStreams = maxStreams
+        return configuration
+    }
+
+    /// Streams the agent may have open on the laptop's session at once (`INITIAL_MAX_STREAMS`): 256,
+    /// so that with the default 256 KiB stream window all of them buffer at most the session's 64 MiB.
+    public static let maxStreams: UInt32 = 256
+
     /// Connects (TCP, mutual TLS with ALPN shunt/1) and waits until both HELLOs are exchanged.
     /// Streams the agent opens are handed to `streams`.
     public static func connect(host: String, port: Int, endpoint: ShuntTLSEndpoint, group: EventLoopGroup,
-                               connectTimeout: TimeAmount = .seconds(5),
+                               connectTimeout: TimeAmount = .seconds(5), configuration: SessionConfiguration = sessionConfiguration,
                                streams: @escaping SessionHandler.StreamInitializer = { $0.close() }) async throws -> InterceptClient {
         let agent = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         let loop = group.next()
@@ -37,7 +51,7 @@ public final class InterceptClient: Sendable {
                 .connectTimeout(connectTimeout)
                 .channelInitializer { channel in
                     endpoint.configure(channel, host: host) { _ in
-                        SessionHandler(configuration: SessionConfiguration(role: .client), inboundStreamInitializer: streams)
+                        SessionHandler(configuration: configuration, inboundStreamInitializer: streams)
                     }.cascade(to: connected)
                     return channel.eventLoop.makeSucceededVoidFuture()
                 }

@@ -152,12 +152,16 @@ final class LocalSocketHandler: ChannelDuplexHandler {
     }
 }
 
-/// On an HTTP stream: joins it to a pooled connection to the local service for one exchange. The
-/// request goes out as it arrives and the response comes back as it arrives, both unchanged, with
-/// backpressure each way. When the final response is complete the stream is finished (FIN) and the
-/// connection goes back to the pool if `LocalExchange` says it may; when the service closes first,
-/// its EOF is passed on (a close-delimited response ends that way); when the agent ends the stream
-/// early, or resets it, the connection is shut as an unpooled one would be.
+/// On an HTTP stream: joins it to a pooled connection to the local service, one exchange at a time.
+/// The request goes out as it arrives and the response comes back as it arrives, both unchanged,
+/// with backpressure each way. When the final response is complete and `LocalExchange` says the
+/// exchange ended cleanly, the connection goes back to the pool and the stream waits for the agent's
+/// next request (it takes a connection from the pool again) or its FIN (answered with ours): the
+/// stream is kept alive (spec §10.2). Otherwise the stream is finished (FIN) and the connection
+/// closed. When the service closes first, its EOF is passed on (a close-delimited response ends that
+/// way); when the agent ends the stream early, or resets it, the connection is shut as an unpooled
+/// one would be. A request that arrives after this side finished the stream is refused
+/// (REFUSED_STREAM: nothing of it was processed, the agent sends it again on a new stream).
 ///
 /// A reused connection that the service closes before any octet of the answer (its keep-alive
 /// timeout ran out just as the request went out) gets the request again on a new connection, once,
@@ -169,6 +173,11 @@ final class LocalStreamHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     private let pool: LocalConnectionPool
+    /// Reports each exchange of the stream to the request log.
+    private let observer: RequestObserver?
+    /// Told whether the pool gave a connection for a later exchange; on a failure it gives the
+    /// reason the stream is reset with.
+    private let reachable: (Result<Void, Error>) -> String?
     private var local: Channel?
     private var tracker: LocalExchange
     private var context: ChannelHandlerContext?
@@ -176,16 +185,28 @@ final class LocalStreamHandler: ChannelDuplexHandler {
     private var localNeedsFlush = false
     private var streamNeedsFlush = false
     private var finished = false
+    /// This side finished the stream after a complete exchange: a request after it is refused.
+    private var finishedAfterExchange = false
     private var agentEndedEarly = false
+    /// Between exchanges: no connection, waiting for the agent's next request or its FIN.
+    private var idle = false
+    /// A connection is being taken from the pool for the next exchange; what arrives meanwhile waits here.
+    private var waiting: ByteBuffer?
     /// What went out on a reused connection, while it may have to go out again; nil otherwise.
     private var resend: ByteBuffer?
     private var resent = false
     /// The most octets of a request kept for sending it again: a head without a body.
     let maxResendBytes: Int
 
-    init(pool: LocalConnectionPool, tracker: LocalExchange = LocalExchange()) {
+    init(pool: LocalConnectionPool, tracker: LocalExchange = LocalExchange(), observer: RequestObserver? = nil,
+         reachable: @escaping (Result<Void, Error>) -> String? = { result in
+             if case .failure(let error) = result { return "\(error)" }
+             return nil
+         }) {
         self.pool = pool
         self.tracker = tracker
+        self.observer = observer
+        self.reachable = reachable
         maxResendBytes = tracker.limits.maxHeadSize
     }
 
@@ -220,8 +241,22 @@ final class LocalStreamHandler: ChannelDuplexHandler {
     // MARK: Stream side (the agent)
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let bytes = unwrapInboundIn(data)
-        guard let local else { return }
+        var bytes = unwrapInboundIn(data)
+        guard let local else {
+            if finishedAfterExchange {
+                finishedAfterExchange = false
+                (context.channel as? ShuntStreamChannel)?.reset(code: .refusedStream, reason: "the laptop had ended this stream after its last exchange")
+            } else if waiting != nil {
+                waiting!.writeBuffer(&bytes)
+            } else if idle, !finished {
+                beginExchange(bytes, context: context)
+            }
+            return
+        }
+        forward(bytes, to: local)
+    }
+
+    private func forward(_ bytes: ByteBuffer, to local: Channel) {
         tracker.requestRead(bytes)
         if resend != nil {
             if resend!.readableBytes + bytes.readableBytes <= maxResendBytes {
@@ -234,6 +269,43 @@ final class LocalStreamHandler: ChannelDuplexHandler {
         localNeedsFlush = true
     }
 
+    /// The agent's next request on a kept stream: a connection from the pool (an idle one at once, if
+    /// there is one), then the request goes out as the first did.
+    private func beginExchange(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
+        idle = false
+        tracker = LocalExchange(limits: tracker.limits)
+        resend = nil
+        resent = false
+        waiting = bytes
+        pool.acquire(for: self).assumeIsolated().whenComplete { result in
+            guard var held = self.waiting else { return }
+            self.waiting = nil
+            switch result {
+            case .success(let channel):
+                guard !self.finished, let context = self.context else {
+                    channel.close(promise: nil)
+                    return
+                }
+                _ = self.reachable(.success(()))
+                self.local = channel
+                self.forward(held, to: channel)
+                held.clear()
+                self.localNeedsFlush = false
+                channel.flush()
+                if self.agentEndedEarly { channel.close(mode: .output, promise: nil) }
+                (try? channel.pipeline.syncOperations.handler(type: LocalSocketHandler.self))?.resumeReading()
+                if self.pendingRead {
+                    self.pendingRead = false
+                    context.read()
+                }
+            case .failure(let error):
+                guard !self.finished, let context = self.context else { return }
+                self.finished = true
+                (context.channel as? ShuntStreamChannel)?.reset(code: .connectError, reason: self.reachable(.failure(error)) ?? "\(error)")
+            }
+        }
+    }
+
     func channelReadComplete(context: ChannelHandlerContext) {
         if localNeedsFlush {
             localNeedsFlush = false
@@ -243,13 +315,21 @@ final class LocalStreamHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, case .inputClosed = event, let local {
-            // The agent ended the stream before the response was complete (its caller left): the
-            // service sees EOF, as it would without the pool; its answer still comes back, and the
-            // connection is not reused.
-            agentEndedEarly = true
-            local.flush()
-            local.close(mode: .output, promise: nil)
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            if let local {
+                // The agent ended the stream before the response was complete (its caller left): the
+                // service sees EOF, as it would without the pool; its answer still comes back, and the
+                // connection is not reused.
+                agentEndedEarly = true
+                local.flush()
+                local.close(mode: .output, promise: nil)
+            } else if waiting != nil {
+                agentEndedEarly = true  // the connection being taken gets the request, then EOF
+            } else if !finished {
+                // Between exchanges: the agent is done with the stream; our FIN closes it.
+                finished = true
+                context.close(mode: .output, promise: nil)
+            }
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -274,7 +354,7 @@ final class LocalStreamHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if let local, !local.isWritable {
+        if waiting != nil || (local.map { !$0.isWritable } ?? false) {
             pendingRead = true
         } else {
             context.read()
@@ -289,10 +369,18 @@ final class LocalStreamHandler: ChannelDuplexHandler {
         context.write(wrapOutboundOut(bytes), promise: nil)
         streamNeedsFlush = true
         guard local != nil, tracker.responseRead(bytes) else { return }
+        flushStream()
+        if tracker.reusable && !agentEndedEarly {
+            // The exchange ended cleanly: the connection goes back, and the stream waits for the next.
+            detach(reusable: true)
+            observer?.exchangeEnded()
+            idle = true
+            return
+        }
         // The final response is complete: the stream is finished, the connection goes back (or not).
         finished = true
-        flushStream()
-        detach(reusable: tracker.reusable && !agentEndedEarly)
+        finishedAfterExchange = tracker.requestComplete
+        detach(reusable: false)
         context.close(mode: .output, promise: nil)
     }
 

@@ -5,9 +5,10 @@ import NIOPosix
 import ShuntSession
 import ShuntWire
 
-/// Serves the streams the agent opens. Each HTTP stream carries one request: it is served on a
-/// keep-alive connection to 127.0.0.1:`port`, the developer's service, taken from a pool (see
-/// `LocalConnectionPool`, `LocalExchange`) and watched for the request log. Each TCP stream (a global
+/// Serves the streams the agent opens. Each HTTP stream carries one request, or one after another
+/// (spec §10.2): each is served on a keep-alive connection to 127.0.0.1:`port`, the developer's
+/// service, taken from a pool (see `LocalConnectionPool`, `LocalExchange`) and watched for the
+/// request log. Each TCP stream (a global
 /// intercept) is joined to a new connection of its own.
 ///
 /// When nothing listens there, the stream is reset with CONNECT_ERROR and a reason naming the
@@ -57,7 +58,21 @@ public final class LocalForwarder: Sendable {
         let events = self.events
         let compress = self.compress
         if stream.kind == .http, let pool = pool(for: loop) {
-            let handler = NIOLoopBound(LocalStreamHandler(pool: pool), eventLoop: loop)
+            let metadata = stream.metadata
+            let observer = NIOLoopBound(RequestObserver(opened: opened, start: start, intercept: metadata.string("intercept"),
+                                                        requestID: metadata.string("request-id"), client: metadata.string("client"),
+                                                        report: { events(.request($0)) }), eventLoop: loop)
+            let handler = NIOLoopBound(LocalStreamHandler(pool: pool, observer: observer.value, reachable: { reached in
+                switch reached {
+                case .success:
+                    self.answered()
+                    return nil
+                case .failure(let error):
+                    let reason = self.unreachableReason(error)
+                    self.unanswered(reason)
+                    return reason
+                }
+            }), eventLoop: loop)
             return pool.acquire(for: handler.value).flatMapError { error in
                 let reason = self.unreachableReason(error)
                 self.unanswered(reason)
@@ -67,11 +82,7 @@ public final class LocalForwarder: Sendable {
                 self.answered()
                 return loop.makeCompletedFuture {
                     if compress { try stream.enableCompression() }
-                    let metadata = stream.metadata
-                    try stream.pipeline.syncOperations.addHandler(RequestObserver(
-                        opened: opened, start: start, intercept: metadata.string("intercept"),
-                        requestID: metadata.string("request-id"), client: metadata.string("client"),
-                        report: { events(.request($0)) }))
+                    try stream.pipeline.syncOperations.addHandler(observer.value)
                     handler.value.attach(socket)
                     try stream.pipeline.syncOperations.addHandler(handler.value)
                 }.flatMapErrorThrowing { error in

@@ -5,7 +5,9 @@ import Glibc
 
 /// The developer's terminal, written from a thread of its own through an `OutputQueue`: the
 /// request log never holds the traffic back, even when the terminal is slow or stopped (a pipe to a
-/// pager, a paused pane); lines that arrive together leave in one write. When the output cannot keep
+/// pager, a paused pane); lines that arrive together leave in one write, and after each write the
+/// thread rests `batchInterval` so that a busy intercept costs a few writes and wake-ups a second,
+/// not one per request. When the output cannot keep
 /// up, request lines are dropped and counted (`OutputQueue`). An output that is gone (EPIPE) ends
 /// the writing, not the intercept.
 public final class OutputWriter: @unchecked Sendable {
@@ -18,6 +20,11 @@ public final class OutputWriter: @unchecked Sendable {
     private var closed = false
     private var broken = false
     private var linesDropped = 0
+    /// The thread rests after a write: new lines wait for it without waking it.
+    private var resting = false
+
+    /// How long the writing thread rests after a write before it takes the next lines.
+    public static let batchInterval = Duration.milliseconds(10)
 
     private let standardOutput: Int32
     private let standardError: Int32
@@ -41,7 +48,11 @@ public final class OutputWriter: @unchecked Sendable {
         defer { condition.unlock() }
         guard !closed else { return false }
         let queued = queue.append(line, to: target, droppable: droppable)
-        if queued { condition.signal() } else { linesDropped += 1 }
+        if !queued {
+            linesDropped += 1
+        } else if !resting {
+            condition.signal()
+        }
         return queued
     }
 
@@ -59,6 +70,7 @@ public final class OutputWriter: @unchecked Sendable {
         let deadline = Date(timeIntervalSinceNow: Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
         condition.lock()
         defer { condition.unlock() }
+        condition.broadcast()  // ends the writer's rest
         while !(queue.isEmpty && !writing) && !broken {
             if !condition.wait(until: deadline) { return false }
         }
@@ -90,6 +102,11 @@ public final class OutputWriter: @unchecked Sendable {
             writing = false
             if gone { broken = true }
             condition.broadcast()
+            if !closed && !broken {
+                resting = true
+                _ = condition.wait(until: Date(timeIntervalSinceNow: Double(Self.batchInterval.components.attoseconds) / 1e18))
+                resting = false
+            }
         }
         condition.unlock()
     }

@@ -2,8 +2,11 @@ import Foundation
 import NIOCore
 import ShuntSession
 
-/// Sits on an HTTP stream, in front of the glue to the local socket, and watches the octets pass
-/// both ways without changing them; when the stream closes it reports one `RequestLogLine`.
+/// Sits on an HTTP stream, in front of the handler that serves it, and watches the octets pass both
+/// ways without changing them. It reports one `RequestLogLine` per exchange: when the handler says an
+/// exchange ended cleanly (`exchangeEnded`, on a stream kept alive for the next one, spec §10.2), and
+/// when the stream closes with an exchange not yet reported. The n-th exchange of a stream (n ≥ 2)
+/// is logged with the request id `<request-id>.<n>`.
 final class RequestObserver: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -14,9 +17,10 @@ final class RequestObserver: ChannelDuplexHandler {
     private var response = HTTPHeadScanner(side: .response)
     private var bytesIn = 0
     private var bytesOut = 0
-    private var reported = false
-    private let opened: ContinuousClock.Instant
-    private let start: Date
+    /// Exchanges reported so far.
+    private var reported = 0
+    private var opened: ContinuousClock.Instant
+    private var start: Date
     private let intercept: String?
     private let requestID: String?
     private let client: String?
@@ -34,6 +38,11 @@ final class RequestObserver: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
+        if bytesIn == 0 && reported > 0 && bytes.readableBytes > 0 {
+            // The first octets of a later exchange: its clock starts now.
+            opened = .now
+            start = Date()
+        }
         bytesIn += bytes.readableBytes
         request.scan(bytes.readableBytesView)
         context.fireChannelRead(data)
@@ -46,13 +55,27 @@ final class RequestObserver: ChannelDuplexHandler {
         context.write(data, promise: promise)
     }
 
+    /// The exchange in progress ended and the stream waits for the next: it is reported now.
+    func exchangeEnded() {
+        reportExchange()
+        request = HTTPHeadScanner(side: .request)
+        response = HTTPHeadScanner(side: .response)
+        bytesIn = 0
+        bytesOut = 0
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
-        if !reported {
-            reported = true
-            report(RequestLogLine(start: start, method: request.method, path: request.path, status: response.status,
-                                  duration: ContinuousClock.now - opened, bytesIn: bytesIn, bytesOut: bytesOut,
-                                  intercept: intercept, requestID: requestID, client: client))
-        }
+        // A stream that carried nothing is reported once; a kept one whose last exchange was
+        // reported already is not reported again.
+        if reported == 0 || bytesIn > 0 || bytesOut > 0 { reportExchange() }
         context.fireChannelInactive()
+    }
+
+    private func reportExchange() {
+        reported += 1
+        let id = reported == 1 ? requestID : requestID.map { "\($0).\(reported)" }
+        report(RequestLogLine(start: start, method: request.method, path: request.path, status: response.status,
+                              duration: ContinuousClock.now - opened, bytesIn: bytesIn, bytesOut: bytesOut,
+                              intercept: intercept, requestID: id, client: client))
     }
 }

@@ -5,6 +5,10 @@ public enum JSONText {
     /// `text` as a JSON string literal: quotes, backslashes and control characters escaped
     /// (RFC 8259 §7), everything else as is.
     public static func quoted(_ text: String) -> String {
+        // Most values (paths, ids, addresses) need no escape: one scan of the octets, one copy.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            return "\"" + text + "\""
+        }
         var out = "\""
         out.reserveCapacity(text.utf8.count + 2)
         for scalar in text.unicodeScalars {

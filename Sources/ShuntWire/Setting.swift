@@ -11,6 +11,7 @@ public struct SettingID: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let initialMaxStreams = SettingID(rawValue: 0x0004)
     public static let maxMetadataSize = SettingID(rawValue: 0x0005)
     public static let compression = SettingID(rawValue: 0x0006)
+    public static let httpKeepAlive = SettingID(rawValue: 0x0007)
 
     public var name: String {
         switch rawValue {
@@ -20,6 +21,7 @@ public struct SettingID: RawRepresentable, Hashable, Sendable, CustomStringConve
         case 0x0004: "INITIAL_MAX_STREAMS"
         case 0x0005: "MAX_METADATA_SIZE"
         case 0x0006: "COMPRESSION"
+        case 0x0007: "HTTP_KEEP_ALIVE"
         default: "SETTING(0x" + String(rawValue, radix: 16) + ")"
         }
     }
@@ -32,6 +34,7 @@ public struct SettingID: RawRepresentable, Hashable, Sendable, CustomStringConve
         case 0x0001: WireLimits.minMaxFrameSize...WireLimits.maxMaxFrameSize
         case 0x0002, 0x0003, 0x0004: 0...WireLimits.maxWindow
         case 0x0005: WireLimits.minMaxMetadataSize...WireLimits.maxMaxMetadataSize
+        case 0x0007: 0...1
         default: nil
         }
     }
@@ -97,6 +100,8 @@ public struct PeerSettings: Hashable, Sendable {
     public var initialMaxStreams: UInt32 = WireLimits.defaultInitialMaxStreams
     public var maxMetadataSize: UInt32 = WireLimits.defaultMaxMetadataSize
     public var compression: UInt32 = 0
+    /// 1: the sender serves one HTTP exchange after another on an HTTP stream (spec §10.2).
+    public var httpKeepAlive: UInt32 = 0
 
     public init() {}
 
@@ -110,6 +115,7 @@ public struct PeerSettings: Hashable, Sendable {
             case .initialMaxStreams: initialMaxStreams = setting.value
             case .maxMetadataSize: maxMetadataSize = setting.value
             case .compression: compression = setting.value
+            case .httpKeepAlive: httpKeepAlive = setting.value
             default: break
             }
         }
@@ -117,6 +123,9 @@ public struct PeerSettings: Hashable, Sendable {
 
     /// Bit 0 of `COMPRESSION`: the sender can decompress DEFLATE (spec §12).
     public var acceptsDeflate: Bool { compression & 1 != 0 }
+
+    /// `HTTP_KEEP_ALIVE` is 1: an HTTP stream to the sender may carry several exchanges in turn (spec §10.2).
+    public var servesHTTPKeepAlive: Bool { httpKeepAlive == 1 }
 
     /// The settings as HELLO entries, omitting those equal to their default.
     public var helloSettings: [Setting] {
@@ -128,6 +137,7 @@ public struct PeerSettings: Hashable, Sendable {
         if initialMaxStreams != defaults.initialMaxStreams { settings.append(Setting(.initialMaxStreams, initialMaxStreams)) }
         if maxMetadataSize != defaults.maxMetadataSize { settings.append(Setting(.maxMetadataSize, maxMetadataSize)) }
         if compression != defaults.compression { settings.append(Setting(.compression, compression)) }
+        if httpKeepAlive != defaults.httpKeepAlive { settings.append(Setting(.httpKeepAlive, httpKeepAlive)) }
         return settings
     }
 

@@ -259,6 +259,7 @@ extension AgentProbe.Report {
         setting("INITIAL_MAX_STREAMS", peerSettings.initialMaxStreams, defaults.initialMaxStreams)
         setting("MAX_METADATA_SIZE", peerSettings.maxMetadataSize, defaults.maxMetadataSize)
         setting("COMPRESSION", peerSettings.compression, defaults.compression)
+        setting("HTTP_KEEP_ALIVE", peerSettings.httpKeepAlive, defaults.httpKeepAlive)
         lines.append("certificate chain:")
         for certificate in chain {
             lines.append("  \(certificate.role): \(certificate.subject)")

@@ -273,6 +273,35 @@ extension EdgeExchangeTests {
         #expect(outcome.client.hasPrefix("HTTP/1.1 502 Bad Gateway"), "\(why)")
     }
 
+    /// A kept tunnel stream refused the request (REFUSED_STREAM: the laptop had ended it, nothing of
+    /// the request was processed): any bodiless request goes out again on a new stream, a POST
+    /// included; one with a body cannot (its octets are gone) and gets 502, as does a refusal of a
+    /// fresh upstream or a second refusal.
+    @Test(arguments: [
+        ("POST /a HTTP/1.1\r\nHost: x\r\n\r\n", true, 1, "bodiless POST on a kept stream"),
+        ("DELETE /a HTTP/1.1\r\nHost: x\r\n\r\n", true, 1, "bodiless DELETE on a kept stream"),
+        ("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi", true, 0, "its body went out"),
+        ("POST /a HTTP/1.1\r\nHost: x\r\n\r\n", false, 0, "a fresh stream is never refused for crossing"),
+    ])
+    func aRefusedRequestIsSentAgainWhenTheExchangeStillHasItWhole(request: String, reused: Bool, retries: Int, why: String) {
+        var exchange = EdgeExchange(client: Self.client)
+        var outcome = Outcome()
+        outcome.apply(exchange.clientRead(ByteBuffer(string: request)))
+        outcome.apply(exchange.upstreamReady(reused: reused))
+        let firstSend = outcome.upstream
+        outcome.apply(exchange.upstreamRefused(status: 502, message: "refused"))
+        #expect(outcome.retries == retries, "\(why)")
+        if retries == 1 {
+            #expect(outcome.client.isEmpty && !outcome.closed, "\(why)")
+            outcome.apply(exchange.upstreamReady())
+            #expect(outcome.upstream == firstSend + firstSend, "the same request again: \(why)")
+            outcome.apply(exchange.upstreamRefused(status: 502, message: "refused again"))
+            #expect(outcome.retries == 1, "once only: \(why)")
+        }
+        #expect(outcome.client.hasPrefix("HTTP/1.1 502 Bad Gateway"), "\(why)")
+        #expect(outcome.closed, "\(why)")
+    }
+
     /// Once the answer began, nothing is sent again: the client gets what came, then the close.
     @Test func noRetryOnceTheAnswerBegan() {
         var exchange = EdgeExchange(client: Self.client)

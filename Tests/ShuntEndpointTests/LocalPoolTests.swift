@@ -108,11 +108,12 @@ struct PoolWorld {
     let client: InterceptClient
     let connection: ShuntConnection
 
-    static func start(response: [UInt8], closeOnRequest: Int = 0, pool: LocalPoolLimits) async throws -> PoolWorld {
+    static func start(response: [UInt8], closeOnRequest: Int = 0, pool: LocalPoolLimits,
+                      events: @escaping @Sendable (EndpointEvent) -> Void = { _ in }) async throws -> PoolWorld {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let agent = try await FakeAgent(group: group)
         let local = try await KeepAliveServer(group: group, response: response, closeOnRequest: closeOnRequest)
-        let forwarder = LocalForwarder(port: local.port, developer: "alice", pool: pool, events: { _ in })
+        let forwarder = LocalForwarder(port: local.port, developer: "alice", pool: pool, events: events)
         let client = try await InterceptClient.connect(host: "127.0.0.1", port: agent.port, endpoint: try agent.developerEndpoint(),
                                                        group: group, streams: forwarder.streamInitializer)
         var connections = agent.connections.makeAsyncIterator()

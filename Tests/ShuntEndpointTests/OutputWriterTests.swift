@@ -72,10 +72,20 @@ import Testing
         // 10 MiB of lines against a pipe that holds 64 KiB: a writer that blocked would hang here;
         // this one drops most of them.
         var kept = 0
+        var attempts = 100_000
         for _ in 0..<100_000 where writer.write(line, to: .standardOutput, droppable: true) { kept += 1 }
         #expect(writer.dropped == 100_000 - kept)
         #expect(writer.dropped > 90_000)
-        #expect(!writer.flush(timeout: .milliseconds(50)), "the pipe is full; the flush gives up at its timeout")
+        // The writer rests between writes, so the pipe may not be full yet: more lines until it is,
+        // and a flush then gives up at its timeout.
+        var full = false
+        for _ in 0..<200 where !full {
+            for _ in 0..<1_000 where writer.write(line, to: .standardOutput, droppable: true) { kept += 1 }
+            attempts += 1_000
+            full = !writer.flush(timeout: .milliseconds(50))
+        }
+        #expect(full, "the pipe is full; the flush gives up at its timeout")
+        #expect(writer.dropped == attempts - kept)
         // Reading everything, the writer drains and says what it dropped.
         // On a thread of its own: a blocking read must not hold one of the test runner's few threads.
         let collected = PipeReader(pipe.fileHandleForReading)

@@ -32,7 +32,7 @@ REFUSED_STREAM, CANCEL, VERSION_MISMATCH, ENHANCE_YOUR_CALM = 0x07, 0x08, 0x09, 
 CONNECT_ERROR, UNSUPPORTED_KIND, TIMEOUT = 0x0E, 0x0F, 0x10
 
 # Setting ids (section 2.3).
-S_MFS, S_ISW, S_ISSW, S_IMS, S_MMS, S_COMP = range(1, 7)
+S_MFS, S_ISW, S_ISSW, S_IMS, S_MMS, S_COMP, S_HKA = range(1, 8)
 
 # Malformation -> error code NAME (sections 2.1, 3.1), written out again here on purpose.
 CODE_OF = {
@@ -248,14 +248,14 @@ def build_frames() -> None:
 
     # HELLO (sections 2.2, 2.3, 4.7).
     hello_frame("hello-no-settings", "HELLO speaking version 1 only, no settings (all defaults): length 4", 1, 1, [])
-    hello_frame("hello-all-settings", "HELLO with all six settings at their defaults, in id order", 1, 1,
-                [(S_MFS, 16_384), (S_ISW, 262_144), (S_ISSW, 1_048_576), (S_IMS, 100), (S_MMS, 8_192), (S_COMP, 0)])
+    hello_frame("hello-all-settings", "HELLO with all seven settings at their defaults, in id order", 1, 1,
+                [(S_MFS, 16_384), (S_ISW, 262_144), (S_ISSW, 1_048_576), (S_IMS, 100), (S_MMS, 8_192), (S_COMP, 0), (S_HKA, 0)])
     hello_frame("hello-settings-low-edges", "HELLO with every setting at the lowest valid value, out of id order", 1, 1,
-                [(S_MMS, 256), (S_MFS, 16_384), (S_IMS, 0), (S_ISSW, 0), (S_ISW, 0), (S_COMP, 0)])
+                [(S_MMS, 256), (S_MFS, 16_384), (S_HKA, 0), (S_IMS, 0), (S_ISSW, 0), (S_ISW, 0), (S_COMP, 0)])
     hello_frame("hello-settings-high-edges", "HELLO with every setting at the highest valid value", 1, 1,
-                [(S_MFS, 16_777_215), (S_ISW, MAX_ID), (S_ISSW, MAX_ID), (S_IMS, MAX_ID), (S_MMS, 65_535), (S_COMP, 0xFFFF_FFFF)])
-    hello_frame("hello-unknown-settings", "HELLO with unknown setting ids (reserved 0x0007, 0x7fff; private 0x8000, 0xffff): ignored, any value",
-                1, 1, [(0x0007, 0xFFFF_FFFF), (0x7FFF, 0), (0x8000, 0x8000_0000), (0xFFFF, 1)])
+                [(S_MFS, 16_777_215), (S_ISW, MAX_ID), (S_ISSW, MAX_ID), (S_IMS, MAX_ID), (S_MMS, 65_535), (S_COMP, 0xFFFF_FFFF), (S_HKA, 1)])
+    hello_frame("hello-unknown-settings", "HELLO with unknown setting ids (reserved 0x0008, 0x7fff; private 0x8000, 0xffff): ignored, any value",
+                1, 1, [(0x0008, 0xFFFF_FFFF), (0x7FFF, 0), (0x8000, 0x8000_0000), (0xFFFF, 1)])
     hello_frame("hello-64-settings", "HELLO with the maximum of 64 settings: the six known ones and 58 private ones; length 388", 1, 1,
                 [(S_MFS, 65_536), (S_ISW, 1 << 20), (S_ISSW, 1 << 24), (S_IMS, 1_000), (S_MMS, 16_384), (S_COMP, 1)]
                 + [(0x8000 + index, index * 1_000) for index in range(58)])
@@ -538,6 +538,8 @@ def build_malformed() -> None:
         "BAD_SETTING_VALUE", 0)
     bad("bad-setting-max-metadata-size-high", "MAX_METADATA_SIZE 65,536, after valid settings",
         wire(T_HELLO, 0, 0, hello_payload(1, 2, [(S_MFS, 16_384), (S_COMP, 1), (S_MMS, 65_536)])), "BAD_SETTING_VALUE", 0)
+    bad("bad-setting-http-keep-alive", "HTTP_KEEP_ALIVE 2 (only 0 and 1 are defined)",
+        wire(T_HELLO, 0, 0, hello_payload(1, 1, [(S_HKA, 2)])), "BAD_SETTING_VALUE", 0)
     bad("bad-setting-value-before-id-0", "MAX_METADATA_SIZE 0 then a setting of id 0: wire order, the bad value comes first",
         wire(T_HELLO, 0, 0, hello_payload(1, 1, [(S_MMS, 0), (0, 0)])), "BAD_SETTING_VALUE", 0)
     bad("bad-setting-value-before-duplicate", "MAX_FRAME_SIZE 1 then MAX_FRAME_SIZE 16,384: the first setting's value fails first",

@@ -92,6 +92,7 @@ SETTINGS = {
     0x0004: ("INITIAL_MAX_STREAMS", 0, MAX_31),
     0x0005: ("MAX_METADATA_SIZE", 256, 65_535),
     0x0006: ("COMPRESSION", 0, 0xFFFF_FFFF),
+    0x0007: ("HTTP_KEEP_ALIVE", 0, 1),
 }
 
 # Malformations (sections 2.1 and 3.1) and the code a receiver sends for each.

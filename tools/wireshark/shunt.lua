@@ -27,12 +27,12 @@ local error_codes = {
 }
 local settings = {
     [0x0001] = "MAX_FRAME_SIZE", [0x0002] = "INITIAL_STREAM_WINDOW", [0x0003] = "INITIAL_SESSION_WINDOW",
-    [0x0004] = "INITIAL_MAX_STREAMS", [0x0005] = "MAX_METADATA_SIZE", [0x0006] = "COMPRESSION",
+    [0x0004] = "INITIAL_MAX_STREAMS", [0x0005] = "MAX_METADATA_SIZE", [0x0006] = "COMPRESSION", [0x0007] = "HTTP_KEEP_ALIVE",
 }
 -- Valid values of the known settings (spec section 2.3); COMPRESSION takes any value.
 local setting_ranges = {
     [0x0001] = { 16384, 16777215 }, [0x0002] = { 0, 0x7FFFFFFF }, [0x0003] = { 0, 0x7FFFFFFF },
-    [0x0004] = { 0, 0x7FFFFFFF }, [0x0005] = { 256, 65535 },
+    [0x0004] = { 0, 0x7FFFFFFF }, [0x0005] = { 256, 65535 }, [0x0007] = { 0, 1 },
 }
 local kinds = { [0x01] = "TCP", [0x02] = "HTTP", [0x03] = "CONTROL", [0x04] = "HTTP2" }
 

@@ -1,0 +1,143 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import ShuntAgent
+import ShuntEndpoint
+import ShuntMatch
+import ShuntSession
+import ShuntWire
+import Testing
+
+/// The edge keeps a caller's tunnel stream alive for its next request to the same laptop (spec
+/// §10.2): with a laptop that sets HTTP_KEEP_ALIVE, one keep-alive caller connection uses one stream;
+/// kept streams stay under half the laptop's stream credit; a laptop without the setting gets a
+/// stream per request, as before.
+@Suite(.serialized) struct KeptStreamEdgeTests {
+    typealias World = AgentLoopbackTests.World
+
+    struct Laptop {
+        let client: InterceptClient
+        let forwarder: LocalForwarder
+        let lines: NIOLockedValueBox<[RequestLogLine]>
+
+        static func connect(_ world: World, serving local: NamedHTTPServer,
+                            configuration: SessionConfiguration = InterceptClient.sessionConfiguration) async throws -> Laptop {
+            let lines = NIOLockedValueBox<[RequestLogLine]>([])
+            let forwarder = LocalForwarder(port: local.port, developer: "alice", events: { event in
+                if case .request(let line) = event { lines.withLockedValue { $0.append(line) } }
+            })
+            let client = try await InterceptClient.connect(host: "127.0.0.1", port: world.agent.tunnelPort, endpoint: try world.certs.developer("alice"),
+                                                           group: world.group, configuration: configuration, streams: forwarder.streamInitializer)
+            _ = try await client.register(InterceptCalls.RegisterRequest(name: "orders-alice", rule: try RuleFlags(httpHeader: ["x-dev=alice"]).spec()))
+            return Laptop(client: client, forwarder: forwarder, lines: lines)
+        }
+
+        /// Streams open on the laptop's session now.
+        func openStreams() async throws -> Int {
+            let session = client.session
+            return try await client.eventLoop.submit { session.streamCount }.get()
+        }
+
+        /// Waits (at most 5 s) until `openStreams()` is `count`.
+        func waitForOpenStreams(_ count: Int) async throws -> Int {
+            let since = ContinuousClock.now
+            var open = try await openStreams()
+            while open != count && ContinuousClock.now - since < .seconds(5) {
+                try await Task.sleep(for: .milliseconds(20))
+                open = try await openStreams()
+            }
+            return open
+        }
+    }
+
+    static func metric(_ name: String, _ world: World) async throws -> String? {
+        let admin = try await KeepAliveClient(port: try #require(world.agent.adminPort), group: world.group)
+        let text = try await admin.send("GET /metrics HTTP/1.1\r\nHost: agent\r\n\r\n").body
+        await admin.close()
+        return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.map { String($0.dropFirst(name.count + 1)) }
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aCallersRequestsToALaptopShareOneStream() async throws {
+        let world = try await World.start(admin: true)
+        let local = try await NamedHTTPServer(name: "laptop", group: world.group)
+        let alice = try await Laptop.connect(world, serving: local)
+
+        let caller = try await KeepAliveClient(port: world.agent.edgePorts[0], group: world.group)
+        for round in 0..<5 {
+            #expect(try await caller.send("GET /k/\(round) HTTP/1.1\r\nHost: orders\r\nx-dev: alice\r\n\r\n").body == "laptop GET /k/\(round) 0")
+            // Requests to the app in between leave the kept stream alone.
+            #expect(try await caller.send("GET /a/\(round) HTTP/1.1\r\nHost: orders\r\n\r\n").body == "app GET /a/\(round) 0")
+        }
+        #expect(try await caller.send("POST /k HTTP/1.1\r\nHost: orders\r\nx-dev: alice\r\nContent-Length: 5\r\n\r\nhello").body == "laptop POST /k 5")
+        #expect(try await Self.metric("shunt_agent_laptop_streams_reused_total", world) == "5")
+        #expect(try await alice.openStreams() == 1, "one stream, kept between the requests")
+        #expect(alice.forwarder.connectionsDialled == 1)
+
+        let lines = alice.lines.withLockedValue { $0 }
+        #expect(lines.count == 6)
+        let first = try #require(lines.first?.requestID)
+        #expect(lines.map(\.requestID) == [first] + (2...6).map { "\(first).\($0)" })
+        #expect(lines.map(\.path) == (0..<5).map { "/k/\($0)" } + ["/k"])
+        #expect(lines.allSatisfy { $0.status == 200 })
+
+        // The caller leaves: the agent ends the kept stream, and the laptop answers its FIN.
+        await caller.close()
+        #expect(try await alice.waitForOpenStreams(0) == 0)
+
+        await alice.client.close()
+        await local.stop()
+        try await world.stop()
+    }
+
+    /// A laptop that grants 4 streams: the edge keeps at most 2, so three callers' connections keep
+    /// two streams between requests and the third opens and ends one per request; every request is
+    /// answered, whatever the credit.
+    @Test(.timeLimit(.minutes(1))) func keptStreamsStayUnderHalfTheLaptopsCredit() async throws {
+        let world = try await World.start(admin: true)
+        let local = try await NamedHTTPServer(name: "laptop", group: world.group)
+        var configuration = InterceptClient.sessionConfiguration
+        configuration.settings.initialMaxStreams = 4
+        let alice = try await Laptop.connect(world, serving: local, configuration: configuration)
+
+        var callers: [KeepAliveClient] = []
+        for _ in 0..<3 { callers.append(try await KeepAliveClient(port: world.agent.edgePorts[0], group: world.group)) }
+        for round in 0..<4 {
+            for (index, caller) in callers.enumerated() {
+                #expect(try await caller.send("GET /\(index)/\(round) HTTP/1.1\r\nHost: o\r\nx-dev: alice\r\n\r\n").body == "laptop GET /\(index)/\(round) 0")
+            }
+            #expect(try await alice.waitForOpenStreams(2) == 2, "round \(round)")
+        }
+        // Callers 0 and 1 reused their streams in rounds 1–3; caller 2 never kept one.
+        #expect(try await Self.metric("shunt_agent_laptop_streams_reused_total", world) == "6")
+
+        for caller in callers { await caller.close() }
+        #expect(try await alice.waitForOpenStreams(0) == 0)
+        await alice.client.close()
+        await local.stop()
+        try await world.stop()
+    }
+
+    /// A laptop whose HELLO does not set HTTP_KEEP_ALIVE (an older one) gets one stream per request,
+    /// each ended after its response.
+    @Test(.timeLimit(.minutes(1))) func aLaptopWithoutTheSettingGetsAStreamPerRequest() async throws {
+        let world = try await World.start(admin: true)
+        let local = try await NamedHTTPServer(name: "laptop", group: world.group)
+        var configuration = InterceptClient.sessionConfiguration
+        configuration.settings.httpKeepAlive = 0
+        let alice = try await Laptop.connect(world, serving: local, configuration: configuration)
+
+        let caller = try await KeepAliveClient(port: world.agent.edgePorts[0], group: world.group)
+        for round in 0..<3 {
+            #expect(try await caller.send("GET /\(round) HTTP/1.1\r\nHost: o\r\nx-dev: alice\r\n\r\n").body == "laptop GET /\(round) 0")
+            #expect(try await alice.waitForOpenStreams(0) == 0, "round \(round)")
+        }
+        #expect(try await Self.metric("shunt_agent_laptop_streams_reused_total", world) == "0")
+        #expect(alice.lines.withLockedValue { $0.count } == 3)
+
+        await caller.close()
+        await alice.client.close()
+        await local.stop()
+        try await world.stop()
+    }
+}
