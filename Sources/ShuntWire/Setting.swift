@@ -13,6 +13,9 @@ public struct SettingID: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let compression = SettingID(rawValue: 0x0006)
     public static let httpKeepAlive = SettingID(rawValue: 0x0007)
 
+    /// The ids this version of the spec defines (§2.3), in id order.
+    public static let known: [SettingID] = (0x0001...0x0007).map { SettingID(rawValue: $0) }
+
     public var name: String {
         switch rawValue {
         case 0x0001: "MAX_FRAME_SIZE"

@@ -314,7 +314,7 @@ public enum WireTextParser {
             var settings: [(UInt16, UInt32)] = []
             for entry in entries {
                 let id: UInt16
-                if let known = (UInt16(1)...UInt16(6)).first(where: { SettingID(rawValue: $0).name == entry.name }) {
+                if let known = SettingID.known.first(where: { $0.name == entry.name })?.rawValue {
                     id = known
                 } else if entry.name.hasPrefix("SETTING("), entry.name.hasSuffix(")"),
                           let number = Integer.parse(String(entry.name.dropFirst(8).dropLast()), as: UInt16.self) {
@@ -328,7 +328,7 @@ public enum WireTextParser {
                 settings.append((id, value))
             }
             entries.removeAll { entry in
-                (UInt16(1)...UInt16(6)).contains { SettingID(rawValue: $0).name == entry.name } || entry.name.hasPrefix("SETTING(")
+                SettingID.known.contains { $0.name == entry.name } || entry.name.hasPrefix("SETTING(")
             }
             return settings
         }
