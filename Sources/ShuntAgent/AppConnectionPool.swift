@@ -17,12 +17,12 @@ final class AppConnectionPool {
 
     var idleCount: Int { idle.count }
 
-    /// An idle connection, now reporting to `edge`, or nil when none is left (no future: this is
-    /// the path of nearly every request).
-    func acquireIdle(for edge: EdgeHandler) -> Channel? {
+    /// An idle connection and its handler, now reporting to `edge`, or nil when none is left (no
+    /// future: this is the path of nearly every request).
+    func acquireIdle(for edge: EdgeHandler) -> (channel: Channel, handler: UpstreamHandler)? {
         guard let (channel, upstream) = idle.take(UpstreamHandler.self) else { return nil }
         upstream.edge = edge
-        return channel
+        return (channel, upstream)
     }
 
     /// A new connection (never an idle one) whose `UpstreamHandler` reports to `edge`.
@@ -30,9 +30,9 @@ final class AppConnectionPool {
         idle.dial(address, connectTimeout: .seconds(5), handler: NIOLoopBound(UpstreamHandler(edge: edge), eventLoop: eventLoop))
     }
 
-    /// The exchange on `channel` is over and it may serve another.
-    func release(_ channel: Channel) {
-        idle.put(channel)
+    /// The exchange on `channel` (whose handler is `handler`) is over and it may serve another.
+    func release(_ channel: Channel, handler: UpstreamHandler) {
+        idle.put(channel, handler: handler)
     }
 
     func closeAll() {

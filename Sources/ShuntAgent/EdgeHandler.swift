@@ -33,12 +33,14 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let clientText: String
     private var context: ChannelHandlerContext?
     private var upstream: Channel?
+    /// The handler on `upstream` that reports to this edge.
+    private var upstreamHandler: UpstreamHandler?
     private var laptop: Route.Laptop?
     /// The current upstream is a tunnel stream counted in `keptStreams`.
     private var upstreamCounted = false
     /// A tunnel stream kept after its exchange for this client's next request to the same laptop
     /// (spec §10.2); it ends when the client leaves or a request goes to another laptop.
-    private var kept: (channel: Channel, laptop: Route.Laptop)?
+    private var kept: (channel: Channel, handler: UpstreamHandler, laptop: Route.Laptop)?
     /// The laptop of the request in progress, for sending it again on a new stream.
     private var retryLaptop: Route.Laptop?
     private var piping = false
@@ -152,9 +154,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, let upstream, let handler = try? upstream.pipeline.syncOperations.handler(type: UpstreamHandler.self) {
-            handler.resumeReading()
-        }
+        if context.channel.isWritable { upstreamHandler?.resumeReading() }
         context.fireChannelWritabilityChanged()
     }
 
@@ -274,9 +274,9 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
             shared.metrics.routedToApp.increment()
             connectApp()
         case .laptop(let laptop):
-            if let stream = takeKept(for: laptop) {
+            if let (stream, handler) = takeKept(for: laptop) {
                 shared.metrics.laptopStreamsReused.increment()
-                attach(stream, laptop: laptop, reused: true, counted: true)
+                attach(stream, handler: handler, laptop: laptop, reused: true, counted: true)
                 return
             }
             openStream(to: laptop)
@@ -300,24 +300,22 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The kept stream, if it goes to the same intercept of the same session and is still open; a
     /// kept stream to another laptop is ended.
-    private func takeKept(for laptop: Route.Laptop) -> Channel? {
+    private func takeKept(for laptop: Route.Laptop) -> (Channel, UpstreamHandler)? {
         guard let kept else { return nil }
         guard kept.laptop.session === laptop.session, kept.laptop.intercept == laptop.intercept, kept.channel.isActive else {
             endKept()
             return nil
         }
         self.kept = nil
-        return kept.channel
+        return (kept.channel, kept.handler)
     }
 
     /// Ends the kept stream, if any: FIN (the laptop answers with its own), or a reset after the
     /// laptop broke the protocol on it.
     private func endKept(reset: Bool = false) {
-        guard let channel = kept?.channel else { return }
+        guard let (channel, handler, _) = kept else { return }
         kept = nil
-        if let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self) {
-            handler.edge = nil
-        }
+        handler.edge = nil
         if reset {
             (channel as? ShuntStreamChannel)?.reset(code: .protocolError, reason: "octets on a kept HTTP stream between exchanges")
             channel.close(promise: nil)
@@ -329,8 +327,8 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// An app connection for the request: an idle pooled one if there is one (unless `fresh`: the
     /// request is being sent again after a reused one closed on it), else a new one.
     private func connectApp(fresh: Bool = false) {
-        if !fresh, let channel = shared.pool.acquireIdle(for: self) {
-            attach(channel, laptop: nil, reused: true)
+        if !fresh, let (channel, handler) = shared.pool.acquireIdle(for: self) {
+            attach(channel, handler: handler, laptop: nil, reused: true)
             return
         }
         shared.pool.dial(for: self).assumeIsolated().whenComplete { result in
@@ -360,12 +358,19 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func attach(_ channel: Channel, laptop: Route.Laptop?, reused: Bool = false, counted: Bool = false) {
+    private func attach(_ channel: Channel, handler: UpstreamHandler? = nil, laptop: Route.Laptop?, reused: Bool = false, counted: Bool = false) {
+        guard let handler = handler ?? (try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)) else {
+            channel.close(promise: nil)
+            run(exchange.upstreamFailed(status: 502, message: "shunt: the upstream connection closed before it was used"))
+            return
+        }
         guard let context, context.channel.isActive, !exchange.isClosed else {
-            if laptop == nil { shared.pool.release(channel) } else { channel.close(promise: nil) }
+            handler.edge = nil
+            if laptop == nil { shared.pool.release(channel, handler: handler) } else { channel.close(promise: nil) }
             return
         }
         upstream = channel
+        upstreamHandler = handler
         self.laptop = laptop
         retryLaptop = laptop
         upstreamCounted = counted
@@ -379,17 +384,18 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let laptop, reusable, !closing, !draining,
            counted || shared.keptStreams.take(channel, of: laptop.session) {
             // Kept for the client's next request to this laptop (spec §10.2).
+            kept = (channel, upstreamHandler!, laptop)
             upstream = nil
+            upstreamHandler = nil
             self.laptop = nil
             upstreamCounted = false
-            kept = (channel, laptop)
         } else if laptop != nil {
             detachUpstream()
             // The exchange is over: our FIN ends the stream (the laptop answers with its own).
             channel.close(mode: .output, promise: nil)
-        } else if reusable {
+        } else if reusable, let handler = upstreamHandler {
             detachUpstream()
-            shared.pool.release(channel)
+            shared.pool.release(channel, handler: handler)
         } else {
             detachUpstream()
             channel.close(promise: nil)
@@ -407,9 +413,8 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func detachUpstream() {
-        if let upstream, let handler = try? upstream.pipeline.syncOperations.handler(type: UpstreamHandler.self) {
-            handler.edge = nil
-        }
+        upstreamHandler?.edge = nil
+        upstreamHandler = nil
         upstream = nil
         laptop = nil
         upstreamCounted = false

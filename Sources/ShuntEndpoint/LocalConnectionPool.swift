@@ -66,7 +66,11 @@ final class LocalConnectionPool: @unchecked Sendable {
 
     /// The exchange on `channel` is over and it may serve another.
     func release(_ channel: Channel) {
-        idle.put(channel)
+        guard let handler = try? channel.pipeline.syncOperations.handler(type: LocalSocketHandler.self) else {
+            channel.close(promise: nil)
+            return
+        }
+        idle.put(channel, handler: handler)
     }
 
     func closeAll() {

@@ -6,12 +6,19 @@ import NIOPosix
 /// waits leaves. The agent's pool of app connections and the laptop's pool of connections to the
 /// developer's service are both this, each with its own handler on the connections.
 ///
+/// One scheduled sweep closes the connections whose time ran out, not a timer per connection: a
+/// connection going back to the pool and out again for every request costs no task to schedule and
+/// cancel.
+///
 /// Confined to `eventLoop`: every method runs there (checked).
 public final class IdleConnections {
     public let eventLoop: EventLoop
     public let maxIdle: Int
     public let idleTimeout: TimeAmount
-    private var idle: [(channel: Channel, timer: Scheduled<Void>)] = []
+    /// Oldest first: entries are appended as they arrive and removed without reordering.
+    private var idle: [(channel: Channel, handler: any ChannelHandler, since: NIODeadline)] = []
+    /// The one scheduled sweep, if any; it comes when the oldest idle connection's time runs out.
+    private var sweep: Scheduled<Void>?
 
     public init(eventLoop: EventLoop, maxIdle: Int, idleTimeout: TimeAmount) {
         self.eventLoop = eventLoop
@@ -25,9 +32,8 @@ public final class IdleConnections {
     /// of the pool; nil when none is left. Connections found closed are dropped.
     public func take<Handler: ChannelHandler>(_ type: Handler.Type) -> (channel: Channel, handler: Handler)? {
         eventLoop.preconditionInEventLoop()
-        while let (channel, timer) = idle.popLast() {
-            timer.cancel()
-            guard channel.isActive, let handler = try? channel.pipeline.syncOperations.handler(type: Handler.self) else {
+        while let (channel, handler, _) = idle.popLast() {
+            guard channel.isActive, let handler = handler as? Handler else {
                 channel.close(promise: nil)
                 continue
             }
@@ -57,34 +63,44 @@ public final class IdleConnections {
 
     /// The exchange on `channel` is over and it may serve another: it waits, or closes when the pool
     /// is full or the channel is not open.
-    public func put(_ channel: Channel) {
+    /// `handler` is the connection's own handler, the one `take` hands back with it.
+    public func put(_ channel: Channel, handler: any ChannelHandler) {
         eventLoop.preconditionInEventLoop()
         guard channel.isActive, idle.count < maxIdle else {
             channel.close(promise: nil)
             return
         }
-        let timer = eventLoop.assumeIsolated().scheduleTask(in: idleTimeout) { [weak channel] in
-            guard let channel else { return }
-            self.forget(channel)
-            channel.close(promise: nil)
+        idle.append((channel, handler, eventLoop.now))
+        scheduleSweep()
+    }
+
+    private func scheduleSweep() {
+        guard sweep == nil, let oldest = idle.first else { return }
+        sweep = eventLoop.assumeIsolated().scheduleTask(deadline: oldest.since + idleTimeout) {
+            self.sweep = nil
+            self.expire()
         }
-        idle.append((channel, timer))
+    }
+
+    /// Closes the connections that waited `idleTimeout`, then waits for the next oldest.
+    private func expire() {
+        let now = eventLoop.now
+        while let oldest = idle.first, oldest.since + idleTimeout <= now {
+            idle.removeFirst()
+            oldest.channel.close(promise: nil)
+        }
+        scheduleSweep()
     }
 
     private func forget(_ channel: Channel) {
-        idle.removeAll { entry in
-            guard entry.channel === channel else { return false }
-            entry.timer.cancel()
-            return true
-        }
+        idle.removeAll { $0.channel === channel }
     }
 
     public func closeAll() {
         eventLoop.preconditionInEventLoop()
-        for entry in idle {
-            entry.timer.cancel()
-            entry.channel.close(promise: nil)
-        }
+        sweep?.cancel()
+        sweep = nil
+        for entry in idle { entry.channel.close(promise: nil) }
         idle.removeAll()
     }
 }
