@@ -55,6 +55,7 @@ public struct RequestLogLine: Sendable, Hashable {
     public var json: String {
         let milliseconds = Double(duration.components.seconds) * 1_000 + Double(duration.components.attoseconds) / 1e15
         var out = "{"
+        out.reserveCapacity(256 + (path?.utf8.count ?? 0))
         out += "\"bytes_in\":\(bytesIn),\"bytes_out\":\(bytesOut)"
         if let client { out += ",\"client\":" + Self.quoted(client) }
         out += ",\"duration_ms\":" + Self.number(milliseconds)

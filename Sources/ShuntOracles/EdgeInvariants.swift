@@ -7,7 +7,7 @@ import ShuntMatch
 /// the fuzz target `FuzzEdge` and the tests that replay its fail cases.
 ///
 /// Input: octet 0 picks the piece size (bits 0–3, 1…16) and whether upstreams fail (bit 4) or end
-/// early (bit 5); octet 1 splits the rest into the client's bytes and the upstream's bytes. Client
+/// early and refuse the last request (bit 5); octet 1 splits the rest into the client's bytes and the upstream's bytes. Client
 /// and upstream pieces are fed in turn; every request head is routed through an intercept table of
 /// three rules (header, prefix + header, regex). Then both sides end.
 ///
@@ -119,8 +119,15 @@ public enum EdgeInvariants {
             }
         }
         if !closed { try apply(exchange.clientEnded()) }
-        // An upstream that ends may be retried once on a new one, which then ends too.
-        for _ in 0..<2 where !closed && upstreamReady { try apply(exchange.upstreamEnded()) }
+        // An upstream that ends (or, with bit 5, first refuses the request: a kept tunnel stream the
+        // laptop had ended) may be retried once on a new one, which then ends too.
+        for attempt in 0..<2 where !closed && upstreamReady {
+            if attempt == 0 && upstreamEndsEarly {
+                try apply(exchange.upstreamRefused(status: 502, message: "fuzz"))
+            } else {
+                try apply(exchange.upstreamEnded())
+            }
+        }
         if !closed && !piping {
             throw Violation(description: "the exchange did not end after both sides ended (inside a request: \(exchange.isInsideRequest))")
         }
