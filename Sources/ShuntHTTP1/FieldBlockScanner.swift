@@ -58,11 +58,48 @@ struct FieldBlockScanner: Sendable {
     /// the empty line's CRLF, leading empty lines dropped) once it is complete, leaving the octets after it
     /// in `input`; returns nil after consuming all of `input` when the block is not complete yet.
     mutating func scan(_ input: inout ByteBuffer) throws(HTTP1ParseError) -> ByteBuffer? {
-        let view = input.readableBytesView
-        var index = view.startIndex
-        var blockStart = index
-        while index < view.endIndex {
-            let byte = view[index]
+        // The octets are walked through a raw pointer: this runs over every head and trailer section
+        // on the agent and the laptop, and indexing a buffer view costs a bounds check and a
+        // retain per octet.
+        var failure: HTTP1ParseError?
+        let (blockStart, blockEnd): (Int, Int?) = input.withUnsafeReadableBytes { bytes -> (Int, Int?) in
+            do throws(HTTP1ParseError) {
+                return try walk(bytes)
+            } catch {
+                failure = error
+                return (0, nil)
+            }
+        }
+        if let failure { throw failure }
+        if let blockEnd {
+            input.moveReaderIndex(forwardBy: blockStart)
+            var tail = input.readSlice(length: blockEnd - blockStart)!
+            guard var block = partial else { return tail }
+            block.writeBuffer(&tail)
+            partial = nil
+            return block
+        }
+        input.moveReaderIndex(forwardBy: blockStart)
+        if input.readableBytes > 0 {
+            var rest = input.readSlice(length: input.readableBytes)!
+            if partial == nil {
+                partial = rest
+            } else {
+                partial!.writeBuffer(&rest)
+            }
+        }
+        return nil
+    }
+
+    /// Walks `bytes` (the readable octets): where the block's octets start in them (after leading
+    /// empty lines), and where it ends (just after the empty line's LF), or nil when it does not end
+    /// within them.
+    private mutating func walk(_ bytes: UnsafeRawBufferPointer) throws(HTTP1ParseError) -> (Int, Int?) {
+        var index = 0
+        var blockStart = 0
+        let count = bytes.count
+        while index < count {
+            let byte = bytes[index]
             if inLeadingEmptyLines {
                 if try scanLeading(byte) {
                     index += 1
@@ -86,12 +123,7 @@ struct FieldBlockScanner: Sendable {
                 let lineLength = position - 1 - lineStart
                 if lineLength == 0 {
                     // The empty line ends the block (a start line is never empty: leading CRLFs were skipped).
-                    input.moveReaderIndex(forwardBy: blockStart - view.startIndex)
-                    var tail = input.readSlice(length: index - blockStart)!
-                    guard var block = partial else { return tail }
-                    block.writeBuffer(&tail)
-                    partial = nil
-                    return block
+                    return (blockStart, index)
                 }
                 completedLines += 1
                 let fields = kind == .trailers ? completedLines : completedLines - 1
@@ -99,6 +131,9 @@ struct FieldBlockScanner: Sendable {
                     throw error(.tooManyFields, at: lineStart, "more than \(maxFields) field lines")
                 }
                 lineStart = position + 1
+            } else if byte > HTTPSyntax.cr {
+                // The common octet: nothing to check but the request-target's length.
+                if kind == .requestHead && completedLines == 0 { try trackTarget(byte, at: position) }
             } else if byte == HTTPSyntax.cr {
                 crPending = true
             } else if byte == HTTPSyntax.lf {
@@ -106,26 +141,21 @@ struct FieldBlockScanner: Sendable {
             } else if byte == 0 {
                 throw error(.nulByte, at: position, "NUL octet")
             } else if kind == .requestHead && completedLines == 0 {
-                // Track the request-target so an over-long one is a 414 before the head limit is reached.
-                if byte == HTTPSyntax.sp {
-                    startLineSpaces += 1
-                    if startLineSpaces == 1 { targetStart = position + 1 }
-                } else if startLineSpaces == 1 && position + 1 - targetStart > maxTargetLength {
-                    throw error(.requestTargetTooLong, at: targetStart,
-                                "request-target longer than \(maxTargetLength) octets")
-                }
+                try trackTarget(byte, at: position)
             }
         }
-        input.moveReaderIndex(forwardBy: blockStart - view.startIndex)
-        if input.readableBytes > 0 {
-            var rest = input.readSlice(length: input.readableBytes)!
-            if partial == nil {
-                partial = rest
-            } else {
-                partial!.writeBuffer(&rest)
-            }
+        return (blockStart, nil)
+    }
+
+    /// Tracks the request-target so an over-long one is a 414 before the head limit is reached.
+    private mutating func trackTarget(_ byte: UInt8, at position: Int) throws(HTTP1ParseError) {
+        if byte == HTTPSyntax.sp {
+            startLineSpaces += 1
+            if startLineSpaces == 1 { targetStart = position + 1 }
+        } else if startLineSpaces == 1 && position + 1 - targetStart > maxTargetLength {
+            throw error(.requestTargetTooLong, at: targetStart,
+                        "request-target longer than \(maxTargetLength) octets")
         }
-        return nil
     }
 
     /// Consumes one octet of a leading empty line; false when `byte` starts the block itself.

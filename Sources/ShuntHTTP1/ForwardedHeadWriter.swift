@@ -33,6 +33,7 @@ public enum ForwardedHeadWriter {
         buffer.writeStaticString("\r\n")
         var forwardedFor: [ByteBufferView] = []
         var forwarded: [ByteBufferView] = []
+        let connectionListed = HopByHopHeaders.connectionListed(in: headers)
         for field in headers {
             if field.hasName("x-forwarded-for") {
                 forwardedFor.append(field.value)
@@ -44,7 +45,7 @@ public enum ForwardedHeadWriter {
             }
             let keep = HopByHopHeaders.framingAndRouting.contains { field.hasName($0) }
                 || (upgrade && field.hasName("upgrade"))
-                || !HopByHopHeaders.isHopByHop(field.name, in: headers)
+                || !HopByHopHeaders.isHopByHop(field.name, connectionListed: connectionListed)
             guard keep else { continue }
             writeField(field.name, field.value, into: &buffer)
         }

@@ -67,6 +67,15 @@ enum HTTPSyntax {
 
     /// ASCII case-insensitive equality, as field names and tokens compare.
     static func equalsIgnoringCase<A: Collection<UInt8>, B: Collection<UInt8>>(_ a: A, _ b: B) -> Bool {
-        a.count == b.count && zip(a, b).allSatisfy { lowercased($0) == lowercased($1) }
+        guard a.count == b.count else { return false }
+        // Header names are compared for every field of every head: over raw storage when both have it.
+        let contiguous = a.withContiguousStorageIfAvailable { left in
+            b.withContiguousStorageIfAvailable { right in
+                for index in 0..<left.count where lowercased(left[index]) != lowercased(right[index]) { return false }
+                return true
+            }
+        }
+        if let contiguous, let equal = contiguous { return equal }
+        return zip(a, b).allSatisfy { lowercased($0) == lowercased($1) }
     }
 }

@@ -16,11 +16,19 @@ public enum HopByHopHeaders {
 
     /// Whether the field `name` is dropped when forwarding a head carrying `headers`.
     public static func isHopByHop(_ name: ByteBufferView, in headers: HTTPHeaderFields) -> Bool {
-        if names.contains(where: { HTTPSyntax.equalsIgnoringCase(name, $0.utf8) }) { return true }
-        var listed = false
-        headers.forEachListElement(named: "connection") { element in
-            if !listed && HTTPSyntax.equalsIgnoringCase(element, name) { listed = true }
-        }
+        isHopByHop(name, connectionListed: connectionListed(in: headers))
+    }
+
+    /// The names the Connection fields of `headers` list: collected once for a whole head.
+    static func connectionListed(in headers: HTTPHeaderFields) -> [ByteBufferView] {
+        var listed: [ByteBufferView] = []
+        headers.forEachListElement(named: "connection") { listed.append($0) }
         return listed
+    }
+
+    /// Whether the field `name` is dropped, given the names the head's Connection fields list.
+    static func isHopByHop(_ name: ByteBufferView, connectionListed: [ByteBufferView]) -> Bool {
+        if names.contains(where: { HTTPSyntax.equalsIgnoringCase(name, $0.utf8) }) { return true }
+        return connectionListed.contains { HTTPSyntax.equalsIgnoringCase($0, name) }
     }
 }
