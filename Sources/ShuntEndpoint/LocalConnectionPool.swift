@@ -50,12 +50,17 @@ final class LocalConnectionPool: @unchecked Sendable {
     /// A connection whose `LocalSocketHandler` reports to `exchange`: an idle one (the exchange is
     /// told it was reused), else a new one.
     func acquire(for exchange: LocalStreamHandler) -> EventLoopFuture<Channel> {
-        if let (channel, socket) = idle.take(LocalSocketHandler.self) {
-            socket.exchange = exchange
-            exchange.connectionWasReused()
-            return eventLoop.makeSucceededFuture(channel)
-        }
+        if let channel = acquireIdle(for: exchange) { return eventLoop.makeSucceededFuture(channel) }
         return dial(for: exchange)
+    }
+
+    /// An idle connection now reporting to `exchange` (which is told it was reused), or nil when
+    /// none is left; no future, for the exchanges of a kept stream.
+    func acquireIdle(for exchange: LocalStreamHandler) -> Channel? {
+        guard let (channel, socket) = idle.take(LocalSocketHandler.self) else { return nil }
+        socket.exchange = exchange
+        exchange.connectionWasReused()
+        return channel
     }
 
     /// A new connection, for a request sent again after a reused one closed on it.
@@ -281,32 +286,39 @@ final class LocalStreamHandler: ChannelDuplexHandler {
         resend = nil
         resent = false
         waiting = bytes
-        pool.acquire(for: self).assumeIsolated().whenComplete { result in
-            guard var held = self.waiting else { return }
-            self.waiting = nil
-            switch result {
-            case .success(let channel):
-                guard !self.finished, let context = self.context else {
-                    channel.close(promise: nil)
-                    return
-                }
-                _ = self.reachable(.success(()))
-                self.local = channel
-                self.forward(held, to: channel)
-                held.clear()
-                self.localNeedsFlush = false
-                channel.flush()
-                if self.agentEndedEarly { channel.close(mode: .output, promise: nil) }
-                (try? channel.pipeline.syncOperations.handler(type: LocalSocketHandler.self))?.resumeReading()
-                if self.pendingRead {
-                    self.pendingRead = false
-                    context.read()
-                }
-            case .failure(let error):
-                guard !self.finished, let context = self.context else { return }
-                self.finished = true
-                (context.channel as? ShuntStreamChannel)?.reset(code: .connectError, reason: self.reachable(.failure(error)) ?? "\(error)")
+        if let channel = pool.acquireIdle(for: self) {
+            connected(.success(channel))
+            return
+        }
+        pool.dial(for: self).assumeIsolated().whenComplete { self.connected($0) }
+    }
+
+    /// The next exchange's connection is there (or cannot be had): what waited goes out.
+    private func connected(_ result: Result<Channel, Error>) {
+        guard var held = waiting else { return }
+        waiting = nil
+        switch result {
+        case .success(let channel):
+            guard !finished, let context else {
+                channel.close(promise: nil)
+                return
             }
+            _ = reachable(.success(()))
+            local = channel
+            forward(held, to: channel)
+            held.clear()
+            localNeedsFlush = false
+            channel.flush()
+            if agentEndedEarly { channel.close(mode: .output, promise: nil) }
+            (try? channel.pipeline.syncOperations.handler(type: LocalSocketHandler.self))?.resumeReading()
+            if pendingRead {
+                pendingRead = false
+                context.read()
+            }
+        case .failure(let error):
+            guard !finished, let context else { return }
+            finished = true
+            (context.channel as? ShuntStreamChannel)?.reset(code: .connectError, reason: reachable(.failure(error)) ?? "\(error)")
         }
     }
 
