@@ -28,11 +28,6 @@ final class KeptStreams: @unchecked Sendable {
         return true
     }
 
-    /// Streams of `session` kept now.
-    func count(of session: SessionHandler) -> Int {
-        counts[ObjectIdentifier(session), default: 0]
-    }
-
     private func release(_ key: ObjectIdentifier) {
         guard let count = counts[key] else { return }
         if count <= 1 { counts[key] = nil } else { counts[key] = count - 1 }
