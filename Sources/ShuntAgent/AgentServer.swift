@@ -75,6 +75,7 @@ public final class AgentServer: Sendable {
         let nextRequestID: @Sendable () -> UInt64 = { requestIDs.withLockedValue { $0 += 1; return $0 } }
         let failOpen = FailOpenEpisodes(logger: logger, metrics: metrics)
         let keptStreams = KeptStreams()
+        let flushesBox = try await loop.submit { NIOLoopBound(TickFlushes(eventLoop: loop), eventLoop: loop) }.get()
         for (index, port) in configuration.edgePorts.enumerated() {
             let app = configuration.appAddresses[index]
             let poolBox = try await loop.submit {
@@ -93,7 +94,7 @@ public final class AgentServer: Sendable {
                         let shared = EdgeHandler.Shared(registry: registryBox.withLockedValue { $0! }, port: portBox.withLockedValue { $0 },
                                                         pool: poolBox.value, configuration: configuration.edge,
                                                         nextRequestID: nextRequestID, metrics: metrics, failOpen: failOpen,
-                                                        keptStreams: keptStreams)
+                                                        keptStreams: keptStreams, flushes: flushesBox.value)
                         try channel.pipeline.syncOperations.addHandler(EdgeProtocolSniffer(shared: shared, client: channel.remoteAddress))
                     }
                 }

@@ -12,7 +12,7 @@ import ShuntWire
 /// Everything runs on one event loop: the client, its upstreams and the sessions of the agent.
 ///
 /// `EdgeDrain` (the agent shutting down) ends the connection after the request in progress.
-final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
+final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlushes.Member {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -26,6 +26,8 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let metrics: AgentMetrics
         let failOpen: FailOpenEpisodes
         let keptStreams: KeptStreams
+        /// Writes are flushed at the end of the event loop's wake-up, together with the other edges'.
+        let flushes: TickFlushes
     }
 
     private let shared: Shared
@@ -51,6 +53,8 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var pendingRead = false
     private var clientNeedsFlush = false
     private var upstreamNeedsFlush = false
+    /// Listed in `shared.flushes` for the end of this wake-up.
+    private var flushListed = false
     /// When the running clock runs out (nil: none runs), and which clock it is.
     private var deadline: NIODeadline?
     private var clock = Clock.idle
@@ -131,6 +135,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if lingering {
                 context.close(promise: nil)
             } else if piping {
+                flushUpstreamNow()
                 upstream?.close(mode: .output, promise: nil)
             } else {
                 run(exchange.clientEnded())
@@ -191,6 +196,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         if piping {
+            flushNow()
             context?.close(mode: .output, promise: nil)
             return
         }
@@ -257,14 +263,27 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         readIfPending()
     }
 
+    /// Asks for the writes made so far to be flushed at the end of this wake-up of the event loop.
     private func flush() {
-        if upstreamNeedsFlush {
-            upstreamNeedsFlush = false
-            upstream?.flush()
-        }
+        guard upstreamNeedsFlush || clientNeedsFlush, !flushListed else { return }
+        flushListed = true
+        shared.flushes.flushLater(self)
+    }
+
+    func flushNow() {
+        flushListed = false
+        flushUpstreamNow()
         if clientNeedsFlush {
             clientNeedsFlush = false
             context?.flush()
+        }
+    }
+
+    /// Before the upstream is closed, kept or handed back: what was written to it goes out first.
+    private func flushUpstreamNow() {
+        if upstreamNeedsFlush {
+            upstreamNeedsFlush = false
+            upstream?.flush()
         }
     }
 
@@ -379,6 +398,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func finishUpstream(reusable: Bool) {
         guard let channel = upstream else { return }
+        flushUpstreamNow()
         let laptop = self.laptop
         let counted = upstreamCounted
         if let laptop, reusable, !closing, !draining,
@@ -409,10 +429,12 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard !closing, upstream == nil, !exchange.isInsideRequest else { return }
         closing = true
         cancelTimer()
+        flushNow()
         context.close(promise: nil)
     }
 
     private func detachUpstream() {
+        flushUpstreamNow()
         upstreamHandler?.edge = nil
         upstreamHandler = nil
         upstream = nil
@@ -547,6 +569,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.write(wrapOutboundOut(EdgeExchange.errorResponse(status: 408, message: "shunt: the request head did not arrive within \(seconds) s")), promise: nil)
             lingerThenClose(context: context)
         } else {
+            flushNow()
             context.close(promise: nil)
         }
     }

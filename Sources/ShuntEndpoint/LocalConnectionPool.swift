@@ -33,6 +33,8 @@ final class LocalConnectionPool: @unchecked Sendable {
     let limits: Limits
     let connectTimeout: TimeAmount
     private let idle: IdleConnections
+    /// Requests written to connections are flushed together at the end of the loop's wake-up.
+    let flushes: TickFlushes
     /// Connections dialled; read from any thread (tests).
     private let dialled = NIOLockedValueBox(0)
     var dialledCount: Int { dialled.withLockedValue { $0 } }
@@ -43,6 +45,7 @@ final class LocalConnectionPool: @unchecked Sendable {
         self.limits = limits
         self.connectTimeout = connectTimeout
         idle = IdleConnections(eventLoop: eventLoop, maxIdle: limits.maxIdle, idleTimeout: limits.idleTimeout)
+        flushes = TickFlushes(eventLoop: eventLoop)
     }
 
     var idleCount: Int { idle.count }
@@ -176,7 +179,7 @@ final class LocalSocketHandler: ChannelDuplexHandler {
 /// timeout ran out just as the request went out) gets the request again on a new connection, once,
 /// when `LocalExchange.mayResend` says it is safe; the octets of the request are kept until then (at
 /// most `maxResendBytes`).
-final class LocalStreamHandler: ChannelDuplexHandler {
+final class LocalStreamHandler: ChannelDuplexHandler, TickFlushes.Member {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -192,6 +195,8 @@ final class LocalStreamHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var pendingRead = false
     private var localNeedsFlush = false
+    /// Listed in the pool's `flushes` for the end of this wake-up.
+    private var flushListed = false
     private var streamNeedsFlush = false
     private var finished = false
     /// This side finished the stream after a complete exchange: a request after it is refused.
@@ -307,9 +312,12 @@ final class LocalStreamHandler: ChannelDuplexHandler {
             local = channel
             forward(held, to: channel)
             held.clear()
-            localNeedsFlush = false
-            channel.flush()
-            if agentEndedEarly { channel.close(mode: .output, promise: nil) }
+            if agentEndedEarly {
+                flushNow()
+                channel.close(mode: .output, promise: nil)
+            } else {
+                flushLocalLater()
+            }
             (try? channel.pipeline.syncOperations.handler(type: LocalSocketHandler.self))?.resumeReading()
             if pendingRead {
                 pendingRead = false
@@ -323,11 +331,23 @@ final class LocalStreamHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        flushLocalLater()
+        context.fireChannelReadComplete()
+    }
+
+    /// What was written to the local connection goes out at the end of this wake-up of the loop.
+    private func flushLocalLater() {
+        guard localNeedsFlush, !flushListed else { return }
+        flushListed = true
+        pool.flushes.flushLater(self)
+    }
+
+    func flushNow() {
+        flushListed = false
         if localNeedsFlush {
             localNeedsFlush = false
             local?.flush()
         }
-        context.fireChannelReadComplete()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -337,7 +357,7 @@ final class LocalStreamHandler: ChannelDuplexHandler {
                 // service sees EOF, as it would without the pool; its answer still comes back, and the
                 // connection is not reused.
                 agentEndedEarly = true
-                local.flush()
+                flushNow()
                 local.close(mode: .output, promise: nil)
             } else if waiting != nil {
                 agentEndedEarly = true  // the connection being taken gets the request, then EOF
@@ -465,6 +485,7 @@ final class LocalStreamHandler: ChannelDuplexHandler {
 
     /// Unhooks the connection from this stream without closing it.
     private func detachKeeping(_ channel: Channel) {
+        flushNow()
         local = nil
         if let handler = try? channel.pipeline.syncOperations.handler(type: LocalSocketHandler.self) {
             handler.exchange = nil

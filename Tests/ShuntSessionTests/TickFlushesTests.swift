@@ -1,0 +1,79 @@
+import NIOCore
+import NIOEmbedded
+import ShuntSession
+import Testing
+
+/// Flushes asked for during one wake-up of the loop are made once that wake-up is over, in the
+/// order asked, and a member that asks again while being flushed gets another pass.
+@Suite struct TickFlushesTests {
+    final class Member: TickFlushes.Member {
+        let name: String
+        var onFlush: (() -> Void)?
+        private let record: (String) -> Void
+
+        init(_ name: String, record: @escaping (String) -> Void) {
+            self.name = name
+            self.record = record
+        }
+
+        func flushNow() {
+            record(name)
+            onFlush?()
+        }
+    }
+
+    @Test func flushesWaitForTheEndOfTheWakeUpAndKeepTheirOrder() {
+        let loop = EmbeddedEventLoop()
+        let flushes = TickFlushes(eventLoop: loop)
+        var flushed: [String] = []
+        let members = ["a", "b", "c"].map { name in Member(name) { flushed.append($0) } }
+        flushes.flushLater(members[1])
+        flushes.flushLater(members[0])
+        flushes.flushLater(members[2])
+        #expect(flushed.isEmpty)
+        #expect(flushes.count == 3)
+        loop.run()
+        #expect(flushed == ["b", "a", "c"])
+        #expect(flushes.count == 0)
+        loop.run()
+        #expect(flushed == ["b", "a", "c"])  // nothing twice
+    }
+
+    @Test func aMemberAskingAgainDuringTheFlushGetsAnotherPass() {
+        let loop = EmbeddedEventLoop()
+        let flushes = TickFlushes(eventLoop: loop)
+        var flushed: [String] = []
+        let first = Member("first") { flushed.append($0) }
+        let second = Member("second") { flushed.append($0) }
+        var asked = false
+        // Flushing `first` makes `second` writable, which writes and asks again.
+        first.onFlush = {
+            guard !asked else { return }
+            asked = true
+            flushes.flushLater(second)
+            flushes.flushLater(first)
+        }
+        flushes.flushLater(first)
+        loop.run()
+        #expect(flushed == ["first", "second", "first"])
+        #expect(flushes.count == 0)
+    }
+
+    @Test func writesReachTheChannelOnlyWhenFlushed() throws {
+        final class Writer: TickFlushes.Member {
+            let channel: EmbeddedChannel
+            init(_ channel: EmbeddedChannel) { self.channel = channel }
+            func flushNow() { channel.flush() }
+        }
+        let loop = EmbeddedEventLoop()
+        let channel = EmbeddedChannel(loop: loop)
+        let flushes = TickFlushes(eventLoop: loop)
+        let writer = Writer(channel)
+        channel.write(ByteBuffer(string: "GET / HTTP/1.1\r\n\r\n"), promise: nil)
+        flushes.flushLater(writer)
+        #expect(try channel.readOutbound(as: ByteBuffer.self) == nil)
+        loop.run()
+        #expect(try channel.readOutbound(as: ByteBuffer.self) == ByteBuffer(string: "GET / HTTP/1.1\r\n\r\n"))
+        _ = try channel.finish()
+    }
+}
