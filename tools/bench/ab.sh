@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Two builds of Shunt side by side in one run, with haproxy as the yardstick: the load on these
+# shared machines drifts by a factor of two within minutes, so a change is judged by rounds that
+# alternate haproxy, build A and build B, each a short wrk -t1 -c50 run, all three set up at once.
+#   tools/bench/ab.sh pass|intercepted OLD_DIR NEW_DIR [SECONDS] [ROUNDS]   (default 5 s, 6 rounds)
+# OLD_DIR and NEW_DIR hold a `shunt` and a `shunt-agent` (e.g. copies of .build/release from two
+# commits). pass: requests without the header, agent → in-cluster origin; intercepted: with it,
+# agent → tunnel → `shunt intercept` → local origin. Prints each round (requests/s, p99, CPU per
+# request of the chain: agent, + laptop when intercepted) and the medians of B/A and of each/haproxy.
+# Needs: nginx-light haproxy wrk (apt-get install -y nginx-light haproxy wrk).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+mode=${1:?pass or intercepted}; old=${2:?OLD_DIR}; new=${3:?NEW_DIR}; seconds=${4:-5}; rounds=${5:-6}
+case "$mode" in pass|intercepted) ;; *) echo "ab.sh: the mode is pass or intercepted, not $mode" >&2; exit 2 ;; esac
+for tool in nginx haproxy wrk python3; do
+  command -v "$tool" >/dev/null || { echo "ab.sh: $tool is missing (apt-get install -y nginx-light haproxy wrk)" >&2; exit 2; }
+done
+for dir in "$old" "$new"; do
+  [ -x "$dir/shunt" ] && [ -x "$dir/shunt-agent" ] || { echo "ab.sh: $dir has no shunt and shunt-agent" >&2; exit 2; }
+done
+. tools/bench/common.sh
+pid_files+=("$work/nginx.pid")
+
+cluster=$(port); laptop=$(port); nginx_proxy=$(port); haproxy_port=$(port)
+peers=../shared/peers
+sed -e "s#PEERDIR#$work#g" -e "s#127.0.0.1:9090#127.0.0.1:$cluster#g" -e "s#127.0.0.1:9091#127.0.0.1:$laptop#g" \
+    -e "s#127.0.0.1:8082#127.0.0.1:$nginx_proxy#g" "$peers/nginx.conf" > "$work/nginx.conf"
+sed -e "s#127.0.0.1:8081#127.0.0.1:$haproxy_port#g" -e "s#127.0.0.1:9090#127.0.0.1:$cluster#g" -e "s#127.0.0.1:9091#127.0.0.1:$laptop#g" \
+  "$peers/haproxy.cfg" > "$work/haproxy.cfg"
+nginx -c "$work/nginx.conf" -p "$work" 2>/dev/null
+haproxy -f "$work/haproxy.cfg" -db >/dev/null 2>&1 & haproxy_pid=$!; pids+=($!)
+"$old/shunt" certs init --dir "$work/certs" --name alice >/dev/null
+wait_port "$haproxy_port"; wait_port "$cluster"; wait_port "$laptop"
+
+# start NAME DIR: an agent (and, intercepted, a laptop) from DIR; sets edge_NAME and chain_NAME (PIDs).
+start() {
+  local name=$1 dir=$2 edge tunnel agent chain
+  edge=$(port); tunnel=$(port)
+  "$dir/shunt-agent" --listen 127.0.0.1:"$edge" --app 127.0.0.1:"$cluster" --tunnel-listen 127.0.0.1:"$tunnel" \
+    --admin-listen 127.0.0.1:0 --certs "$work/certs" --service orders 2>"$work/$name.log" & agent=$!; pids+=($!)
+  chain=$agent
+  wait_port "$edge"; wait_port "$tunnel"
+  "$dir/shunt" intercept orders --port "$laptop" --http-header x-dev=alice --agent 127.0.0.1:"$tunnel" --certs "$work/certs" \
+    --output json >/dev/null 2>&1 & pids+=($!)
+  [ "$mode" = intercepted ] && chain="$agent $!"
+  for _ in $(seq 100); do grep -q registered "$work/$name.log" && break; sleep 0.1; done
+  grep -q registered "$work/$name.log" || { echo "ab.sh: the laptop of $name did not register" >&2; exit 1; }
+  printf -v "edge_$name" '%s' "$edge"; printf -v "chain_$name" '%s' "$chain"
+}
+start A "$old"; start B "$new"
+
+header=(); [ "$mode" = intercepted ] && header=(-H "X-Dev: alice")
+ticks() { local total=0 pid; for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
+# measure NAME PORT PID...: one wrk run; appends "NAME requests/s p99_ms cpu_us non2xx" to the results.
+measure() {
+  local name=$1 port=$2 before after
+  shift 2
+  before=$(ticks "$@")
+  wrk -t1 -c50 -d"${seconds}"s --latency "${header[@]}" "http://127.0.0.1:$port/" > "$work/last.txt"
+  after=$(ticks "$@")
+  python3 - "$work/last.txt" "$name" "$((after - before))" "$(getconf CLK_TCK)" >> "$work/results.txt" <<'PY'
+import re, sys
+text, name, ticks, hz = open(sys.argv[1]).read(), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+requests = int(re.search(r"(\d+) requests in", text).group(1))
+m = re.search(r"99%\s+([\d.]+)(us|ms|s)", text)
+p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+print(name, "%.0f" % rps, "%.2f" % p99, "%.1f" % (ticks * 1e6 / hz / max(requests, 1)), errors.group(1) if errors else "0")
+PY
+  tail -1 "$work/results.txt" | awk '{ printf "  %-8s %8s req/s  p99 %6s ms  %6s µs/req  non-2xx %s\n", $1, $2, $3, $4, $5 }'
+}
+echo "ab.sh $mode: A = $old, B = $new; wrk -t1 -c50 -d${seconds}s, $rounds rounds (CPU: the proxy; Shunt intercepted: agent + laptop)"
+for round in $(seq "$rounds"); do
+  echo "round $round"
+  measure haproxy "$haproxy_port" "$haproxy_pid"
+  # shellcheck disable=SC2086,SC2154
+  if [ $((round % 2)) = 1 ]; then measure A "$edge_A" $chain_A; measure B "$edge_B" $chain_B
+  else measure B "$edge_B" $chain_B; measure A "$edge_A" $chain_A; fi
+done
+python3 - "$work/results.txt" <<'PY'
+import statistics, sys
+rows = [line.split() for line in open(sys.argv[1])]
+rounds = [rows[i:i + 3] for i in range(0, len(rows), 3)]
+def of(rnd, name): return next(r for r in rnd if r[0] == name)
+def med(values): return statistics.median(values)
+for name in ("A", "B"):
+    print("%s / haproxy: requests/s %.2f×, CPU per request %.2f×, p99 %.2f× (medians over rounds)" % (name,
+        med([float(of(r, name)[1]) / float(of(r, "haproxy")[1]) for r in rounds]),
+        med([float(of(r, name)[3]) / float(of(r, "haproxy")[3]) for r in rounds]),
+        med([float(of(r, name)[2]) / float(of(r, "haproxy")[2]) for r in rounds])))
+print("B / A: requests/s %.2f×, CPU per request %.2f×, p99 %.2f×; B ahead in %d of %d rounds" % (
+    med([float(of(r, "B")[1]) / float(of(r, "A")[1]) for r in rounds]),
+    med([float(of(r, "B")[3]) / float(of(r, "A")[3]) for r in rounds]),
+    med([float(of(r, "B")[2]) / float(of(r, "A")[2]) for r in rounds]),
+    sum(float(of(r, "B")[1]) > float(of(r, "A")[1]) for r in rounds), len(rounds)))
+non2xx = sum(int(r[4]) for r in rows if r[0] != "haproxy")
+print("non-2xx responses from Shunt: %d" % non2xx)
+PY
