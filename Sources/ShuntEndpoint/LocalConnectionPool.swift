@@ -53,17 +53,17 @@ final class LocalConnectionPool: @unchecked Sendable {
     /// A connection whose `LocalSocketHandler` reports to `exchange`: an idle one (the exchange is
     /// told it was reused), else a new one.
     func acquire(for exchange: LocalStreamHandler) -> EventLoopFuture<Channel> {
-        if let channel = acquireIdle(for: exchange) { return eventLoop.makeSucceededFuture(channel) }
+        if let (channel, _) = acquireIdle(for: exchange) { return eventLoop.makeSucceededFuture(channel) }
         return dial(for: exchange)
     }
 
-    /// An idle connection now reporting to `exchange` (which is told it was reused), or nil when
-    /// none is left; no future, for the exchanges of a kept stream.
-    func acquireIdle(for exchange: LocalStreamHandler) -> Channel? {
+    /// An idle connection now reporting to `exchange` (which is told it was reused), with its
+    /// handler, or nil when none is left; no future, for the exchanges of a kept stream.
+    func acquireIdle(for exchange: LocalStreamHandler) -> (channel: Channel, handler: LocalSocketHandler)? {
         guard let (channel, socket) = idle.take(LocalSocketHandler.self) else { return nil }
         socket.exchange = exchange
         exchange.connectionWasReused()
-        return channel
+        return (channel, socket)
     }
 
     /// A new connection, for a request sent again after a reused one closed on it.
@@ -72,12 +72,8 @@ final class LocalConnectionPool: @unchecked Sendable {
         return idle.dial(address, connectTimeout: connectTimeout, handler: NIOLoopBound(LocalSocketHandler(exchange: exchange), eventLoop: eventLoop))
     }
 
-    /// The exchange on `channel` is over and it may serve another.
-    func release(_ channel: Channel) {
-        guard let handler = try? channel.pipeline.syncOperations.handler(type: LocalSocketHandler.self) else {
-            channel.close(promise: nil)
-            return
-        }
+    /// The exchange on `channel` is over and it may serve another; `handler` is its `LocalSocketHandler`.
+    func release(_ channel: Channel, handler: LocalSocketHandler) {
         idle.put(channel, handler: handler)
     }
 
@@ -191,6 +187,8 @@ final class LocalStreamHandler: ChannelDuplexHandler, TickFlushes.Member {
     /// reason the stream is reset with.
     private let reachable: (Result<Void, Error>) -> String?
     private var local: Channel?
+    /// The handler on `local` that reports to this stream, kept to spare a pipeline lookup each exchange.
+    private var localHandler: LocalSocketHandler?
     private var tracker: LocalExchange
     private var context: ChannelHandlerContext?
     private var pendingRead = false
@@ -232,6 +230,7 @@ final class LocalStreamHandler: ChannelDuplexHandler, TickFlushes.Member {
     /// Joins the connection; called once, before the handler is added to the stream.
     func attach(_ channel: Channel) {
         local = channel
+        localHandler = try? channel.pipeline.syncOperations.handler(type: LocalSocketHandler.self)
     }
 
     /// True until the stream is joined: a read the connection asks for before then is not held.
@@ -245,7 +244,7 @@ final class LocalStreamHandler: ChannelDuplexHandler, TickFlushes.Member {
             self.finished = true
             if self.local != nil { self.detach(reusable: false) }
         }
-        if let local { (try? local.pipeline.syncOperations.handler(type: LocalSocketHandler.self))?.resumeReading() }
+        localHandler?.resumeReading()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -291,15 +290,15 @@ final class LocalStreamHandler: ChannelDuplexHandler, TickFlushes.Member {
         resend = nil
         resent = false
         waiting = bytes
-        if let channel = pool.acquireIdle(for: self) {
-            connected(.success(channel))
+        if let (channel, handler) = pool.acquireIdle(for: self) {
+            connected(.success(channel), handler: handler)
             return
         }
         pool.dial(for: self).assumeIsolated().whenComplete { self.connected($0) }
     }
 
     /// The next exchange's connection is there (or cannot be had): what waited goes out.
-    private func connected(_ result: Result<Channel, Error>) {
+    private func connected(_ result: Result<Channel, Error>, handler: LocalSocketHandler? = nil) {
         guard var held = waiting else { return }
         waiting = nil
         switch result {
@@ -310,6 +309,7 @@ final class LocalStreamHandler: ChannelDuplexHandler, TickFlushes.Member {
             }
             _ = reachable(.success(()))
             local = channel
+            localHandler = handler ?? (try? channel.pipeline.syncOperations.handler(type: LocalSocketHandler.self))
             forward(held, to: channel)
             held.clear()
             if agentEndedEarly {
@@ -318,7 +318,7 @@ final class LocalStreamHandler: ChannelDuplexHandler, TickFlushes.Member {
             } else {
                 flushLocalLater()
             }
-            (try? channel.pipeline.syncOperations.handler(type: LocalSocketHandler.self))?.resumeReading()
+            localHandler?.resumeReading()
             if pendingRead {
                 pendingRead = false
                 context.read()
@@ -382,10 +382,7 @@ final class LocalStreamHandler: ChannelDuplexHandler, TickFlushes.Member {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, let channel = local,
-           let handler = try? channel.pipeline.syncOperations.handler(type: LocalSocketHandler.self) {
-            handler.resumeReading()
-        }
+        if context.channel.isWritable { localHandler?.resumeReading() }
         context.fireChannelWritabilityChanged()
     }
 
@@ -465,6 +462,7 @@ final class LocalStreamHandler: ChannelDuplexHandler, TickFlushes.Member {
                     return
                 }
                 self.local = channel
+                self.localHandler = try? channel.pipeline.syncOperations.handler(type: LocalSocketHandler.self)
                 channel.writeAndFlush(bytes, promise: nil)
             case .failure:
                 self.localEnded()
@@ -475,20 +473,20 @@ final class LocalStreamHandler: ChannelDuplexHandler, TickFlushes.Member {
 
     private func detach(reusable: Bool) {
         guard let channel = local else { return }
-        detachKeeping(channel)
-        if reusable {
-            pool.release(channel)
+        let handler = localHandler
+        detachKeeping()
+        if reusable, let handler {
+            pool.release(channel, handler: handler)
         } else {
             channel.close(promise: nil)
         }
     }
 
     /// Unhooks the connection from this stream without closing it.
-    private func detachKeeping(_ channel: Channel) {
+    private func detachKeeping() {
         flushNow()
         local = nil
-        if let handler = try? channel.pipeline.syncOperations.handler(type: LocalSocketHandler.self) {
-            handler.exchange = nil
-        }
+        localHandler?.exchange = nil
+        localHandler = nil
     }
 }
