@@ -22,19 +22,25 @@ public final class OutputWriter: @unchecked Sendable {
     private var linesDropped = 0
     /// The thread rests after a write: new lines wait for it without waking it.
     private var resting = false
+    /// Callers waiting in `flush`: the thread does not rest while there are any.
+    private var flushWaiters = 0
 
-    /// How long the writing thread rests after a write before it takes the next lines.
+    /// How long the writing thread rests after a write before it takes the next lines, by default.
     public static let batchInterval = Duration.milliseconds(10)
+    /// This writer's rest after a write, in seconds; `flush` and `close` end a rest early.
+    private let restSeconds: Double
 
     private let standardOutput: Int32
     private let standardError: Int32
     private let notice: Notice
 
     /// Writes to `standardOutput` and `standardError` (descriptors; the process's own by default)
-    /// until `close()`.
+    /// until `close()`, resting `batchInterval` after each write.
     public init(maxPendingBytes: Int = OutputQueue.defaultMaxPendingBytes, standardOutput: Int32 = STDOUT_FILENO,
-                standardError: Int32 = STDERR_FILENO, notice: @escaping Notice) {
+                standardError: Int32 = STDERR_FILENO, batchInterval: Duration = OutputWriter.batchInterval,
+                notice: @escaping Notice) {
         queue = OutputQueue(maxPendingBytes: maxPendingBytes)
+        restSeconds = Double(batchInterval.components.seconds) + Double(batchInterval.components.attoseconds) / 1e18
         self.standardOutput = standardOutput
         self.standardError = standardError
         self.notice = notice
@@ -69,7 +75,11 @@ public final class OutputWriter: @unchecked Sendable {
     public func flush(timeout: Duration = .seconds(2)) -> Bool {
         let deadline = Date(timeIntervalSinceNow: Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
         condition.lock()
-        defer { condition.unlock() }
+        flushWaiters += 1
+        defer {
+            flushWaiters -= 1
+            condition.unlock()
+        }
         condition.broadcast()  // ends the writer's rest
         while !(queue.isEmpty && !writing) && !broken {
             if !condition.wait(until: deadline) { return false }
@@ -102,9 +112,9 @@ public final class OutputWriter: @unchecked Sendable {
             writing = false
             if gone { broken = true }
             condition.broadcast()
-            if !closed && !broken {
+            if !closed && !broken && flushWaiters == 0 {
                 resting = true
-                _ = condition.wait(until: Date(timeIntervalSinceNow: Double(Self.batchInterval.components.attoseconds) / 1e18))
+                _ = condition.wait(until: Date(timeIntervalSinceNow: restSeconds))
                 resting = false
             }
         }

@@ -112,6 +112,28 @@ import Testing
         writer.close()
     }
 
+    /// After a write the thread rests `batchInterval`: a line queued meanwhile waits for the rest to
+    /// end (it does not wake the thread), and `flush` ends the rest at once. With a rest of a minute,
+    /// the second line is not in the pipe 300 ms after it was queued, and `flush` brings it well
+    /// within its own 20 s.
+    @Test func aLineQueuedWhileTheWriterRestsWaitsForTheRestOrAFlush() throws {
+        let pipe = Pipe()
+        let descriptor = pipe.fileHandleForWriting.fileDescriptor
+        let writer = OutputWriter(standardOutput: descriptor, standardError: descriptor, batchInterval: .seconds(60), notice: Self.notice)
+        let reading = pipe.fileHandleForReading.fileDescriptor
+        writer.write("first", to: .standardOutput, droppable: true)
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let first = read(reading, &buffer, buffer.count)  // blocks until the first write
+        #expect(first > 0 && String(decoding: buffer[0..<max(first, 0)], as: UTF8.self) == "first\n")
+        writer.write("second", to: .standardOutput, droppable: true)
+        var poller = pollfd(fd: reading, events: Int16(POLLIN), revents: 0)
+        #expect(poll(&poller, 1, 300) == 0, "the second line must wait for the end of the rest")
+        #expect(writer.flush(timeout: .seconds(20)))
+        let second = read(reading, &buffer, buffer.count)
+        #expect(second > 0 && String(decoding: buffer[0..<max(second, 0)], as: UTF8.self) == "second\n")
+        writer.close()
+    }
+
     @Test func theNoticeSaysTheCountInEitherFormat() {
         let text = EndpointPrinter(format: .text, service: "orders", local: "127.0.0.1:3000")
         let json = EndpointPrinter(format: .json, service: "orders", local: "127.0.0.1:3000")
