@@ -31,6 +31,11 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private var flushAgain = false
     /// A `flushOutbound` is queued on the event loop (see `requestFlush`).
     private var flushRequested = false
+    /// Flush requests of stream channels since the last write to the connection.
+    private var requestsSinceFlush = 0
+    /// The most stream flushes that wait for the end of the wake-up: the one that reaches it writes
+    /// at once. Bounded for the reason `TickFlushes` gives, and with its value.
+    public static let maxFlushBatch = TickFlushes.defaultMaxBatch
     private var processingEvents = false
     private var closing = false
     private var readyPromise: EventLoopPromise<UInt16>?
@@ -365,6 +370,7 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
     /// writable again inside our own `flush()`) are not dropped: they make the loop run once more.
     func flushOutbound() {
         guard let context, started else { return }
+        requestsSinceFlush = 0
         if flushing {
             flushAgain = true
             return
@@ -388,8 +394,13 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
     /// that the frames several channels produce in one pass (an OPEN and its first DATA, a response's
     /// DATA and its FIN, window updates) leave in one write of one or few TLS records instead of one
     /// each. Used on the paths the stream channels drive; what the session itself reads is flushed
-    /// at the end of the read.
+    /// at the end of the read. The `maxFlushBatch`-th request since the last write writes at once.
     func requestFlush() {
+        requestsSinceFlush += 1
+        if requestsSinceFlush >= Self.maxFlushBatch {
+            flushOutbound()
+            return
+        }
         guard !flushRequested, let eventLoop else { return }
         flushRequested = true
         let bound = NIOLoopBound(self, eventLoop: eventLoop)

@@ -3,8 +3,9 @@ import NIOEmbedded
 import ShuntSession
 import Testing
 
-/// Flushes asked for during one wake-up of the loop are made once that wake-up is over, in the
-/// order asked, and a member that asks again while being flushed gets another pass.
+/// Flushes asked for during one wake-up of the loop are made once that wake-up is over, or when
+/// `maxBatch` wait, in the order asked, and a member that asks again while being flushed gets
+/// another pass.
 @Suite struct TickFlushesTests {
     final class Member: TickFlushes.Member {
         let name: String
@@ -57,6 +58,28 @@ import Testing
         loop.run()
         #expect(flushed == ["first", "second", "first"])
         #expect(flushes.count == 0)
+    }
+
+    /// The bound at its edge: the `maxBatch`-th member flushes those waiting at once; the next ones
+    /// wait for the end of the wake-up again.
+    @Test func theMaxBatchthMemberFlushesTheWaitingOnesAtOnce() {
+        let loop = EmbeddedEventLoop()
+        let flushes = TickFlushes(eventLoop: loop, maxBatch: 3)
+        var flushed: [String] = []
+        let members = (1...7).map { index in Member("m\(index)") { flushed.append($0) } }
+        flushes.flushLater(members[0])
+        flushes.flushLater(members[1])
+        #expect(flushed.isEmpty)
+        flushes.flushLater(members[2])
+        #expect(flushed == ["m1", "m2", "m3"])
+        #expect(flushes.count == 0)
+        for member in members[3...] { flushes.flushLater(member) }
+        #expect(flushed == ["m1", "m2", "m3", "m4", "m5", "m6"])
+        #expect(flushes.count == 1)
+        loop.run()
+        #expect(flushed == ["m1", "m2", "m3", "m4", "m5", "m6", "m7"])
+        #expect(TickFlushes(eventLoop: loop).maxBatch == TickFlushes.defaultMaxBatch)
+        #expect(TickFlushes.defaultMaxBatch == 16)
     }
 
     @Test func writesReachTheChannelOnlyWhenFlushed() throws {
