@@ -27,8 +27,6 @@ public final class TickFlushes {
     public let eventLoop: EventLoop
     public let maxBatch: Int
     private var members: [any Member] = []
-    /// The list of the previous burst, kept for its capacity.
-    private var spare: [any Member] = []
     /// A flush at the end of the wake-up is queued on the loop.
     private var scheduled = false
 
@@ -59,9 +57,10 @@ public final class TickFlushes {
     }
 
     private func flushAll() {
-        swap(&members, &spare)
-        // A flush may make another member write and ask again: it goes in `members`, for a new burst.
-        for member in spare { member.flushNow() }
-        spare.removeAll(keepingCapacity: true)
+        var burst: [any Member] = []
+        swap(&burst, &members)
+        // A flush may make another member write and ask again (even reach `maxBatch` and flush a
+        // burst of its own): it goes in `members`, for a new burst.
+        for member in burst { member.flushNow() }
     }
 }

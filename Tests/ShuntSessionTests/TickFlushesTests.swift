@@ -82,6 +82,26 @@ import Testing
         #expect(TickFlushes.defaultMaxBatch == 16)
     }
 
+    /// A flush that makes others ask, up to the bound, flushes them in a burst of their own inside
+    /// the first; nobody is flushed twice and nothing is left behind.
+    @Test func aBurstInsideABurstFlushesEachMemberOnce() {
+        let loop = EmbeddedEventLoop()
+        let flushes = TickFlushes(eventLoop: loop, maxBatch: 2)
+        var flushed: [String] = []
+        let members = ["a", "b", "c", "d"].map { name in Member(name) { flushed.append($0) } }
+        members[0].onFlush = {
+            members[0].onFlush = nil
+            flushes.flushLater(members[2])
+            flushes.flushLater(members[3])  // the bound: c and d now, inside a's flush
+        }
+        flushes.flushLater(members[0])
+        flushes.flushLater(members[1])
+        #expect(flushed == ["a", "c", "d", "b"])
+        #expect(flushes.count == 0)
+        loop.run()
+        #expect(flushed == ["a", "c", "d", "b"])
+    }
+
     @Test func writesReachTheChannelOnlyWhenFlushed() throws {
         final class Writer: TickFlushes.Member {
             let channel: EmbeddedChannel
