@@ -19,16 +19,8 @@ for dir in "$old" "$new"; do
   [ -x "$dir/shunt" ] && [ -x "$dir/shunt-agent" ] || { echo "ab.sh: $dir has no shunt and shunt-agent" >&2; exit 2; }
 done
 . tools/bench/common.sh
-pid_files+=("$work/nginx.pid")
 
-cluster=$(port); laptop=$(port); nginx_proxy=$(port); haproxy_port=$(port)
-peers=../shared/peers
-sed -e "s#PEERDIR#$work#g" -e "s#127.0.0.1:9090#127.0.0.1:$cluster#g" -e "s#127.0.0.1:9091#127.0.0.1:$laptop#g" \
-    -e "s#127.0.0.1:8082#127.0.0.1:$nginx_proxy#g" "$peers/nginx.conf" > "$work/nginx.conf"
-sed -e "s#127.0.0.1:8081#127.0.0.1:$haproxy_port#g" -e "s#127.0.0.1:9090#127.0.0.1:$cluster#g" -e "s#127.0.0.1:9091#127.0.0.1:$laptop#g" \
-  "$peers/haproxy.cfg" > "$work/haproxy.cfg"
-nginx -c "$work/nginx.conf" -p "$work" 2>/dev/null
-haproxy -f "$work/haproxy.cfg" -db >/dev/null 2>&1 & haproxy_pid=$!; pids+=($!)
+start_peers
 "$old/shunt" certs init --dir "$work/certs" --name alice >/dev/null
 wait_port "$haproxy_port"; wait_port "$cluster"; wait_port "$laptop"
 

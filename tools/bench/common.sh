@@ -38,3 +38,18 @@ wait_port() {
   echo "${0##*/}: nothing listens on $1" >&2
   exit 1
 }
+
+# start_peers: from ../shared/peers, on free ports, the nginx origins "cluster" and "laptop", nginx's
+# header-routing proxy and haproxy's (both: X-Dev: alice → laptop, the rest → cluster). Sets
+# cluster, laptop, nginx_proxy, haproxy_port and haproxy_pid; both peers are stopped at exit.
+start_peers() {
+  local peers=../shared/peers
+  cluster=$(port); laptop=$(port); nginx_proxy=$(port); haproxy_port=$(port)
+  sed -e "s#PEERDIR#$work#g" -e "s#127.0.0.1:9090#127.0.0.1:$cluster#g" -e "s#127.0.0.1:9091#127.0.0.1:$laptop#g" \
+      -e "s#127.0.0.1:8082#127.0.0.1:$nginx_proxy#g" "$peers/nginx.conf" > "$work/nginx.conf"
+  sed -e "s#127.0.0.1:8081#127.0.0.1:$haproxy_port#g" -e "s#127.0.0.1:9090#127.0.0.1:$cluster#g" -e "s#127.0.0.1:9091#127.0.0.1:$laptop#g" \
+    "$peers/haproxy.cfg" > "$work/haproxy.cfg"
+  pid_files+=("$work/nginx.pid")
+  nginx -c "$work/nginx.conf" -p "$work" 2>/dev/null
+  haproxy -f "$work/haproxy.cfg" -db >/dev/null 2>&1 & haproxy_pid=$!; pids+=($!)
+}

@@ -16,7 +16,6 @@ for tool in nginx haproxy wrk python3; do
 done
 . tools/bench/common.sh
 bench_binaries agent
-pid_files+=("$work/nginx.pid")
 # CPU time (user + system) a process has used so far, in clock ticks.
 cpu_ticks() { local total=0 pid; for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
 # measure URL HEADER PID... -> "requests/s p99_ms non2xx cpu_us_per_request": the CPU is what the
@@ -42,14 +41,7 @@ print("%.0f %.2f %s %.1f" % (rps, p99, errors.group(1) if errors else "0", ticks
 PY
 }
 
-cluster=$(port); laptop=$(port); nginx_proxy=$(port); haproxy_port=$(port)
-peers=../shared/peers
-sed -e "s#PEERDIR#$work#g" -e "s#127.0.0.1:9090#127.0.0.1:$cluster#g" -e "s#127.0.0.1:9091#127.0.0.1:$laptop#g" \
-    -e "s#127.0.0.1:8082#127.0.0.1:$nginx_proxy#g" "$peers/nginx.conf" > "$work/nginx.conf"
-sed -e "s#127.0.0.1:8081#127.0.0.1:$haproxy_port#g" -e "s#127.0.0.1:9090#127.0.0.1:$cluster#g" -e "s#127.0.0.1:9091#127.0.0.1:$laptop#g" \
-  "$peers/haproxy.cfg" > "$work/haproxy.cfg"
-nginx -c "$work/nginx.conf" -p "$work" 2>/dev/null
-haproxy -f "$work/haproxy.cfg" -db >/dev/null 2>&1 & haproxy_pid=$!; pids+=($!)
+start_peers
 
 "$SHUNT_BIN" certs init --dir "$work/certs" --name alice >/dev/null
 edge=$(port); tunnel=$(port)
