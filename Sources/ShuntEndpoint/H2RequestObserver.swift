@@ -42,7 +42,7 @@ final class H2RequestObserver: ChannelDuplexHandler {
         let wall = Date()
         for exchange in exchanges {
             let age = now - exchange.opened
-            let seconds = Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18
+            let seconds = age.inSeconds
             var line = RequestLogLine(start: wall.addingTimeInterval(-seconds), method: exchange.method, path: exchange.path,
                                       status: exchange.status, duration: exchange.duration, bytesIn: exchange.bytesIn,
                                       bytesOut: exchange.bytesOut, intercept: intercept, requestID: nil, client: client)

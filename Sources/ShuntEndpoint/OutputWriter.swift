@@ -40,7 +40,7 @@ public final class OutputWriter: @unchecked Sendable {
                 standardError: Int32 = STDERR_FILENO, batchInterval: Duration = OutputWriter.batchInterval,
                 notice: @escaping Notice) {
         queue = OutputQueue(maxPendingBytes: maxPendingBytes)
-        restSeconds = Double(batchInterval.components.seconds) + Double(batchInterval.components.attoseconds) / 1e18
+        restSeconds = batchInterval.inSeconds
         self.standardOutput = standardOutput
         self.standardError = standardError
         self.notice = notice
@@ -73,7 +73,7 @@ public final class OutputWriter: @unchecked Sendable {
     /// not keep the process from exiting). True when it was.
     @discardableResult
     public func flush(timeout: Duration = .seconds(2)) -> Bool {
-        let deadline = Date(timeIntervalSinceNow: Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+        let deadline = Date(timeIntervalSinceNow: timeout.inSeconds)
         condition.lock()
         flushWaiters += 1
         defer {

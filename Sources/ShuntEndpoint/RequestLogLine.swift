@@ -53,7 +53,7 @@ public struct RequestLogLine: Sendable, Hashable {
     /// by hand: this runs once per intercepted request, and a date formatter and a JSON encoder per
     /// line cost more than the request itself.
     public var json: String {
-        let milliseconds = Double(duration.components.seconds) * 1_000 + Double(duration.components.attoseconds) / 1e15
+        let milliseconds = duration.inSeconds * 1_000
         var out = "{"
         out.reserveCapacity(256 + (path?.utf8.count ?? 0))
         out += "\"bytes_in\":\(bytesIn),\"bytes_out\":\(bytesOut)"
@@ -113,7 +113,7 @@ public struct RequestLogLine: Sendable, Hashable {
     private static func twoDigits(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
 
     static func format(_ duration: Duration) -> String {
-        let milliseconds = Double(duration.components.seconds) * 1_000 + Double(duration.components.attoseconds) / 1e15
+        let milliseconds = duration.inSeconds * 1_000
         if milliseconds < 10 { return String(format: "%.1f ms", milliseconds) }
         if milliseconds < 1_000 { return "\(Int(milliseconds.rounded())) ms" }
         return String(format: "%.2f s", milliseconds / 1_000)
