@@ -3,11 +3,16 @@ import NIOCore
 /// Parses the field lines of a complete block (RFC 9112 §5): `field-name ":" OWS field-value OWS CRLF`.
 /// The block's line endings were already checked by `FieldBlockScanner`, so every CR here starts a CRLF.
 enum FieldLineParser {
+    /// The field slots reserved at once for a block (a typical request or response has 2 to 12).
+    static let expectedFieldCount = 16
+
     /// The field lines from octet `start` of `block` up to the empty line. `offsetBase` is added to error offsets.
     static func parse(_ block: ByteBuffer, from start: Int, offsetBase: Int) throws(HTTP1ParseError) -> [HTTPHeaderFields.Slot] {
         let view = block.readableBytesView
         let base = view.startIndex
         var slots: [HTTPHeaderFields.Slot] = []
+        // Most heads carry fewer fields than this: one allocation instead of one per doubling.
+        slots.reserveCapacity(Self.expectedFieldCount)
         var lineStart = start
         while true {
             let lineEnd = view[(base + lineStart)...].firstIndex(of: HTTPSyntax.cr)! - base

@@ -52,8 +52,22 @@ public enum ForwardedHeadWriter {
         if upgrade {
             buffer.writeStaticString("Connection: upgrade\r\n")
         }
-        writeList("X-Forwarded-For", existing: forwardedFor, appending: client.text, into: &buffer)
-        writeList("Forwarded", existing: forwarded, appending: "for=\(client.forwardedNode);proto=\(proto)", into: &buffer)
+        // Ours are written in pieces: a string built for them would cost an allocation per request.
+        writeListStart("X-Forwarded-For", existing: forwardedFor, into: &buffer)
+        buffer.writeString(client.text)
+        buffer.writeStaticString("\r\n")
+        writeListStart("Forwarded", existing: forwarded, into: &buffer)
+        buffer.writeStaticString("for=")
+        if client.isIPv6 {
+            buffer.writeStaticString("\"[")
+            buffer.writeString(client.text)
+            buffer.writeStaticString("]\"")
+        } else {
+            buffer.writeString(client.text)
+        }
+        buffer.writeStaticString(";proto=")
+        buffer.writeString(proto)
+        buffer.writeStaticString("\r\n")
         buffer.writeStaticString("\r\n")
     }
 
@@ -64,15 +78,13 @@ public enum ForwardedHeadWriter {
         buffer.writeStaticString("\r\n")
     }
 
-    /// One field line: the values received, comma-joined, then ours.
-    private static func writeList(_ name: String, existing: [ByteBufferView], appending value: String, into buffer: inout ByteBuffer) {
-        buffer.writeString(name)
+    /// The start of one field line: the values received, comma-joined, each followed by `, ` (ours comes next).
+    private static func writeListStart(_ name: StaticString, existing: [ByteBufferView], into buffer: inout ByteBuffer) {
+        buffer.writeStaticString(name)
         buffer.writeStaticString(": ")
         for old in existing where !old.isEmpty {
             buffer.writeBytes(old)
             buffer.writeStaticString(", ")
         }
-        buffer.writeString(value)
-        buffer.writeStaticString("\r\n")
     }
 }

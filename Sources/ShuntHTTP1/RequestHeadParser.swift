@@ -128,7 +128,7 @@ public struct RequestHeadParser: Sendable {
             if version == .http11 { throw HTTP1ParseError(.missingHost, offset: endOfHead, detail: "HTTP/1.1 request without Host") }
             return
         }
-        guard RequestTargetForm.isAuthority(Array(host.value)[...], requirePort: false) else {
+        guard host.value.withContiguousStorageIfAvailable({ RequestTargetForm.isAuthority($0[...], requirePort: false) }) == true else {
             throw HTTP1ParseError(.invalidHost, offset: host.offset, detail: "Host \"\(String(decoding: host.value, as: UTF8.self))\" is not host[:port]")
         }
         if form == .absolute, let authority, !HTTPSyntax.equalsIgnoringCase(authority, host.value) {

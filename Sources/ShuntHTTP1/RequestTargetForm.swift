@@ -18,7 +18,16 @@ public enum RequestTargetForm: Hashable, Sendable {
     static func classify(
         _ target: ByteBufferView, method: HTTPMethod, offset: Int
     ) throws(HTTP1ParseError) -> (form: RequestTargetForm, path: Range<Int>, authority: Range<Int>?) {
-        let bytes = Array(target)
+        // Read in place: a copy of the target would cost an allocation per request.
+        let result = target.withContiguousStorageIfAvailable { bytes in
+            Result { () throws(HTTP1ParseError) in try classify(bytes, method: method, offset: offset) }
+        }
+        return try result!.get()
+    }
+
+    private static func classify(
+        _ bytes: UnsafeBufferPointer<UInt8>, method: HTTPMethod, offset: Int
+    ) throws(HTTP1ParseError) -> (form: RequestTargetForm, path: Range<Int>, authority: Range<Int>?) {
         func fail(_ detail: String) -> HTTP1ParseError {
             HTTP1ParseError(.invalidRequestTarget, offset: offset, detail: detail)
         }
@@ -28,7 +37,7 @@ public enum RequestTargetForm: Hashable, Sendable {
             }
             return (.authority, 0..<0, 0..<bytes.count)
         }
-        if bytes == [UInt8(ascii: "*")] {
+        if bytes.count == 1 && bytes[0] == UInt8(ascii: "*") {
             guard method == .options else { throw fail("asterisk-form target is for OPTIONS only") }
             return (.asterisk, 0..<0, nil)
         }
@@ -37,7 +46,7 @@ public enum RequestTargetForm: Hashable, Sendable {
             return (.origin, 0..<pathEnd, nil)
         }
         // absolute-form: http or https, no userinfo.
-        let lowered = bytes.prefix(8).map(HTTPSyntax.lowercased)
+        let lowered = bytes.prefix(8).lazy.map(HTTPSyntax.lowercased)
         let schemeLength: Int
         if lowered.starts(with: "http://".utf8) {
             schemeLength = 7
@@ -56,7 +65,7 @@ public enum RequestTargetForm: Hashable, Sendable {
 
     /// Checks `path-abempty [ "?" query ]` from `start` (pchar, "/", "?", valid percent-encodings; no `#`,
     /// no whitespace, no octet above 0x7E). Returns where the path ends.
-    private static func validatePathAndQuery(_ bytes: [UInt8], from start: Int, offset: Int) throws(HTTP1ParseError) -> Int {
+    private static func validatePathAndQuery(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, offset: Int) throws(HTTP1ParseError) -> Int {
         var pathEnd: Int?
         var index = start
         while index < bytes.count {
@@ -83,9 +92,10 @@ public enum RequestTargetForm: Hashable, Sendable {
     }
 
     /// `host [":" port]`: reg-name (unreserved, sub-delims, percent-encodings) or `[IPv6]`; port digits.
-    static func isAuthority(_ bytes: ArraySlice<UInt8>, requirePort: Bool) -> Bool {
+    static func isAuthority<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, requirePort: Bool) -> Bool
+    where Bytes.Index == Int, Bytes.SubSequence == Bytes {
         var host = bytes
-        var port: ArraySlice<UInt8>?
+        var port: Bytes?
         if host.first == UInt8(ascii: "[") {
             guard let close = host.firstIndex(of: UInt8(ascii: "]")) else { return false }
             let literal = host[(host.startIndex + 1)..<close]

@@ -34,20 +34,21 @@ public struct ResponseHeadParser: Sendable {
         let base = view.startIndex
         // status-line = HTTP-version SP 3DIGIT SP reason-phrase; a missing SP before an empty reason is accepted.
         let lineEnd = view.firstIndex(of: HTTPSyntax.cr)! - base
-        let line = Array(view[base..<(base + lineEnd)])
-        guard line.count >= 8, line.count == 8 || line[8] == HTTPSyntax.sp else {
+        // Read in place (a copy of the line would cost an allocation per response).
+        func octet(_ position: Int) -> UInt8 { view[base + position] }
+        guard lineEnd >= 8, lineEnd == 8 || octet(8) == HTTPSyntax.sp else {
             throw HTTP1ParseError(.malformedStatusLine, offset: 0, detail: "status-line does not start with an HTTP version and SP")
         }
         let version = try RequestHeadParser.parseVersion(view[base..<(base + 8)], offset: 0)
-        guard line.count >= 12, line[9..<12].allSatisfy(HTTPSyntax.isDigit), line.count == 12 || line[12] == HTTPSyntax.sp else {
+        guard lineEnd >= 12, (9..<12).allSatisfy({ HTTPSyntax.isDigit(octet($0)) }), lineEnd == 12 || octet(12) == HTTPSyntax.sp else {
             throw HTTP1ParseError(.malformedStatusLine, offset: 9, detail: "status-line has no 3-digit status code followed by SP")
         }
-        let status = line[9..<12].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+        let status = (9..<12).reduce(0) { $0 * 10 + Int(octet($1) - UInt8(ascii: "0")) }
         guard status >= 100 else {
             throw HTTP1ParseError(.malformedStatusLine, offset: 9, detail: "status code \(status) below 100")
         }
         let reasonStart = min(13, lineEnd)
-        for position in reasonStart..<lineEnd where !HTTPSyntax.isFieldValueByte(line[position]) {
+        for position in reasonStart..<lineEnd where !HTTPSyntax.isFieldValueByte(octet(position)) {
             throw HTTP1ParseError(.malformedStatusLine, offset: position, detail: "control octet in the reason-phrase")
         }
         let headers = HTTPHeaderFields(storage: block, slots: try FieldLineParser.parse(block, from: lineEnd + 2, offsetBase: 0))
