@@ -86,12 +86,20 @@ public struct EdgeExchange {
     // MARK: Client side
 
     public mutating func clientRead(_ bytes: ByteBuffer) -> [Action] {
-        guard state != .closed else { return [] }
-        if state == .piping { return [.sendUpstream(bytes)] }
+        var actions: [Action] = []
+        clientRead(bytes, into: &actions)
+        return actions
+    }
+
+    /// `clientRead(_:)`, appending to `actions`: the owner reuses one array for every call, so that a
+    /// request costs no allocation of action lists.
+    public mutating func clientRead(_ bytes: ByteBuffer, into actions: inout [Action]) {
+        guard state != .closed else { return }
+        if state == .piping { return actions.append(.sendUpstream(bytes)) }
         var bytes = bytes
         if state == .head && bytes.readableBytes > 0 { headStarted = true }
         inbound.writeBuffer(&bytes)
-        return process()
+        process(into: &actions)
     }
 
     /// The client closed its sending side.
@@ -117,7 +125,13 @@ public struct EdgeExchange {
     /// keep-alive connection that served an earlier request (it may have been closed by the server
     /// meanwhile; see `retryOnNewConnection`).
     public mutating func upstreamReady(reused: Bool = false) -> [Action] {
-        guard state == .routing, let request else { return [] }
+        var actions: [Action] = []
+        upstreamReady(reused: reused, into: &actions)
+        return actions
+    }
+
+    public mutating func upstreamReady(reused: Bool = false, into actions: inout [Action]) {
+        guard state == .routing, let request else { return }
         state = .exchanging
         upstreamReused = reused
         var head = ByteBuffer()
@@ -129,36 +143,52 @@ public struct EdgeExchange {
         responseDone = false
         responseStarted = false
         requestDone = false
-        return [.sendUpstream(head)] + process()
+        actions.append(.sendUpstream(head))
+        process(into: &actions)
     }
 
     /// The upstream could not be reached: the client gets `status` with `message`, and the connection
     /// closes (the request's body, if any, was not read).
     public mutating func upstreamFailed(status: Int, message: String) -> [Action] {
+        var actions: [Action] = []
+        upstreamFailed(status: status, message: message, into: &actions)
+        return actions
+    }
+
+    public mutating func upstreamFailed(status: Int, message: String, into actions: inout [Action]) {
         guard state == .routing || (state == .exchanging && !responseStarted) else {
-            guard state != .closed else { return [] }
+            guard state != .closed else { return }
             state = .closed
-            return [.finishUpstream(reusable: false), .closeClient]
+            actions.append(.finishUpstream(reusable: false))
+            actions.append(.closeClient)
+            return
         }
-        if state == .exchanging && canRetry { return retry() }
+        if state == .exchanging && canRetry { return retry(into: &actions) }
         let wasExchanging = state == .exchanging
         state = .closed
         answeredStatus = status
-        return (wasExchanging ? [.finishUpstream(reusable: false)] : []) + [.sendClient(Self.errorResponse(status: status, message: message)), .closeClient]
+        if wasExchanging { actions.append(.finishUpstream(reusable: false)) }
+        actions.append(.sendClient(Self.errorResponse(status: status, message: message)))
+        actions.append(.closeClient)
     }
 
     public mutating func upstreamRead(_ bytes: ByteBuffer) -> [Action] {
+        var actions: [Action] = []
+        upstreamRead(bytes, into: &actions)
+        return actions
+    }
+
+    public mutating func upstreamRead(_ bytes: ByteBuffer, into actions: inout [Action]) {
         switch state {
         case .piping:
-            return [.sendClient(bytes)]
+            return actions.append(.sendClient(bytes))
         case .exchanging:
             break
         default:
-            return []
+            return
         }
-        guard let request else { return [] }
+        guard let request else { return }
         var input = bytes
-        var actions: [Action] = []
         while !responseDone {
             if var framer = responseFramer {
                 let event: BodyFramer.Event?
@@ -166,7 +196,7 @@ public struct EdgeExchange {
                     event = try framer.next(&input)
                 } catch {
                     responseFramer = framer
-                    return actions + failExchange(upstreamError: "the upstream's response body is malformed: \(error)")
+                    return failExchange(upstreamError: "the upstream's response body is malformed: \(error)", into: &actions)
                 }
                 responseFramer = framer
                 guard let event else { break }
@@ -179,7 +209,7 @@ public struct EdgeExchange {
             do {
                 head = try responseParser.parse(&input, requestMethod: request.method, requestedUpgrade: request.isUpgradeRequest)
             } catch {
-                return actions + failExchange(upstreamError: "the upstream's response head is malformed: \(error)")
+                return failExchange(upstreamError: "the upstream's response head is malformed: \(error)", into: &actions)
             }
             guard let head else { break }
             responseStarted = true
@@ -195,41 +225,46 @@ public struct EdgeExchange {
                     actions.append(.sendUpstream(inbound))
                     inbound.clear()
                 }
-                return actions
+                return
             case .body(let framing):
                 if !head.keepAlive { keepAlive = false }
                 responseFramer = BodyFramer(framing: framing, limits: limits)
             }
         }
-        if responseDone { actions += finishResponse(upstreamReusable: input.readableBytes == 0) }
-        return actions
+        if responseDone { finishResponse(upstreamReusable: input.readableBytes == 0, into: &actions) }
     }
 
     /// The upstream closed its sending side.
     public mutating func upstreamEnded() -> [Action] {
+        var actions: [Action] = []
+        upstreamEnded(into: &actions)
+        return actions
+    }
+
+    public mutating func upstreamEnded(into actions: inout [Action]) {
         switch state {
         case .piping, .closed:
-            return []
+            return
         case .head, .routing:
-            return []
+            return
         case .exchanging:
             break
         }
         if var framer = responseFramer, !responseDone {
             let event: BodyFramer.Event?
             do { event = try framer.inputEnded() } catch {
-                return failExchange(upstreamError: "the upstream closed inside the response")
+                return failExchange(upstreamError: "the upstream closed inside the response", into: &actions)
             }
             responseFramer = framer
             if case .end = event {
                 responseDone = true
                 keepAlive = false
-                return finishResponse(upstreamReusable: false)
+                return finishResponse(upstreamReusable: false, into: &actions)
             }
         }
-        if responseDone { return [] }
-        if canRetry { return retry() }
-        return failExchange(upstreamError: "the upstream closed before it answered")
+        if responseDone { return }
+        if canRetry { return retry(into: &actions) }
+        failExchange(upstreamError: "the upstream closed before it answered", into: &actions)
     }
 
     /// The upstream refused the request in progress without processing any of it: a kept-alive
@@ -238,11 +273,17 @@ public struct EdgeExchange {
     /// exchange still has it whole (it has no body) and nothing of an answer came; otherwise the
     /// client gets `status`.
     public mutating func upstreamRefused(status: Int, message: String) -> [Action] {
+        var actions: [Action] = []
+        upstreamRefused(status: status, message: message, into: &actions)
+        return actions
+    }
+
+    public mutating func upstreamRefused(status: Int, message: String, into actions: inout [Action]) {
         guard state == .exchanging, upstreamReused, !retried, !responseStarted, requestDone,
               let request, request.framing == .none else {
-            return upstreamFailed(status: status, message: message)
+            return upstreamFailed(status: status, message: message, into: &actions)
         }
-        return retry()
+        retry(into: &actions)
     }
 
     /// Whether the request in progress may be sent again on a new connection: its upstream was a
@@ -256,41 +297,43 @@ public struct EdgeExchange {
         }
     }
 
-    private mutating func retry() -> [Action] {
+    private mutating func retry(into actions: inout [Action]) {
         retried = true
         upstreamReused = false
         state = .routing
-        return [.finishUpstream(reusable: false), .retryOnNewConnection]
+        actions.append(.finishUpstream(reusable: false))
+        actions.append(.retryOnNewConnection)
     }
 
     // MARK: Internals
 
-    private mutating func process() -> [Action] {
-        var actions: [Action] = []
+    private mutating func process(into actions: inout [Action]) {
         while true {
             switch state {
             case .head:
-                guard inbound.readableBytes > 0 else { return actions }
+                guard inbound.readableBytes > 0 else { return }
                 let head: ShuntHTTP1.RequestHead?
                 do {
                     head = try requestParser.parse(&inbound)
                 } catch {
                     state = .closed
                     answeredStatus = error.status
-                    return actions + [.sendClient(Self.errorResponse(status: error.status, message: "shunt: \(error.description)")), .closeClient]
+                    actions.append(.sendClient(Self.errorResponse(status: error.status, message: "shunt: \(error.description)")))
+                    actions.append(.closeClient)
+                    return
                 }
                 guard let head else {
                     inbound.discardReadBytes()
-                    return actions
+                    return
                 }
                 request = head
                 retried = false
                 headStarted = false
                 if !head.keepAlive { keepAlive = false }
                 state = .routing
-                return actions + [.route(head)]
+                return actions.append(.route(head))
             case .exchanging:
-                guard !requestDone, var framer = requestFramer else { return actions }
+                guard !requestDone, var framer = requestFramer else { return }
                 let event: BodyFramer.Event?
                 do {
                     event = try framer.next(&inbound)
@@ -298,51 +341,54 @@ public struct EdgeExchange {
                     requestFramer = framer
                     state = .closed
                     answeredStatus = error.status
-                    return actions + [.finishUpstream(reusable: false),
-                                      .sendClient(Self.errorResponse(status: error.status, message: "shunt: \(error.description)")), .closeClient]
+                    actions.append(.finishUpstream(reusable: false))
+                    actions.append(.sendClient(Self.errorResponse(status: error.status, message: "shunt: \(error.description)")))
+                    actions.append(.closeClient)
+                    return
                 }
                 requestFramer = framer
                 guard let event else {
                     inbound.discardReadBytes()
-                    return actions
+                    return
                 }
                 if let wire = event.wireBytes { actions.append(.sendUpstream(wire)) }
                 if case .end = event {
                     requestDone = true
-                    if responseDone { actions += finishResponse(upstreamReusable: true) }
-                    return actions
+                    if responseDone { finishResponse(upstreamReusable: true, into: &actions) }
+                    return
                 }
             case .routing, .piping, .closed:
-                return actions
+                return
             }
         }
     }
 
-    private mutating func finishResponse(upstreamReusable: Bool) -> [Action] {
-        guard requestDone else {
+    private mutating func finishResponse(upstreamReusable: Bool, into actions: inout [Action]) {
+        guard requestDone, keepAlive else {
             // Answered before the whole request arrived (an early 413, say): the rest of the request
-            // cannot be told from the next one, so the connection ends.
+            // cannot be told from the next one, so the connection ends. So it does without keep-alive.
             state = .closed
-            return [.finishUpstream(reusable: false), .closeClient]
+            actions.append(.finishUpstream(reusable: false))
+            actions.append(.closeClient)
+            return
         }
-        let reusable = upstreamReusable && keepAlive
-        guard keepAlive else {
-            state = .closed
-            return [.finishUpstream(reusable: false), .closeClient]
-        }
+        let reusable = upstreamReusable
         state = .head
         request = nil
         headStarted = inbound.readableBytes > 0
         requestParser = RequestHeadParser(limits: limits)
-        return [.finishUpstream(reusable: reusable)] + process()
+        actions.append(.finishUpstream(reusable: reusable))
+        process(into: &actions)
     }
 
-    private mutating func failExchange(upstreamError: String) -> [Action] {
+    private mutating func failExchange(upstreamError: String, into actions: inout [Action]) {
         if responseStarted {
             state = .closed
-            return [.finishUpstream(reusable: false), .closeClient]
+            actions.append(.finishUpstream(reusable: false))
+            actions.append(.closeClient)
+            return
         }
-        return upstreamFailed(status: 502, message: "shunt: \(upstreamError)")
+        upstreamFailed(status: 502, message: "shunt: \(upstreamError)", into: &actions)
     }
 
     /// The longest message an error answer carries: a parse error's detail can quote the request.

@@ -32,6 +32,8 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
 
     private let shared: Shared
     private var exchange: EdgeExchange
+    /// Action lists kept by `perform` between steps (one per level of nesting, so two or three).
+    private var spareActionLists: [[EdgeExchange.Action]] = []
     private let clientText: String
     private var context: ChannelHandlerContext?
     private var upstream: Channel?
@@ -118,7 +120,8 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
             // The first octets of a request head: the header-read clock starts.
             armTimer(header: true)
         }
-        run(exchange.clientRead(unwrapInboundIn(data)))
+        let bytes = unwrapInboundIn(data)
+        perform { $0.clientRead(bytes, into: &$1) }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -187,7 +190,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
             if channel === kept?.channel { endKept(reset: true) }
             return
         }
-        run(exchange.upstreamRead(bytes))
+        perform { $0.upstreamRead(bytes, into: &$1) }
     }
 
     func upstreamEnded(_ channel: Channel) {
@@ -200,7 +203,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
             context?.close(mode: .output, promise: nil)
             return
         }
-        run(exchange.upstreamEnded())
+        perform { $0.upstreamEnded(into: &$1) }
     }
 
     func upstreamFailed(_ channel: Channel, error: Error) {
@@ -209,10 +212,12 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
             return
         }
         if let reset = error as? StreamResetError, reset.byPeer, reset.code == .refusedStream {
-            run(exchange.upstreamRefused(status: 502, message: describeFailure(error)))
+            let message = describeFailure(error)
+            perform { $0.upstreamRefused(status: 502, message: message, into: &$1) }
             return
         }
-        run(exchange.upstreamFailed(status: 502, message: describeFailure(error)))
+        let message = describeFailure(error)
+        perform { $0.upstreamFailed(status: 502, message: message, into: &$1) }
     }
 
     func upstreamWritabilityChanged() {
@@ -224,6 +229,17 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
     }
 
     // MARK: Actions
+
+    /// One step of the exchange, then its actions. Action lists are kept from one step to the next,
+    /// so that a request costs no allocation for them; a step taken while a list is in use (routing
+    /// makes the upstream ready from inside `run`) takes another.
+    private func perform(_ step: (inout EdgeExchange, inout [EdgeExchange.Action]) -> Void) {
+        var actions = spareActionLists.popLast() ?? []
+        step(&exchange, &actions)
+        run(actions)
+        actions.removeAll(keepingCapacity: true)
+        spareActionLists.append(actions)
+    }
 
     private func run(_ actions: [EdgeExchange.Action]) {
         guard let context else { return }
@@ -393,7 +409,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
         self.laptop = laptop
         retryLaptop = laptop
         upstreamCounted = counted
-        run(exchange.upstreamReady(reused: reused))
+        perform { $0.upstreamReady(reused: reused, into: &$1) }
     }
 
     private func finishUpstream(reusable: Bool) {
