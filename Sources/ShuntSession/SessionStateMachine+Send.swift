@@ -42,6 +42,9 @@ extension SessionStateMachine {
             }
             let limit = min(record.sendWindow.available, sendSessionWindow.available,
                             Int(peerSettings.maxFrameSize), configuration.maxDataFrameSize)
+            // The copy of the record and the one in `streams` share the queue's storage: the latter
+            // lets go of it, so that taking from the queue does not copy it (it is stored back below).
+            streams[id]!.sendQueue = nil
             var entry = record.sendQueue!.removeFirst()
             let chunk: ByteBuffer
             if entry.compressed || entry.bytes.readableBytes <= limit {

@@ -160,7 +160,13 @@ public struct SessionStateMachine {
             }
         }
         if data.readableBytes > 0 {
-            if record.sendQueue == nil { record.sendQueue = CircularBuffer(initialCapacity: 4) }
+            if record.sendQueue == nil {
+                record.sendQueue = CircularBuffer(initialCapacity: 4)
+            } else {
+                // Shared with the record in `streams` (stored back below): let go of that one, so the
+                // append does not copy the queue.
+                streams[stream.rawValue]!.sendQueue = nil
+            }
             record.sendQueue!.append(QueuedData(bytes: data, compressed: compressed))
             record.queuedBytes += data.readableBytes
         }
