@@ -184,6 +184,7 @@ let package = Package(
             name: "ShuntEndpointTests",
             dependencies: [
                 "ShuntEndpoint",
+                .product(name: "PropertyBased", package: "swift-property-based"),
                 "ShuntMatch",
                 "ShuntSession",
                 "ShuntTLS",

@@ -30,17 +30,55 @@ public struct HTTPHeadScanner: Sendable, Hashable {
 
     public mutating func scan<Bytes: Sequence<UInt8>>(_ bytes: Bytes) {
         guard !isFinished else { return }
+        if bytes.withContiguousStorageIfAvailable({ scan(UnsafeRawBufferPointer($0)) }) != nil { return }
+        scanOctets(bytes)
+    }
+
+    /// Scans `bytes` a line at a time (a search for LF, then one append), not an octet at a time:
+    /// this runs on every octet that starts an exchange.
+    public mutating func scan(_ bytes: UnsafeRawBufferPointer) {
+        var rest = bytes[...]
+        while !isFinished, !rest.isEmpty {
+            let room = limit - scanned
+            guard room > 0 else { break }
+            let window = rest.prefix(room)
+            guard let newline = window.firstIndex(of: UInt8(ascii: "\n")) else {
+                line.append(contentsOf: window)
+                scanned += window.count
+                rest = rest[window.endIndex...]
+                continue
+            }
+            line.append(contentsOf: window[window.startIndex..<newline])
+            scanned += newline - window.startIndex + 1
+            rest = rest[(newline + 1)...]
+            endOfLine()
+        }
+        if scanned >= limit { isFinished = true }
+    }
+
+    /// The same for input that is not contiguous, an octet at a time.
+    private mutating func scanOctets<Bytes: Sequence<UInt8>>(_ bytes: Bytes) {
         for byte in bytes {
-            guard scanned < limit else { break }
+            guard !isFinished, scanned < limit else { break }
             scanned += 1
             if byte == UInt8(ascii: "\n") {
                 endOfLine()
-                if isFinished { return }
             } else {
                 line.append(byte)
             }
         }
         if scanned >= limit { isFinished = true }
+    }
+
+    /// Ready for the next exchange of a kept stream, keeping the line's storage.
+    public mutating func reset() {
+        method = nil
+        path = nil
+        status = nil
+        isFinished = false
+        line.removeAll(keepingCapacity: true)
+        scanned = 0
+        skippingInterimHeaders = false
     }
 
     private mutating func endOfLine() {
@@ -56,13 +94,17 @@ public struct HTTPHeadScanner: Sendable, Hashable {
         // RFC 9112 §2.2: empty lines before the request line are ignored.
         guard !line.isEmpty else { return }
         isFinished = true
-        let parts = line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, parts[0].allSatisfy(Self.isTokenOctet),
-              !parts[1].isEmpty, parts[1].allSatisfy({ $0 > 0x20 && $0 < 0x7F }),
-              parts[2].starts(with: Array("HTTP/".utf8)) else { return }
-        method = String(decoding: parts[0], as: UTF8.self)
-        let target = parts[1].prefix { $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }
-        path = String(decoding: target, as: UTF8.self)
+        // method SP request-target SP HTTP-version, exactly two spaces.
+        guard let firstSpace = line.firstIndex(of: UInt8(ascii: " ")),
+              let secondSpace = line[(firstSpace + 1)...].firstIndex(of: UInt8(ascii: " ")),
+              !line[(secondSpace + 1)...].contains(UInt8(ascii: " ")) else { return }
+        let methodOctets = line[..<firstSpace]
+        let target = line[(firstSpace + 1)..<secondSpace]
+        guard !methodOctets.isEmpty, methodOctets.allSatisfy(Self.isTokenOctet),
+              !target.isEmpty, target.allSatisfy({ $0 > 0x20 && $0 < 0x7F }),
+              line[(secondSpace + 1)...].starts(with: "HTTP/".utf8) else { return }
+        method = String(decoding: methodOctets, as: UTF8.self)
+        path = String(decoding: target.prefix { $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }, as: UTF8.self)
     }
 
     private mutating func responseLine() {
@@ -72,7 +114,7 @@ public struct HTTPHeadScanner: Sendable, Hashable {
         }
         // "HTTP/1.1 200 OK": a version, a space, three digits, then a space or the end.
         let digits = line.dropFirst(9).prefix(3)
-        guard line.starts(with: Array("HTTP/".utf8)), line.count >= 12, line[8] == UInt8(ascii: " "),
+        guard line.starts(with: "HTTP/".utf8), line.count >= 12, line[8] == UInt8(ascii: " "),
               digits.count == 3, digits.allSatisfy({ (0x30...0x39).contains($0) }),
               line.count == 12 || line[12] == UInt8(ascii: " ") else {
             isFinished = true
@@ -92,8 +134,12 @@ public struct HTTPHeadScanner: Sendable, Hashable {
         switch octet {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             true
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+             UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+            true
         default:
-            Array("!#$%&'*+-.^_`|~".utf8).contains(octet)
+            false
         }
     }
 }

@@ -272,10 +272,12 @@ final class LocalStreamHandler: ChannelDuplexHandler, TickFlushes.Member {
     private func forward(_ bytes: ByteBuffer, to local: Channel) {
         tracker.requestRead(bytes)
         if resend != nil {
-            if resend!.readableBytes + bytes.readableBytes <= maxResendBytes {
-                resend!.writeImmutableBuffer(bytes)
-            } else {
+            if resend!.readableBytes + bytes.readableBytes > maxResendBytes {
                 resend = nil
+            } else if resend!.readableBytes == 0 {
+                resend = bytes  // shares the octets written: no copy unless more follow
+            } else {
+                resend!.writeImmutableBuffer(bytes)
             }
         }
         local.write(bytes, promise: nil)
@@ -299,7 +301,7 @@ final class LocalStreamHandler: ChannelDuplexHandler, TickFlushes.Member {
 
     /// The next exchange's connection is there (or cannot be had): what waited goes out.
     private func connected(_ result: Result<Channel, Error>, handler: LocalSocketHandler? = nil) {
-        guard var held = waiting else { return }
+        guard let held = waiting else { return }
         waiting = nil
         switch result {
         case .success(let channel):
@@ -311,7 +313,6 @@ final class LocalStreamHandler: ChannelDuplexHandler, TickFlushes.Member {
             local = channel
             localHandler = handler ?? (try? channel.pipeline.syncOperations.handler(type: LocalSocketHandler.self))
             forward(held, to: channel)
-            held.clear()
             if agentEndedEarly {
                 flushNow()
                 channel.close(mode: .output, promise: nil)

@@ -17,7 +17,6 @@ public struct LocalExchange {
     private var requestParser: RequestHeadParser
     private var request: ShuntHTTP1.RequestHead?
     private var requestFramer: BodyFramer?
-    private var requestPending = ByteBuffer()
     public private(set) var requestComplete = false
     private var responseParser: ResponseHeadParser
     private var responseFramer: BodyFramer?
@@ -63,14 +62,13 @@ public struct LocalExchange {
             return
         }
         if request == nil {
-            requestPending.writeBuffer(&input)
+            // The parser keeps a head that spans several reads itself; one that arrives whole is
+            // sliced from the input, not copied.
             do {
-                guard let head = try requestParser.parse(&requestPending) else { return }
+                guard let head = try requestParser.parse(&input) else { return }
                 request = head
                 if !head.keepAlive { keepAlive = false }
                 requestFramer = BodyFramer(framing: head.framing, limits: limits)
-                input = requestPending
-                requestPending = ByteBuffer()
             } catch {
                 spent = true
                 return

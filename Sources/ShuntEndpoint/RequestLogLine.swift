@@ -50,39 +50,104 @@ public struct RequestLogLine: Sendable, Hashable {
     }
 
     /// One JSON object on one line, for `--output json`: keys sorted, absent fields left out. Written
-    /// by hand: this runs once per intercepted request, and a date formatter and a JSON encoder per
-    /// line cost more than the request itself.
+    /// by hand into one buffer of octets: this runs once per intercepted request, and a date formatter
+    /// and a JSON encoder per line (or a string grown piece by piece) cost more than the request itself.
     public var json: String {
-        let milliseconds = duration.inSeconds * 1_000
-        var out = "{"
-        out.reserveCapacity(256 + (path?.utf8.count ?? 0))
-        out += "\"bytes_in\":\(bytesIn),\"bytes_out\":\(bytesOut)"
-        if let client { out += ",\"client\":" + Self.quoted(client) }
-        out += ",\"duration_ms\":" + Self.number(milliseconds)
-        out += ",\"event\":\"request\""
-        if let grpcStatus { out += ",\"grpc_status\":\(grpcStatus)" }
-        if let intercept { out += ",\"intercept\":" + Self.quoted(intercept) }
-        if let method { out += ",\"method\":" + Self.quoted(method) }
-        if let path { out += ",\"path\":" + Self.quoted(path) }
-        if let requestID { out += ",\"request_id\":" + Self.quoted(requestID) }
-        if let reset { out += ",\"reset\":" + Self.quoted(reset) }
-        if let status { out += ",\"status\":\(status)" }
-        out += ",\"time\":\"" + Self.internetTime(start) + "\"}"
-        return out
+        var out: [UInt8] = []
+        out.reserveCapacity(224 + (path?.utf8.count ?? 0) + (client?.utf8.count ?? 0) + (intercept?.utf8.count ?? 0)
+                            + (requestID?.utf8.count ?? 0) + (method?.utf8.count ?? 0))
+        out.append(contentsOf: #"{"bytes_in":"#.utf8)
+        Self.appendInteger(bytesIn, to: &out)
+        out.append(contentsOf: #","bytes_out":"#.utf8)
+        Self.appendInteger(bytesOut, to: &out)
+        if let client { Self.appendField(#","client":"#, client, to: &out) }
+        out.append(contentsOf: #","duration_ms":"#.utf8)
+        Self.appendNumber(duration.inSeconds * 1_000, to: &out)
+        out.append(contentsOf: #","event":"request""#.utf8)
+        if let grpcStatus {
+            out.append(contentsOf: #","grpc_status":"#.utf8)
+            Self.appendInteger(grpcStatus, to: &out)
+        }
+        if let intercept { Self.appendField(#","intercept":"#, intercept, to: &out) }
+        if let method { Self.appendField(#","method":"#, method, to: &out) }
+        if let path { Self.appendField(#","path":"#, path, to: &out) }
+        if let requestID { Self.appendField(#","request_id":"#, requestID, to: &out) }
+        if let reset { Self.appendField(#","reset":"#, reset, to: &out) }
+        if let status {
+            out.append(contentsOf: #","status":"#.utf8)
+            Self.appendInteger(status, to: &out)
+        }
+        out.append(contentsOf: #","time":""#.utf8)
+        Self.appendInternetTime(start, to: &out)
+        out.append(contentsOf: #""}"#.utf8)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// `1970-01-01T01:02:03.000Z` (RFC 3339, UTC, milliseconds).
     static func internetTime(_ date: Date) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(24)
+        appendInternetTime(date, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func appendInternetTime(_ date: Date, to out: inout [UInt8]) {
         let (quotient, remainder) = Int64((date.timeIntervalSince1970 * 1_000).rounded()).quotientAndRemainder(dividingBy: 1_000)
         let seconds = Int(remainder < 0 ? quotient - 1 : quotient)
         let fraction = Int(remainder < 0 ? remainder + 1_000 : remainder)
         let days = seconds >= 0 ? seconds / 86_400 : -((-seconds + 86_399) / 86_400)
         let (year, month, day) = civil(fromDays: days)
-        let pad2 = twoDigits
-        let yearText = String(year)
-        let fractionText = fraction < 10 ? "00\(fraction)" : fraction < 100 ? "0\(fraction)" : "\(fraction)"
-        return "\(String(repeating: "0", count: max(0, 4 - yearText.count)))\(yearText)-\(pad2(month))-\(pad2(day))T"
-            + clock(secondsOfDay: seconds - days * 86_400) + ".\(fractionText)Z"
+        if year < 0 { out.append(UInt8(ascii: "-")) }
+        appendDigits(abs(year), count: 4, to: &out)
+        out.append(UInt8(ascii: "-"))
+        appendDigits(month, count: 2, to: &out)
+        out.append(UInt8(ascii: "-"))
+        appendDigits(day, count: 2, to: &out)
+        out.append(UInt8(ascii: "T"))
+        appendClock(secondsOfDay: seconds - days * 86_400, to: &out)
+        out.append(UInt8(ascii: "."))
+        appendDigits(fraction, count: 3, to: &out)
+        out.append(UInt8(ascii: "Z"))
+    }
+
+    /// `value` in decimal, at least `count` digits (zeros in front); `value` ≥ 0.
+    static func appendDigits(_ value: Int, count: Int, to out: inout [UInt8]) {
+        var digits = 1
+        var power = 10
+        while power <= value && digits < 19 {
+            digits += 1
+            power &*= 10
+        }
+        for _ in digits..<max(digits, count) { out.append(UInt8(ascii: "0")) }
+        var divisor = 1
+        for _ in 1..<digits { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            out.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
+        }
+    }
+
+    static func appendInteger(_ value: Int, to out: inout [UInt8]) {
+        guard value >= 0 else {
+            out.append(contentsOf: String(value).utf8)
+            return
+        }
+        appendDigits(value, count: 1, to: &out)
+    }
+
+    private static func appendField(_ key: String, _ value: String, to out: inout [UInt8]) {
+        out.append(contentsOf: key.utf8)
+        JSONText.appendQuoted(value, to: &out)
+    }
+
+    private static func appendClock(secondsOfDay: Int, to out: inout [UInt8]) {
+        appendDigits(secondsOfDay / 3_600, count: 2, to: &out)
+        out.append(UInt8(ascii: ":"))
+        appendDigits(secondsOfDay / 60 % 60, count: 2, to: &out)
+        out.append(UInt8(ascii: ":"))
+        appendDigits(secondsOfDay % 60, count: 2, to: &out)
     }
 
     /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's civil_from_days).
@@ -99,29 +164,60 @@ public struct RequestLogLine: Sendable, Hashable {
     }
 
     private static func clock(secondsOfDay: Int) -> String {
-        "\(twoDigits(secondsOfDay / 3_600)):\(twoDigits(secondsOfDay / 60 % 60)):\(twoDigits(secondsOfDay % 60))"
+        var out: [UInt8] = []
+        out.reserveCapacity(8)
+        appendClock(secondsOfDay: secondsOfDay, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
-    private static func number(_ value: Double) -> String {
-        guard value.isFinite else { return "0" }
-        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-        return "\(value)"
+    /// Milliseconds to the microsecond, without trailing zeros: `12`, `1.5`, `0.042`.
+    private static func appendNumber(_ value: Double, to out: inout [UInt8]) {
+        guard value.isFinite, value >= 0, value < 1e15 else { return out.append(UInt8(ascii: "0")) }
+        let micros = Int((value * 1_000).rounded())
+        appendDigits(micros / 1_000, count: 1, to: &out)
+        var fraction = micros % 1_000
+        guard fraction > 0 else { return }
+        var places = 3
+        while fraction % 10 == 0 {
+            fraction /= 10
+            places -= 1
+        }
+        out.append(UInt8(ascii: "."))
+        appendDigits(fraction, count: places, to: &out)
     }
 
     static func quoted(_ text: String) -> String { JSONText.quoted(text) }
 
-    private static func twoDigits(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
-
     static func format(_ duration: Duration) -> String {
         let milliseconds = duration.inSeconds * 1_000
-        if milliseconds < 10 { return String(format: "%.1f ms", milliseconds) }
+        if milliseconds < 10 { return decimal(milliseconds, places: 1) + " ms" }
         if milliseconds < 1_000 { return "\(Int(milliseconds.rounded())) ms" }
-        return String(format: "%.2f s", milliseconds / 1_000)
+        return decimal(milliseconds / 1_000, places: 2) + " s"
     }
 
     static func format(bytes: Int) -> String {
         if bytes < 1_024 { return "\(bytes) B" }
-        if bytes < 1_024 * 1_024 { return String(format: "%.1f KiB", Double(bytes) / 1_024) }
-        return String(format: "%.1f MiB", Double(bytes) / (1_024 * 1_024))
+        if bytes < 1_024 * 1_024 { return decimal(Double(bytes) / 1_024, places: 1) + " KiB" }
+        return decimal(Double(bytes) / (1_024 * 1_024), places: 1) + " MiB"
+    }
+
+    /// `value` with `places` decimals, as `%.<places>f` writes it, without a formatter: the text log
+    /// renders two of these per request. Values within rounding error of a tie, and values out of
+    /// range, go to the formatter, which rounds the exact binary value.
+    static func decimal(_ value: Double, places: Int) -> String {
+        var scale = 1
+        for _ in 0..<places { scale *= 10 }
+        let product = value * Double(scale)
+        guard value.isFinite, value >= 0, product < 1e12,
+              abs(product - product.rounded(.down) - 0.5) > max(1e-6, product.ulp * 8) else {
+            return String(format: "%.\(places)f", value)
+        }
+        let scaled = Int(product.rounded())
+        var out: [UInt8] = []
+        out.reserveCapacity(24)
+        appendInteger(scaled / scale, to: &out)
+        out.append(UInt8(ascii: "."))
+        appendDigits(scaled % scale, count: places, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 }

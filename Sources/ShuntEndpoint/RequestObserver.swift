@@ -58,8 +58,8 @@ final class RequestObserver: ChannelDuplexHandler {
     /// The exchange in progress ended and the stream waits for the next: it is reported now.
     func exchangeEnded() {
         reportExchange()
-        request = HTTPHeadScanner(side: .request)
-        response = HTTPHeadScanner(side: .response)
+        request.reset()
+        response.reset()
         bytesIn = 0
         bytesOut = 0
     }

@@ -26,4 +26,15 @@ public enum JSONText {
         }
         return out + "\""
     }
+
+    /// `text` as a JSON string literal, appended to `out`.
+    public static func appendQuoted(_ text: String, to out: inout [UInt8]) {
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: text.utf8)
+            out.append(UInt8(ascii: "\""))
+        } else {
+            out.append(contentsOf: quoted(text).utf8)
+        }
+    }
 }

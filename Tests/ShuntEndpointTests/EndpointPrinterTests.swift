@@ -32,6 +32,42 @@ import Testing
         #expect(line.json == #"{"bytes_in":312,"bytes_out":1228,"duration_ms":12,"event":"request","method":"GET","path":"/api/orders","request_id":"r1","status":200,"time":"1970-01-01T01:02:03.000Z"}"#)
     }
 
+    /// The text log's figures are written without a formatter, and read exactly as `%.1f` and `%.2f`
+    /// write them: sizes in KiB and MiB, durations in milliseconds and seconds, ties included.
+    @Test func decimalsAreWhatPrintfWrites() {
+        for bytes in stride(from: 1_024, to: 3 * 1_024 * 1_024, by: 37) {
+            let kib = Double(bytes) / 1_024
+            #expect(RequestLogLine.decimal(kib, places: 1) == String(format: "%.1f", kib))
+        }
+        for nanoseconds in stride(from: Int64(0), to: 10_000_000, by: 997) {
+            let milliseconds = Duration.nanoseconds(nanoseconds).inSeconds * 1_000
+            #expect(RequestLogLine.decimal(milliseconds, places: 1) == String(format: "%.1f", milliseconds))
+            #expect(RequestLogLine.decimal(milliseconds * 1_000, places: 2) == String(format: "%.2f", milliseconds * 1_000))
+        }
+        for tie in [0.05, 0.15, 0.25, 0.35, 2.5, 1.005, 1.015, 9.95, 1e13] {
+            #expect(RequestLogLine.decimal(tie, places: 1) == String(format: "%.1f", tie))
+            #expect(RequestLogLine.decimal(tie, places: 2) == String(format: "%.2f", tie))
+        }
+        #expect(RequestLogLine.format(.microseconds(50)) == "0.1 ms")
+        #expect(RequestLogLine.format(bytes: 1_536) == "1.5 KiB")
+        #expect(RequestLogLine.format(bytes: 5 * 1_024 * 1_024) == "5.0 MiB")
+    }
+
+    /// `duration_ms` is given to the microsecond, without trailing zeros.
+    @Test func jsonDurationsAreMicrosecondDecimals() throws {
+        let cases: [(Duration, String)] = [
+            (.milliseconds(12), "12"), (.microseconds(1_500), "1.5"), (.microseconds(42), "0.042"),
+            (.nanoseconds(1_234_567), "1.235"), (.nanoseconds(400), "0"), (.seconds(90), "90000"), (.microseconds(10_010), "10.01"),
+        ]
+        for (duration, text) in cases {
+            let line = RequestLogLine(start: Date(timeIntervalSince1970: 0), method: nil, path: nil, status: nil,
+                                      duration: duration, bytesIn: 0, bytesOut: 0)
+            #expect(line.json.contains(#""duration_ms":\#(text),"#), "\(duration)")
+            let object = try #require(JSONSerialization.jsonObject(with: Data(line.json.utf8)) as? [String: Any])
+            #expect(object["duration_ms"] as? Double == Double(text))
+        }
+    }
+
     /// The hand-written JSON line agrees with Foundation's formatter and parser: dates across
     /// four centuries (leap years, before 1970, fractions), and strings that need escaping.
     @Test func requestJSONAgreesWithFoundation() throws {

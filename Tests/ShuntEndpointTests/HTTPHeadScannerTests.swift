@@ -1,3 +1,4 @@
+import PropertyBased
 import ShuntEndpoint
 import Testing
 
@@ -73,5 +74,48 @@ import Testing
         var scanner = HTTPHeadScanner(side: .request, limit: line.utf8.count)
         scanner.scan(Array(line.utf8))
         #expect(scanner.path?.count == 101)
+    }
+
+    /// The scanner reads contiguous input a line at a time and other input an octet at a time: both
+    /// find the same, however the input is split, at any limit (the octet path is the reference).
+    @Test func lineAtATimeAgreesWithOctetAtATime() {
+        var random = Xoshiro(seed: (0x5EED, 0x4EAD, 0x5CA1, 0xAB1E))
+        func below(_ bound: Int) -> Int { bound <= 0 ? 0 : Int.random(in: 0..<bound, using: &random) }
+        let pieces = ["GET", "POST", " ", "  ", "/a", "/api/x?q=1", "#f", "HTTP/1.1", "HTTP/1.0", "HTTP/", "\r", "\n", "\r\n",
+                      "HTTP/1.1 100 Continue", "HTTP/1.1 200 OK", "HTTP/1.1 101 Up", "204", "x", "\u{01}", "Host: a", "é"]
+        for round in 0..<3_000 {
+            var input: [UInt8] = []
+            for _ in 0..<below(12) { input += Array(pieces[below(pieces.count)].utf8) }
+            let side: HTTPHeadScanner.Side = round % 2 == 0 ? .request : .response
+            let limit = round % 5 == 0 ? 1 + below(40) : HTTPHeadScanner.defaultLimit
+            var cuts = (0..<below(4)).map { _ in below(input.count + 1) }.sorted()
+            cuts.append(input.count)
+            var lines = HTTPHeadScanner(side: side, limit: limit)
+            var octets = HTTPHeadScanner(side: side, limit: limit)
+            var start = 0
+            for cut in cuts {
+                lines.scan(Array(input[start..<cut]))
+                octets.scan(input[start..<cut].lazy.map { $0 })  // no contiguous storage: octet by octet
+                start = cut
+            }
+            #expect(lines == octets, "input \(input), cuts \(cuts), limit \(limit)")
+        }
+    }
+
+    /// A kept stream's next exchange reuses the scanners: `reset` forgets everything found.
+    @Test func resetStartsAFreshExchange() {
+        var request = HTTPHeadScanner(side: .request)
+        request.scan(Array("GET /one HTTP/1.1\r\n".utf8))
+        request.reset()
+        #expect(request == HTTPHeadScanner(side: .request))
+        request.scan(Array("PUT /two HTTP/1.1\r\n".utf8))
+        #expect(request.method == "PUT" && request.path == "/two")
+
+        var response = HTTPHeadScanner(side: .response)
+        response.scan(Array("HTTP/1.1 100 Continue\r\nX: y".utf8))
+        response.reset()
+        #expect(response == HTTPHeadScanner(side: .response))
+        response.scan(Array("HTTP/1.1 404 Not Found\r\n".utf8))
+        #expect(response.status == 404)
     }
 }
