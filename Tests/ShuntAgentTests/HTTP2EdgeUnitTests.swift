@@ -1,14 +1,51 @@
 import NIOCore
+import NIOEmbedded
 import NIOHPACK
 import NIOHTTP2
 @testable import ShuntAgent
 import ShuntHTTP1
 import ShuntMatch
+import ShuntSession
 import Testing
 
 /// The pure parts of the HTTP/2 edge: the preface test, the routable view of a header block, the
 /// forwarding fields and the answers to a lost upstream.
 @Suite struct HTTP2EdgeUnitTests {
+    /// Flushes asked for in one turn of the loop leave together at its end, except that the
+    /// `maxBatch`-th since the last one that left goes at once; a close sends what waits.
+    @Test func flushesLeaveAtTheEndOfTheTurnOrAtTheBound() throws {
+        final class FlushCounter: ChannelOutboundHandler {
+            typealias OutboundIn = Any
+            var flushes = 0
+            func flush(context: ChannelHandlerContext) {
+                flushes += 1
+                context.flush()
+            }
+        }
+        let loop = EmbeddedEventLoop()
+        let channel = EmbeddedChannel(loop: loop)
+        let counter = FlushCounter()
+        try channel.pipeline.syncOperations.addHandler(counter)
+        try channel.pipeline.syncOperations.addHandler(FlushCoalescer(maxBatch: 16))
+        for _ in 0..<15 { channel.pipeline.flush() }
+        #expect(counter.flushes == 0)
+        channel.pipeline.flush()  // the 16th
+        #expect(counter.flushes == 1)
+        for _ in 0..<20 { channel.pipeline.flush() }
+        #expect(counter.flushes == 2)  // the 32nd
+        loop.run()
+        #expect(counter.flushes == 3)  // the last 4, at the end of the turn
+        loop.run()
+        #expect(counter.flushes == 3)
+
+        channel.pipeline.flush()
+        _ = channel.close()
+        #expect(counter.flushes == 4)  // before the close, not after the turn
+        loop.run()
+        #expect(counter.flushes == 4)
+        #expect(FlushCoalescer().maxBatch == TickFlushes.defaultMaxBatch)
+    }
+
     @Test func thePrefaceDecidesAtTheFirstOctetThatDiffers() {
         let preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
         func classify(_ text: String) -> ConnectionPreface.Decision {
