@@ -44,6 +44,18 @@ let package = Package(
             path: "Benchmarks/MatchRules",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "HTTPCost",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "ShuntHTTP1", package: "Shunt"),
+                .product(name: "ShuntAgent", package: "Shunt"),
+                .product(name: "ShuntEndpoint", package: "Shunt"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/HTTPCost",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

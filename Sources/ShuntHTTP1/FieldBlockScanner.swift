@@ -108,6 +108,16 @@ struct FieldBlockScanner: Sendable {
                 }
                 inLeadingEmptyLines = false
             }
+            if !crPending && byte > HTTPSyntax.cr && length < maxSize && (kind != .requestHead || completedLines > 0) {
+                // A run of common octets in a field line: nothing to check in it but the size limit
+                // (the octet that reaches it is refused below), so it is skipped in a tight loop.
+                let end = min(count, index + (maxSize - length))
+                var next = index + 1
+                while next < end && bytes[next] > HTTPSyntax.cr { next += 1 }
+                length += next - index
+                index = next
+                continue
+            }
             let position = length
             if position >= maxSize {
                 throw error(kind == .trailers ? .trailerTooLarge : .headTooLarge, at: position,
