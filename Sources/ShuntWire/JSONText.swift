@@ -5,8 +5,7 @@ public enum JSONText {
     /// `text` as a JSON string literal: quotes, backslashes and control characters escaped
     /// (RFC 8259 §7), everything else as is.
     public static func quoted(_ text: String) -> String {
-        // Most values (paths, ids, addresses) need no escape: one scan of the octets, one copy.
-        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+        if needsNoEscape(text) {
             return "\"" + text + "\""
         }
         var out = "\""
@@ -29,12 +28,17 @@ public enum JSONText {
 
     /// `text` as a JSON string literal, appended to `out`.
     public static func appendQuoted(_ text: String, to out: inout [UInt8]) {
-        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+        if needsNoEscape(text) {
             out.append(UInt8(ascii: "\""))
             out.append(contentsOf: text.utf8)
             out.append(UInt8(ascii: "\""))
         } else {
             out.append(contentsOf: quoted(text).utf8)
         }
+    }
+
+    /// Most values (paths, ids, addresses) need no escape: one scan of the octets, then one copy.
+    private static func needsNoEscape(_ text: String) -> Bool {
+        text.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
     }
 }
