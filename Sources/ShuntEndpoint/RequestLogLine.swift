@@ -186,8 +186,6 @@ public struct RequestLogLine: Sendable, Hashable {
         appendDigits(fraction, count: places, to: &out)
     }
 
-    static func quoted(_ text: String) -> String { JSONText.quoted(text) }
-
     static func format(_ duration: Duration) -> String {
         let milliseconds = duration.inSeconds * 1_000
         if milliseconds < 10 { return decimal(milliseconds, places: 1) + " ms" }
