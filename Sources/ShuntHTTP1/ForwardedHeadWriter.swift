@@ -34,20 +34,21 @@ public enum ForwardedHeadWriter {
         var forwardedFor: [ByteBufferView] = []
         var forwarded: [ByteBufferView] = []
         let connectionListed = HopByHopHeaders.connectionListed(in: headers)
-        for field in headers {
-            if field.hasName("x-forwarded-for") {
-                forwardedFor.append(field.value)
+        // Names are compared in place and kept fields copied from the received octets: no view per field.
+        for index in headers.indices {
+            if headers.name(at: index, is: "x-forwarded-for") {
+                forwardedFor.append(headers.value(at: index))
                 continue
             }
-            if field.hasName("forwarded") {
-                forwarded.append(field.value)
+            if headers.name(at: index, is: "forwarded") {
+                forwarded.append(headers.value(at: index))
                 continue
             }
-            let keep = HopByHopHeaders.framingAndRouting.contains { field.hasName($0) }
-                || (upgrade && field.hasName("upgrade"))
-                || !HopByHopHeaders.isHopByHop(field.name, connectionListed: connectionListed)
+            let keep = HopByHopHeaders.framingAndRouting.contains { headers.name(at: index, is: $0) }
+                || (upgrade && headers.name(at: index, is: "upgrade"))
+                || !HopByHopHeaders.isHopByHop(at: index, in: headers, connectionListed: connectionListed)
             guard keep else { continue }
-            writeField(field.name, field.value, into: &buffer)
+            headers.writeField(at: index, into: &buffer)
         }
         if upgrade {
             buffer.writeStaticString("Connection: upgrade\r\n")
@@ -68,13 +69,6 @@ public enum ForwardedHeadWriter {
         buffer.writeStaticString(";proto=")
         buffer.writeString(proto)
         buffer.writeStaticString("\r\n")
-        buffer.writeStaticString("\r\n")
-    }
-
-    private static func writeField(_ name: ByteBufferView, _ value: ByteBufferView, into buffer: inout ByteBuffer) {
-        buffer.writeBytes(name)
-        buffer.writeStaticString(": ")
-        buffer.writeBytes(value)
         buffer.writeStaticString("\r\n")
     }
 

@@ -14,9 +14,12 @@ struct FramingFields {
         var contentLength: Int64?
         var transferCodings: [String]?
         for index in headers.indices {
+            // Names are compared in place, and a value is looked at only for these two fields.
+            let isContentLength = headers.name(at: index, is: "content-length")
+            guard isContentLength || headers.name(at: index, is: "transfer-encoding") else { continue }
             let field = headers[index]
             let at = offsetBase + headers.ranges(at: index).value.lowerBound
-            if field.hasName("content-length") {
+            if isContentLength {
                 // Refused even when identical: RFC 9110 §8.6 lets a recipient merge equal values, but a
                 // proxy behind us might not, and one Content-Length is all an honest client ever sends.
                 if contentLength != nil {
@@ -24,7 +27,7 @@ struct FramingFields {
                                           detail: "Content-Length given more than once")
                 }
                 contentLength = try Self.parseContentLength(field.value, at: at)
-            } else if field.hasName("transfer-encoding") {
+            } else {
                 if transferCodings == nil { transferEncodingOffset = offsetBase + headers.ranges(at: index).name.lowerBound }
                 var codings = transferCodings ?? []
                 let value = field.value

@@ -61,14 +61,14 @@ public struct HTTPHeaderFields: Sendable, RandomAccessCollection {
 
     /// Calls `body` with every value of the fields named `name`, in order, without allocating.
     public func forEachValue(named name: some StringProtocol, _ body: (ByteBufferView) throws -> Void) rethrows {
-        for slot in slots where HTTPSyntax.equalsIgnoringCase(view(slot.name), name.utf8) {
+        for slot in slots where nameOf(slot, is: name) {
             try body(view(slot.value))
         }
     }
 
     /// The first value of the field named `name`, decoded (lossily) as UTF-8.
     public func first(named name: some StringProtocol) -> String? {
-        for slot in slots where HTTPSyntax.equalsIgnoringCase(view(slot.name), name.utf8) {
+        for slot in slots where nameOf(slot, is: name) {
             return String(decoding: view(slot.value), as: UTF8.self)
         }
         return nil
@@ -76,11 +76,63 @@ public struct HTTPHeaderFields: Sendable, RandomAccessCollection {
 
     /// How many field lines carry `name`.
     public func count(named name: some StringProtocol) -> Int {
-        slots.reduce(0) { $0 + (HTTPSyntax.equalsIgnoringCase(view($1.name), name.utf8) ? 1 : 0) }
+        slots.reduce(0) { $0 + (nameOf($1, is: name) ? 1 : 0) }
+    }
+
+    /// Whether the name of field `position` is `name`, ASCII case-insensitively.
+    public func name(at position: Int, is name: some StringProtocol) -> Bool {
+        nameOf(slots[position], is: name)
+    }
+
+    /// The value of field `position`, as a view onto the received octets.
+    public func value(at position: Int) -> ByteBufferView {
+        view(slots[position].value)
+    }
+
+    /// Appends field `position` to `buffer` as `name: value` and CRLF, from the received octets.
+    func writeField(at position: Int, into buffer: inout ByteBuffer) {
+        let slot = slots[position]
+        storage.withUnsafeReadableBytes { raw in
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[slot.name]))
+            buffer.writeStaticString(": ")
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[slot.value]))
+            buffer.writeStaticString("\r\n")
+        }
+    }
+
+    /// Whether `slot`'s name is `name`, ASCII case-insensitively, read in place. Every lookup asks this
+    /// of every field of every head: a name of another length is refused without touching its octets,
+    /// and no view (a reference to count) is made for the others.
+    @inline(__always)
+    func nameOf(_ slot: Slot, is name: some StringProtocol) -> Bool {
+        let wanted = name.utf8
+        guard slot.name.count == wanted.count else { return false }
+        return storage.withUnsafeReadableBytes { raw in
+            var index = slot.name.lowerBound
+            for byte in wanted {
+                guard HTTPSyntax.lowercased(raw[index]) == HTTPSyntax.lowercased(byte) else { return false }
+                index += 1
+            }
+            return true
+        }
+    }
+
+    /// Whether `slot`'s name equals `other` (a view, e.g. a name a Connection field lists), ASCII
+    /// case-insensitively, read in place.
+    func nameOf(_ slot: Slot, equals other: ByteBufferView) -> Bool {
+        guard slot.name.count == other.count else { return false }
+        return storage.withUnsafeReadableBytes { raw in
+            var index = slot.name.lowerBound
+            for byte in other {
+                guard HTTPSyntax.lowercased(raw[index]) == HTTPSyntax.lowercased(byte) else { return false }
+                index += 1
+            }
+            return true
+        }
     }
 
     public func contains(named name: some StringProtocol) -> Bool {
-        slots.contains { HTTPSyntax.equalsIgnoringCase(view($0.name), name.utf8) }
+        slots.contains { nameOf($0, is: name) }
     }
 
     /// Calls `body` with each element of the comma-separated lists in every field named `name`

@@ -26,6 +26,14 @@ public enum HopByHopHeaders {
         return listed
     }
 
+    /// Whether field `position` of `headers` is dropped, given the names the head's Connection fields
+    /// list; its name is compared in place.
+    static func isHopByHop(at position: Int, in headers: HTTPHeaderFields, connectionListed: [ByteBufferView]) -> Bool {
+        if names.contains(where: { headers.name(at: position, is: $0) }) { return true }
+        let slot = headers.slots[position]
+        return connectionListed.contains { headers.nameOf(slot, equals: $0) }
+    }
+
     /// Whether the field `name` is dropped, given the names the head's Connection fields list.
     static func isHopByHop(_ name: ByteBufferView, connectionListed: [ByteBufferView]) -> Bool {
         if names.contains(where: { HTTPSyntax.equalsIgnoringCase(name, $0.utf8) }) { return true }

@@ -117,12 +117,12 @@ public struct RequestHeadParser: Sendable {
         offsetBase: Int, endOfHead: Int
     ) throws(HTTP1ParseError) {
         var host: (value: ByteBufferView, offset: Int)?
-        for index in headers.indices where headers[index].hasName("host") {
+        for index in headers.indices where headers.name(at: index, is: "host") {
             let offset = offsetBase + headers.ranges(at: index).value.lowerBound
             if host != nil {
                 throw HTTP1ParseError(.duplicateHost, offset: offsetBase + headers.ranges(at: index).name.lowerBound, detail: "more than one Host")
             }
-            host = (headers[index].value, offset)
+            host = (headers.value(at: index), offset)
         }
         guard let host else {
             if version == .http11 { throw HTTP1ParseError(.missingHost, offset: endOfHead, detail: "HTTP/1.1 request without Host") }

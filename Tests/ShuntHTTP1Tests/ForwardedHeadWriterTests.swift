@@ -38,6 +38,19 @@ import Testing
             + "Connection: upgrade\r\nX-Forwarded-For: 10.1.2.3\r\nForwarded: for=10.1.2.3;proto=http\r\n\r\n")
     }
 
+    @Test func keptFieldsAreWrittenNameColonValueWithoutTheirWhitespace() throws {
+        let text = "GET / HTTP/1.1\r\nhOsT:a\r\nX-Keep:\t  k  k \t\r\nX-Empty:\r\n\r\n"
+        #expect(try forwarded(text) == "GET / HTTP/1.1\r\nhOsT: a\r\nX-Keep: k  k\r\nX-Empty: \r\n"
+            + "X-Forwarded-For: 10.1.2.3\r\nForwarded: for=10.1.2.3;proto=http\r\n\r\n")
+    }
+
+    @Test func namesListedInConnectionAreDroppedWhateverTheirCase() throws {
+        let text = "GET / HTTP/1.1\r\nHost: a\r\nconnection: x-SECRET, X-Secre\r\nX-Secret: s\r\nx-secret: t\r\n"
+            + "X-Secre: u\r\nX-Secrets: kept\r\nKEEP-ALIVE: timeout=5\r\nx-FORWARDED-for: 1.1.1.1\r\n\r\n"
+        #expect(try forwarded(text) == "GET / HTTP/1.1\r\nHost: a\r\nX-Secrets: kept\r\n"
+            + "X-Forwarded-For: 1.1.1.1, 10.1.2.3\r\nForwarded: for=10.1.2.3;proto=http\r\n\r\n")
+    }
+
     @Test func onlyAddressesAreAcceptedAsTheClient() {
         #expect(ForwardedHeadWriter.ClientAddress("10.0.0.1") != nil)
         #expect(ForwardedHeadWriter.ClientAddress("::1")?.isIPv6 == true)
