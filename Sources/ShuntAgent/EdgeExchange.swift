@@ -131,13 +131,13 @@ public struct EdgeExchange {
     }
 
     public mutating func upstreamReady(reused: Bool = false, into actions: inout [Action]) {
-        guard state == .routing, let request else { return }
+        guard state == .routing, request != nil else { return }
         state = .exchanging
         upstreamReused = reused
         var head = ByteBuffer()
-        head.reserveCapacity(request.bytes.readableBytes + 64)
-        ForwardedHeadWriter.write(request, client: client, into: &head)
-        requestFramer = BodyFramer(framing: request.framing, limits: limits)
+        head.reserveCapacity(request!.bytes.readableBytes + 64)
+        ForwardedHeadWriter.write(request!, client: client, into: &head)
+        requestFramer = BodyFramer(framing: request!.framing, limits: limits)
         responseParser = ResponseHeadParser(limits: limits)
         responseFramer = nil
         responseDone = false
@@ -187,18 +187,18 @@ public struct EdgeExchange {
         default:
             return
         }
-        guard let request else { return }
+        guard request != nil else { return }  // read in place below: a copy would retain all it holds
         var input = bytes
         while !responseDone {
-            if var framer = responseFramer {
+            // The framers are stepped in place: a copy taken out and put back costs a retain and a
+            // release of everything they hold, on every read.
+            if responseFramer != nil {
                 let event: BodyFramer.Event?
                 do {
-                    event = try framer.next(&input)
+                    event = try responseFramer!.next(&input)
                 } catch {
-                    responseFramer = framer
                     return failExchange(upstreamError: "the upstream's response body is malformed: \(error)", into: &actions)
                 }
-                responseFramer = framer
                 guard let event else { break }
                 if let wire = event.wireBytes { actions.append(.sendClient(wire)) }
                 if case .end = event { responseDone = true }
@@ -207,7 +207,7 @@ public struct EdgeExchange {
             guard input.readableBytes > 0 else { break }
             let head: ResponseHead?
             do {
-                head = try responseParser.parse(&input, requestMethod: request.method, requestedUpgrade: request.isUpgradeRequest)
+                head = try responseParser.parse(&input, requestMethod: request!.method, requestedUpgrade: request!.isUpgradeRequest)
             } catch {
                 return failExchange(upstreamError: "the upstream's response head is malformed: \(error)", into: &actions)
             }
@@ -250,12 +250,11 @@ public struct EdgeExchange {
         case .exchanging:
             break
         }
-        if var framer = responseFramer, !responseDone {
+        if responseFramer != nil, !responseDone {
             let event: BodyFramer.Event?
-            do { event = try framer.inputEnded() } catch {
+            do { event = try responseFramer!.inputEnded() } catch {
                 return failExchange(upstreamError: "the upstream closed inside the response", into: &actions)
             }
-            responseFramer = framer
             if case .end = event {
                 responseDone = true
                 keepAlive = false
@@ -333,12 +332,11 @@ public struct EdgeExchange {
                 state = .routing
                 return actions.append(.route(head))
             case .exchanging:
-                guard !requestDone, var framer = requestFramer else { return }
+                guard !requestDone, requestFramer != nil else { return }
                 let event: BodyFramer.Event?
                 do {
-                    event = try framer.next(&inbound)
+                    event = try requestFramer!.next(&inbound)
                 } catch {
-                    requestFramer = framer
                     state = .closed
                     answeredStatus = error.status
                     actions.append(.finishUpstream(reusable: false))
@@ -346,7 +344,6 @@ public struct EdgeExchange {
                     actions.append(.closeClient)
                     return
                 }
-                requestFramer = framer
                 guard let event else {
                     inbound.discardReadBytes()
                     return

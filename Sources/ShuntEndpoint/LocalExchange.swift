@@ -74,9 +74,11 @@ public struct LocalExchange {
                 return
             }
         }
-        guard var framer = requestFramer else { return }
+        // The framers are stepped in place: a copy taken out and put back costs a retain and a release
+        // of everything they hold, on every read.
+        guard requestFramer != nil else { return }
         do {
-            while let event = try framer.next(&input) {
+            while let event = try requestFramer!.next(&input) {
                 if case .end = event {
                     requestComplete = true
                     if input.readableBytes > 0 { spent = true }
@@ -86,7 +88,6 @@ public struct LocalExchange {
         } catch {
             spent = true
         }
-        requestFramer = framer
     }
 
     /// Octets of the response, on their way to the agent. Returns true when they complete the final
@@ -98,17 +99,15 @@ public struct LocalExchange {
             if bytes.readableBytes > 0 { spent = true }
             return false
         }
-        guard !spent, let request else {
+        guard !spent, request != nil else {  // read in place below: a copy would retain all it holds
             spent = true
             return false
         }
         var input = bytes
         do {
             while true {
-                if var framer = responseFramer {
-                    let event = try framer.next(&input)
-                    responseFramer = framer
-                    guard let event else { return false }
+                if responseFramer != nil {
+                    guard let event = try responseFramer!.next(&input) else { return false }
                     if case .end = event {
                         responseComplete = true
                         if input.readableBytes > 0 { spent = true }
@@ -117,7 +116,7 @@ public struct LocalExchange {
                     continue
                 }
                 guard input.readableBytes > 0,
-                      let head = try responseParser.parse(&input, requestMethod: request.method, requestedUpgrade: request.isUpgradeRequest)
+                      let head = try responseParser.parse(&input, requestMethod: request!.method, requestedUpgrade: request!.isUpgradeRequest)
                 else { return false }
                 switch head.framing {
                 case .interim:
