@@ -105,25 +105,21 @@ public struct HTTPHeaderFields: Sendable, RandomAccessCollection {
     /// and no view (a reference to count) is made for the others.
     @inline(__always)
     func nameOf(_ slot: Slot, is name: some StringProtocol) -> Bool {
-        let wanted = name.utf8
-        guard slot.name.count == wanted.count else { return false }
-        return storage.withUnsafeReadableBytes { raw in
-            var index = slot.name.lowerBound
-            for byte in wanted {
-                guard HTTPSyntax.lowercased(raw[index]) == HTTPSyntax.lowercased(byte) else { return false }
-                index += 1
-            }
-            return true
-        }
+        nameOf(slot, matches: name.utf8)
     }
 
     /// Whether `slot`'s name equals `other` (a view, e.g. a name a Connection field lists), ASCII
     /// case-insensitively, read in place.
     func nameOf(_ slot: Slot, equals other: ByteBufferView) -> Bool {
-        guard slot.name.count == other.count else { return false }
+        nameOf(slot, matches: other)
+    }
+
+    @inline(__always)
+    private func nameOf(_ slot: Slot, matches wanted: some Collection<UInt8>) -> Bool {
+        guard slot.name.count == wanted.count else { return false }
         return storage.withUnsafeReadableBytes { raw in
             var index = slot.name.lowerBound
-            for byte in other {
+            for byte in wanted {
                 guard HTTPSyntax.lowercased(raw[index]) == HTTPSyntax.lowercased(byte) else { return false }
                 index += 1
             }
