@@ -189,7 +189,9 @@ public struct EdgeExchange {
         }
         guard request != nil else { return }  // read in place below: a copy would retain all it holds
         var input = bytes
+        var run = ForwardRun(bytes)
         while !responseDone {
+            let before = input.readerIndex
             // The framers are stepped in place: a copy taken out and put back costs a retain and a
             // release of everything they hold, on every read.
             if responseFramer != nil {
@@ -197,10 +199,15 @@ public struct EdgeExchange {
                 do {
                     event = try responseFramer!.next(&input)
                 } catch {
+                    run.emit(into: &actions)
                     return failExchange(upstreamError: "the upstream's response body is malformed: \(error)", into: &actions)
                 }
                 guard let event else { break }
-                if let wire = event.wireBytes { actions.append(.sendClient(wire)) }
+                if let wire = event.wireBytes {
+                    run.add(wire, from: before, to: input.readerIndex, into: &actions)
+                } else {
+                    run.skip(to: input.readerIndex, into: &actions)
+                }
                 if case .end = event { responseDone = true }
                 continue
             }
@@ -209,15 +216,17 @@ public struct EdgeExchange {
             do {
                 head = try responseParser.parse(&input, requestMethod: request!.method, requestedUpgrade: request!.isUpgradeRequest)
             } catch {
+                run.emit(into: &actions)
                 return failExchange(upstreamError: "the upstream's response head is malformed: \(error)", into: &actions)
             }
             guard let head else { break }
             responseStarted = true
-            actions.append(.sendClient(head.bytes))
+            run.add(head.bytes, from: before, to: input.readerIndex, into: &actions)
             switch head.framing {
             case .interim:
                 responseParser = ResponseHeadParser(limits: limits)
             case .switchingProtocols, .tunnel:
+                run.emit(into: &actions)
                 state = .piping
                 actions.append(.pipe)
                 if input.readableBytes > 0 { actions.append(.sendClient(input)) }
@@ -231,7 +240,61 @@ public struct EdgeExchange {
                 responseFramer = BodyFramer(framing: framing, limits: limits)
             }
         }
+        run.emit(into: &actions)
         if responseDone { finishResponse(upstreamReusable: input.readableBytes == 0, into: &actions) }
+    }
+
+    /// What one upstream read passes to the client, unchanged and in order: the heads and body pieces
+    /// that lie one after the other in the read's own buffer leave as one slice of it, one write to
+    /// the client instead of one per piece (a response head and its body, usually). A piece that is
+    /// not where the run ends, in the same memory (a head or a chunk line begun in an earlier read and
+    /// kept by the parser), ends the run and goes on its own.
+    struct ForwardRun {
+        let bytes: ByteBuffer
+        private(set) var start: Int
+        private(set) var end: Int
+
+        init(_ bytes: ByteBuffer) {
+            self.bytes = bytes
+            start = bytes.readerIndex
+            end = start
+        }
+
+        /// `piece` is what the step that consumed `before..<after` of the read passes on.
+        mutating func add(_ piece: ByteBuffer, from before: Int, to after: Int, into actions: inout [Action]) {
+            if before == end, piece.readableBytes == after - before, isInPlace(piece, at: before) {
+                end = after
+                return
+            }
+            emit(into: &actions)
+            if piece.readableBytes > 0 { actions.append(.sendClient(piece)) }
+            start = after
+            end = after
+        }
+
+        /// A step consumed up to `after` and passed nothing on.
+        mutating func skip(to after: Int, into actions: inout [Action]) {
+            guard after != end else { return }
+            emit(into: &actions)
+            start = after
+            end = after
+        }
+
+        /// The run so far leaves.
+        mutating func emit(into actions: inout [Action]) {
+            if end > start { actions.append(.sendClient(bytes.getSlice(at: start, length: end - start)!)) }
+            start = end
+        }
+
+        /// Whether `piece` is the very memory of the read from `index` on (so its octets are those).
+        private func isInPlace(_ piece: ByteBuffer, at index: Int) -> Bool {
+            guard piece.readableBytes > 0 else { return true }
+            return piece.withUnsafeReadableBytes { pieceBytes in
+                bytes.withUnsafeReadableBytes { readBytes in
+                    pieceBytes.baseAddress == readBytes.baseAddress.map { $0 + (index - bytes.readerIndex) }
+                }
+            }
+        }
     }
 
     /// The upstream closed its sending side.

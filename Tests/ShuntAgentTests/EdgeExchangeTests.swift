@@ -312,4 +312,33 @@ extension EdgeExchangeTests {
         outcome.apply(exchange.upstreamEnded())
         #expect(outcome.retries == 0 && outcome.closed)
     }
+
+    /// What one upstream read passes on leaves as few writes as its memory allows: a head and its
+    /// body read together are one slice of the read; the octets are the response's, whatever the splits.
+    @Test func aResponseReadWholeLeavesAsOneWriteAndVerbatimWhateverTheSplits() {
+        let responses = [
+            "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\ncluster\n",
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + "4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\nTrailer: t\r\n\r\n",
+            "HTTP/1.1 204 No Content\r\n\r\n",
+        ]
+        for response in responses {
+            let octets = Array(response.utf8)
+            for split in 0..<octets.count {
+                var exchange = EdgeExchange(client: Self.client)
+                var outcome = Outcome()
+                outcome.apply(exchange.clientRead(ByteBuffer(string: "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")))
+                outcome.apply(exchange.upstreamReady())
+                var writes = 0
+                for piece in [octets[..<split], octets[split...]] where !piece.isEmpty {
+                    let actions = exchange.upstreamRead(ByteBuffer(bytes: piece))
+                    writes += actions.filter { if case .sendClient = $0 { true } else { false } }.count
+                    outcome.apply(actions)
+                }
+                #expect(outcome.client == response, "split at \(split)")
+                #expect(outcome.finishes == [true], "split at \(split)")
+                if split == 0 { #expect(writes == 1, "read whole: one write to the client") }
+            }
+        }
+    }
 }
