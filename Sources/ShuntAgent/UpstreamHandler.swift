@@ -10,7 +10,10 @@ final class UpstreamHandler: ChannelDuplexHandler {
     /// Nil while the connection idles in the pool.
     var edge: EdgeHandler?
     private var pendingRead = false
-    private weak var context: ChannelHandlerContext?
+    /// Strong, cleared in `handlerRemoved`: a weak reference gives the context a side table, and
+    /// every retain and release of it, on every read, write and flush through this pipeline, takes
+    /// the runtime's slow path (measured: 2% of the agent's samples).
+    private var context: ChannelHandlerContext?
 
     init(edge: EdgeHandler?) {
         self.edge = edge
@@ -18,6 +21,11 @@ final class UpstreamHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+    }
+
+    /// The pipeline is torn down: the context goes, or the two would keep each other alive.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -304,7 +304,9 @@ final class H2UpstreamStreamHandler: ChannelDuplexHandler {
     typealias OutboundOut = HTTP2Frame.FramePayload
 
     var edge: H2EdgeStreamHandler?
-    private weak var context: ChannelHandlerContext?
+    /// Strong, cleared in `handlerRemoved`: a weak reference gives the context a side table, and
+    /// every retain and release of it, on every event through the pipeline, takes the slow path.
+    private var context: ChannelHandlerContext?
     private var pendingRead = false
 
     init(edge: H2EdgeStreamHandler) {
