@@ -27,12 +27,24 @@ public final class InterceptRegistry: Sendable {
     public let limits: MatchLimits
 
     private struct Entry {
-        var rule: InterceptRule
-        var port: Int
-        var session: SessionHandler
-        var since: Date
+        let rule: InterceptRule
+        let port: Int
+        let session: SessionHandler
+        let since: Date
         var requests: Int
-        var compress: Bool
+        let compress: Bool
+        /// Where its requests go, made once: routing hands it out as it is.
+        let laptop: Route.Laptop
+
+        init(rule: InterceptRule, port: Int, session: SessionHandler, since: Date, requests: Int, compress: Bool) {
+            self.rule = rule
+            self.port = port
+            self.session = session
+            self.since = since
+            self.requests = requests
+            self.compress = compress
+            laptop = Route.Laptop(session: session, intercept: rule.name, owner: rule.owner, compress: compress)
+        }
     }
 
     private struct State {
@@ -121,8 +133,10 @@ public final class InterceptRegistry: Sendable {
     /// Where a request goes, whatever its HTTP version (`RoutableRequest`, `H2RoutableRequest`).
     public func route<Request: MatchableRequest>(_ request: Request, port: Int) -> Route {
         state.withLockedValue { state in
-            guard let table = state.tables[port], !table.isEmpty else { return .app }
-            guard case .intercept(let rule) = table.route(request) else { return .app }
+            // The table is read where it is: a copy taken out of the dictionary would retain and
+            // release its storage on every request.
+            guard let index = state.tables.index(forKey: port), !state.tables.values[index].isEmpty,
+                  case .intercept(let rule) = state.tables.values[index].route(request) else { return .app }
             return Self.take(rule.name, in: &state)
         }
     }
@@ -140,11 +154,12 @@ public final class InterceptRegistry: Sendable {
         }
     }
 
+    /// Counts one more request for the intercept `name`, in place (the name is hashed once), and
+    /// returns its route.
     private static func take(_ name: String, in state: inout State) -> Route {
-        guard var entry = state.entries[name] else { return .app }
-        entry.requests += 1
-        state.entries[name] = entry
-        return .laptop(Route.Laptop(session: entry.session, intercept: name, owner: entry.rule.owner, compress: entry.compress))
+        guard let index = state.entries.index(forKey: name) else { return .app }
+        state.entries.values[index].requests += 1
+        return .laptop(state.entries.values[index].laptop)
     }
 
     private static func describe(_ entry: Entry) -> InterceptCalls.Intercept {
