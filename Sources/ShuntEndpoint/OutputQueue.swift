@@ -59,13 +59,14 @@ public struct OutputQueue: Sendable {
 
     private mutating func add(_ line: String, to target: Target) {
         pendingBytes += line.utf8.count + 1
-        if chunks.last?.target == target {
-            chunks[chunks.count - 1].bytes.append(contentsOf: line.utf8)
-            chunks[chunks.count - 1].bytes.append(0x0A)
-        } else {
-            var bytes = Array(line.utf8)
-            bytes.append(0x0A)
-            chunks.append(Chunk(target: target, bytes: bytes))
+        if chunks.last?.target != target {
+            chunks.append(Chunk(target: target, bytes: []))
         }
+        // Copied as one block of memory: appending the string's UTF-8 view goes octet by octet.
+        var line = line
+        line.withUTF8 { octets in
+            chunks[chunks.count - 1].bytes.append(contentsOf: octets)
+        }
+        chunks[chunks.count - 1].bytes.append(0x0A)
     }
 }

@@ -50,105 +50,57 @@ public struct RequestLogLine: Sendable, Hashable {
     }
 
     /// One JSON object on one line, for `--output json`: keys sorted, absent fields left out. Written
-    /// by hand into one buffer of octets: this runs once per intercepted request, and a date formatter
-    /// and a JSON encoder per line (or a string grown piece by piece) cost more than the request itself.
+    /// by hand straight into the string's own storage, whose size is bounded beforehand: this runs
+    /// once per intercepted request, and a date formatter and a JSON encoder per line (or an array of
+    /// octets grown piece by piece, then copied into a string) cost more than the request itself.
     public var json: String {
-        var out: [UInt8] = []
-        out.reserveCapacity(224 + (path?.utf8.count ?? 0) + (client?.utf8.count ?? 0) + (intercept?.utf8.count ?? 0)
-                            + (requestID?.utf8.count ?? 0) + (method?.utf8.count ?? 0))
-        out.append(contentsOf: #"{"bytes_in":"#.utf8)
-        Self.appendInteger(bytesIn, to: &out)
-        out.append(contentsOf: #","bytes_out":"#.utf8)
-        Self.appendInteger(bytesOut, to: &out)
-        if let client { Self.appendField(#","client":"#, client, to: &out) }
-        out.append(contentsOf: #","duration_ms":"#.utf8)
-        Self.appendNumber(duration.inSeconds * 1_000, to: &out)
-        out.append(contentsOf: #","event":"request""#.utf8)
-        if let grpcStatus {
-            out.append(contentsOf: #","grpc_status":"#.utf8)
-            Self.appendInteger(grpcStatus, to: &out)
+        let strings = [client, intercept, method, path, requestID, reset].reduce(0) { $0 + ($1?.utf8.count ?? 0) }
+        return String(unsafeUninitializedCapacity: Self.jsonFixedBound + JSONCursor.maxEscapedSize * strings) { buffer in
+            var out = JSONCursor(buffer.baseAddress!)
+            out.literal(#"{"bytes_in":"#)
+            out.integer(bytesIn)
+            out.literal(#","bytes_out":"#)
+            out.integer(bytesOut)
+            if let client { out.field(#","client":"#, client) }
+            out.literal(#","duration_ms":"#)
+            out.milliseconds(duration)
+            out.literal(#","event":"request""#)
+            if let grpcStatus {
+                out.literal(#","grpc_status":"#)
+                out.integer(grpcStatus)
+            }
+            if let intercept { out.field(#","intercept":"#, intercept) }
+            if let method { out.field(#","method":"#, method) }
+            if let path { out.field(#","path":"#, path) }
+            if let requestID { out.field(#","request_id":"#, requestID) }
+            if let reset { out.field(#","reset":"#, reset) }
+            if let status {
+                out.literal(#","status":"#)
+                out.integer(status)
+            }
+            out.literal(#","time":""#)
+            out.internetTime(start)
+            out.literal(#""}"#)
+            return out.count
         }
-        if let intercept { Self.appendField(#","intercept":"#, intercept, to: &out) }
-        if let method { Self.appendField(#","method":"#, method, to: &out) }
-        if let path { Self.appendField(#","path":"#, path, to: &out) }
-        if let requestID { Self.appendField(#","request_id":"#, requestID, to: &out) }
-        if let reset { Self.appendField(#","reset":"#, reset, to: &out) }
-        if let status {
-            out.append(contentsOf: #","status":"#.utf8)
-            Self.appendInteger(status, to: &out)
-        }
-        out.append(contentsOf: #","time":""#.utf8)
-        Self.appendInternetTime(start, to: &out)
-        out.append(contentsOf: #""}"#.utf8)
-        return String(decoding: out, as: UTF8.self)
     }
+
+    /// The most octets of a JSON line besides its strings' own: every key and quote (170), four
+    /// integers of at most 20 octets, the duration (at most 20) and the time.
+    static let jsonFixedBound = 170 + 4 * 20 + 20 + timeBound
 
     /// `1970-01-01T01:02:03.000Z` (RFC 3339, UTC, milliseconds).
     static func internetTime(_ date: Date) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(24)
-        appendInternetTime(date, to: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    static func appendInternetTime(_ date: Date, to out: inout [UInt8]) {
-        let (quotient, remainder) = Int64((date.timeIntervalSince1970 * 1_000).rounded()).quotientAndRemainder(dividingBy: 1_000)
-        let seconds = Int(remainder < 0 ? quotient - 1 : quotient)
-        let fraction = Int(remainder < 0 ? remainder + 1_000 : remainder)
-        let days = seconds >= 0 ? seconds / 86_400 : -((-seconds + 86_399) / 86_400)
-        let (year, month, day) = civil(fromDays: days)
-        if year < 0 { out.append(UInt8(ascii: "-")) }
-        appendDigits(abs(year), count: 4, to: &out)
-        out.append(UInt8(ascii: "-"))
-        appendDigits(month, count: 2, to: &out)
-        out.append(UInt8(ascii: "-"))
-        appendDigits(day, count: 2, to: &out)
-        out.append(UInt8(ascii: "T"))
-        appendClock(secondsOfDay: seconds - days * 86_400, to: &out)
-        out.append(UInt8(ascii: "."))
-        appendDigits(fraction, count: 3, to: &out)
-        out.append(UInt8(ascii: "Z"))
-    }
-
-    /// `value` in decimal, at least `count` digits (zeros in front); `value` ≥ 0.
-    static func appendDigits(_ value: Int, count: Int, to out: inout [UInt8]) {
-        var digits = 1
-        var power = 10
-        while power <= value && digits < 19 {
-            digits += 1
-            power &*= 10
-        }
-        for _ in digits..<max(digits, count) { out.append(UInt8(ascii: "0")) }
-        var divisor = 1
-        for _ in 1..<digits { divisor *= 10 }
-        var rest = value
-        while divisor > 0 {
-            out.append(UInt8(ascii: "0") + UInt8(rest / divisor))
-            rest %= divisor
-            divisor /= 10
+        String(unsafeUninitializedCapacity: timeBound) { buffer in
+            var out = JSONCursor(buffer.baseAddress!)
+            out.internetTime(date)
+            return out.count
         }
     }
 
-    static func appendInteger(_ value: Int, to out: inout [UInt8]) {
-        guard value >= 0 else {
-            out.append(contentsOf: String(value).utf8)
-            return
-        }
-        appendDigits(value, count: 1, to: &out)
-    }
-
-    private static func appendField(_ key: String, _ value: String, to out: inout [UInt8]) {
-        out.append(contentsOf: key.utf8)
-        JSONText.appendQuoted(value, to: &out)
-    }
-
-    private static func appendClock(secondsOfDay: Int, to out: inout [UInt8]) {
-        appendDigits(secondsOfDay / 3_600, count: 2, to: &out)
-        out.append(UInt8(ascii: ":"))
-        appendDigits(secondsOfDay / 60 % 60, count: 2, to: &out)
-        out.append(UInt8(ascii: ":"))
-        appendDigits(secondsOfDay % 60, count: 2, to: &out)
-    }
+    /// The most octets `internetTime` writes: a year of up to 10 digits and a sign (the range of
+    /// `Date` in milliseconds), and the 20 octets after it.
+    static let timeBound = 40
 
     /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's civil_from_days).
     static func civil(fromDays days: Int) -> (year: Int, month: Int, day: Int) {
@@ -164,26 +116,11 @@ public struct RequestLogLine: Sendable, Hashable {
     }
 
     private static func clock(secondsOfDay: Int) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(8)
-        appendClock(secondsOfDay: secondsOfDay, to: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// Milliseconds to the microsecond, without trailing zeros: `12`, `1.5`, `0.042`.
-    private static func appendNumber(_ value: Double, to out: inout [UInt8]) {
-        guard value.isFinite, value >= 0, value < 1e15 else { return out.append(UInt8(ascii: "0")) }
-        let micros = Int((value * 1_000).rounded())
-        appendDigits(micros / 1_000, count: 1, to: &out)
-        var fraction = micros % 1_000
-        guard fraction > 0 else { return }
-        var places = 3
-        while fraction % 10 == 0 {
-            fraction /= 10
-            places -= 1
+        String(unsafeUninitializedCapacity: 8) { buffer in
+            var out = JSONCursor(buffer.baseAddress!)
+            out.clock(secondsOfDay: secondsOfDay)
+            return out.count
         }
-        out.append(UInt8(ascii: "."))
-        appendDigits(fraction, count: places, to: &out)
     }
 
     static func format(_ duration: Duration) -> String {
@@ -211,11 +148,141 @@ public struct RequestLogLine: Sendable, Hashable {
             return String(format: "%.\(places)f", value)
         }
         let scaled = Int(product.rounded())
-        var out: [UInt8] = []
-        out.reserveCapacity(24)
-        appendInteger(scaled / scale, to: &out)
-        out.append(UInt8(ascii: "."))
-        appendDigits(scaled % scale, count: places, to: &out)
-        return String(decoding: out, as: UTF8.self)
+        return String(unsafeUninitializedCapacity: 42 + places) { buffer in
+            var out = JSONCursor(buffer.baseAddress!)
+            out.integer(scaled / scale)
+            out.byte(UInt8(ascii: "."))
+            out.integer(scaled % scale, minimumDigits: places)
+            return out.count
+        }
+    }
+}
+
+/// Writes a JSON line into memory sized beforehand (see `RequestLogLine.json`): digits by constant
+/// division, strings escaped as `JSONText` does, without a bounds check or a growth check per octet.
+struct JSONCursor {
+    /// The most octets one octet of a string takes once escaped (`\u001f`).
+    static let maxEscapedSize = 6
+
+    private let base: UnsafeMutablePointer<UInt8>
+    private(set) var count = 0
+
+    init(_ base: UnsafeMutablePointer<UInt8>) {
+        self.base = base
+    }
+
+    @inline(__always)
+    mutating func byte(_ value: UInt8) {
+        base[count] = value
+        count += 1
+    }
+
+    mutating func literal(_ text: StaticString) {
+        (base + count).update(from: text.utf8Start, count: text.utf8CodeUnitCount)
+        count += text.utf8CodeUnitCount
+    }
+
+    /// `value` in decimal, at least `minimumDigits` digits (zeros in front); a negative value with its sign.
+    mutating func integer(_ value: Int, minimumDigits: Int = 1) {
+        if value < 0 { byte(UInt8(ascii: "-")) }
+        var rest = value.magnitude
+        var digits = 1
+        var power: UInt = 10
+        while power <= rest && digits < 20 {
+            digits += 1
+            if power > UInt.max / 10 { break }
+            power &*= 10
+        }
+        let width = max(digits, minimumDigits)
+        var position = count + width
+        count = position
+        for _ in 0..<width {
+            position -= 1
+            base[position] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10)
+            rest /= 10
+        }
+    }
+
+    /// `text` as a JSON string literal, escaped as `JSONText.quoted` does.
+    mutating func quoted(_ text: String) {
+        byte(UInt8(ascii: "\""))
+        var text = text
+        text.withUTF8 { octets in
+            for octet in octets {
+                switch octet {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                    byte(UInt8(ascii: "\\"))
+                    byte(octet)
+                case UInt8(ascii: "\n"):
+                    byte(UInt8(ascii: "\\"))
+                    byte(UInt8(ascii: "n"))
+                case UInt8(ascii: "\r"):
+                    byte(UInt8(ascii: "\\"))
+                    byte(UInt8(ascii: "r"))
+                case UInt8(ascii: "\t"):
+                    byte(UInt8(ascii: "\\"))
+                    byte(UInt8(ascii: "t"))
+                case 0..<0x20, 0x7F:
+                    literal("\\u00")
+                    byte(Self.hexDigits[Int(octet >> 4)])
+                    byte(Self.hexDigits[Int(octet & 0xF)])
+                default:
+                    byte(octet)
+                }
+            }
+        }
+        byte(UInt8(ascii: "\""))
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    mutating func field(_ key: StaticString, _ value: String) {
+        literal(key)
+        quoted(value)
+    }
+
+    /// Milliseconds to the microsecond, without trailing zeros: `12`, `1.5`, `0.042`.
+    mutating func milliseconds(_ duration: Duration) {
+        let value = duration.inSeconds * 1_000
+        guard value.isFinite, value >= 0, value < 1e15 else { return byte(UInt8(ascii: "0")) }
+        let micros = Int((value * 1_000).rounded())
+        integer(micros / 1_000)
+        var fraction = micros % 1_000
+        guard fraction > 0 else { return }
+        var places = 3
+        while fraction % 10 == 0 {
+            fraction /= 10
+            places -= 1
+        }
+        byte(UInt8(ascii: "."))
+        integer(fraction, minimumDigits: places)
+    }
+
+    /// `1970-01-01T01:02:03.000Z` (RFC 3339, UTC, milliseconds).
+    mutating func internetTime(_ date: Date) {
+        let (quotient, remainder) = Int64((date.timeIntervalSince1970 * 1_000).rounded()).quotientAndRemainder(dividingBy: 1_000)
+        let seconds = Int(remainder < 0 ? quotient - 1 : quotient)
+        let fraction = Int(remainder < 0 ? remainder + 1_000 : remainder)
+        let days = seconds >= 0 ? seconds / 86_400 : -((-seconds + 86_399) / 86_400)
+        let (year, month, day) = RequestLogLine.civil(fromDays: days)
+        integer(year, minimumDigits: 4)
+        byte(UInt8(ascii: "-"))
+        integer(month, minimumDigits: 2)
+        byte(UInt8(ascii: "-"))
+        integer(day, minimumDigits: 2)
+        byte(UInt8(ascii: "T"))
+        clock(secondsOfDay: seconds - days * 86_400)
+        byte(UInt8(ascii: "."))
+        integer(fraction, minimumDigits: 3)
+        byte(UInt8(ascii: "Z"))
+    }
+
+    /// `hh:mm:ss`.
+    mutating func clock(secondsOfDay: Int) {
+        integer(secondsOfDay / 3_600, minimumDigits: 2)
+        byte(UInt8(ascii: ":"))
+        integer(secondsOfDay / 60 % 60, minimumDigits: 2)
+        byte(UInt8(ascii: ":"))
+        integer(secondsOfDay % 60, minimumDigits: 2)
     }
 }

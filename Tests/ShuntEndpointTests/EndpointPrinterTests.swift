@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 @testable import ShuntEndpoint
 import ShuntMatch
+import ShuntWire
 import Testing
 
 /// What the developer reads: the banner with the header to send, request lines, JSON lines, .env.
@@ -92,6 +93,39 @@ import Testing
         #expect(object["time"] as? String == "1970-01-01T00:00:01.250Z")
     }
 
+    /// The JSON line is written into memory sized beforehand: strings that are all escapes, and
+    /// every number at its extreme, stay within the bound, and each string reads back as it was,
+    /// escaped exactly as `JSONText.quoted` escapes it.
+    @Test func requestJSONStaysWithinItsBoundAtTheExtremes() throws {
+        let everyControl = String(decoding: (0..<0x20).map { UInt8($0) } + [0x7F, 0x22, 0x5C], as: UTF8.self)
+        var generator = SplitMix64(state: 9)
+        let alphabet = Array(everyControl.unicodeScalars) + Array("aZ/?=.-é🙂 ".unicodeScalars)
+        var strings = [everyControl, String(repeating: "\u{1f}", count: 300), "", "plain"]
+        for _ in 0..<300 {
+            let length = Int(generator.next() % 40)
+            strings.append(String(String.UnicodeScalarView((0..<length).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] })))
+        }
+        let numbers = [0, 1, 9, 10, 99, 1_000_000, Int.max, Int.min, -1]
+        for (index, text) in strings.enumerated() {
+            var line = RequestLogLine(start: Date(timeIntervalSince1970: index.isMultiple(of: 2) ? 9_000_000_000_000 : -9_000_000_000_000),
+                                      method: text, path: text, status: numbers[index % numbers.count],
+                                      duration: index.isMultiple(of: 3) ? .seconds(Int64.max / 2) : .nanoseconds(index * 1_234_567),
+                                      bytesIn: numbers[(index + 1) % numbers.count], bytesOut: numbers[(index + 2) % numbers.count],
+                                      intercept: text, requestID: text, client: text)
+            line.grpcStatus = numbers[(index + 3) % numbers.count]
+            line.reset = text
+            let json = line.json
+            #expect(json.utf8.count <= RequestLogLine.jsonFixedBound + JSONCursor.maxEscapedSize * 6 * text.utf8.count)
+            #expect(json.contains(#""path":\#(JSONText.quoted(text)),"#))
+            let object = try #require(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(json)")
+            for key in ["method", "path", "intercept", "request_id", "client", "reset"] {
+                #expect(object[key] as? String == text, "\(key) in \(json)")
+            }
+            #expect((object["status"] as? NSNumber)?.int64Value == Int64(numbers[index % numbers.count]))
+            #expect((object["bytes_in"] as? NSNumber)?.int64Value == Int64(numbers[(index + 1) % numbers.count]))
+        }
+    }
+
     @Test func tunnelLossIsTroubleAndSaysWhenItRetries() {
         let line = Self.printer.render(.tunnelLost(reason: "connection lost: the connection closed", retryIn: .milliseconds(500)))
         #expect(line.isTrouble)
@@ -108,5 +142,18 @@ import Testing
             E="line\nbreak"
 
             """#)
+    }
+}
+
+/// A seeded generator, so that a failing case can be run again.
+private struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
