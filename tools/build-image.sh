@@ -16,9 +16,10 @@ image=${SHUNT_IMAGE:-localhost/shunt-agent:latest}
 buildah=(buildah --storage-driver vfs)
 command -v buildah >/dev/null || { echo "tools/build-image.sh: needs buildah (apt-get install -y buildah)" >&2; exit 3; }
 
-echo "== swift build -c release --static-swift-stdlib --product shunt-agent"
+. tools/release-flags.sh
+echo "== swift build -c release --static-swift-stdlib ${shunt_release_flags[*]} --product shunt-agent"
 start=$SECONDS
-swift build -c release --static-swift-stdlib --product shunt-agent 2>&1 | grep -E "error|warning:|Compiling shunt_agent|complete" || true
+swift build -c release --static-swift-stdlib "${shunt_release_flags[@]}" --product shunt-agent 2>&1 | grep -E "error|warning:|Compiling shunt_agent|complete" || true
 binary="$(swift build -c release --show-bin-path)/shunt-agent"
 [ -x "$binary" ] || { echo "tools/build-image.sh: $binary was not built" >&2; exit 1; }
 echo "   $((SECONDS - start)) s"

@@ -3,6 +3,11 @@
 # shared machines drifts by a factor of two within minutes, so a change is judged by rounds that
 # alternate haproxy, build A and build B, each a short wrk -t1 -c50 run, all three set up at once.
 #   tools/bench/ab.sh pass|intercepted OLD_DIR NEW_DIR [SECONDS] [ROUNDS]   (default 5 s, 6 rounds)
+# TOGETHER=1: each round loads A and B at the same time (a wrk -t1 -c50 each, no haproxy), so both
+# run in the same state of the machine and share its two cores; the build that needs less CPU per
+# request serves more. Rounds of the same build against itself still differ by up to ±12%, so a
+# change of a few percent needs many short rounds (e.g. 40 of 2 s); the medians of B/A and how
+# many rounds B won are printed.
 # OLD_DIR and NEW_DIR hold a `shunt` and a `shunt-agent` (e.g. copies of .build/release from two
 # commits). pass: requests without the header, agent → in-cluster origin; intercepted: with it,
 # agent → tunnel → `shunt intercept` → local origin. Prints each round (requests/s, p99, CPU per
@@ -62,6 +67,38 @@ print(name, "%.0f" % rps, "%.2f" % p99, "%.1f" % (ticks * 1e6 / hz / max(request
 PY
   tail -1 "$work/results.txt" | awk '{ printf "  %-8s %8s req/s  p99 %6s ms  %6s µs/req  non-2xx %s\n", $1, $2, $3, $4, $5 }'
 }
+if [ "${TOGETHER:-0}" = 1 ]; then
+  echo "ab.sh $mode, together: A = $old, B = $new; both loaded at once, wrk -t1 -c50 -d${seconds}s each, $rounds rounds"
+  for round in $(seq "$rounds"); do
+    # shellcheck disable=SC2086,SC2154
+    a0=$(ticks $chain_A); b0=$(ticks $chain_B)
+    wrk -t1 -c50 -d"${seconds}"s "${header[@]}" "http://127.0.0.1:$edge_A/" > "$work/a.txt" & wrk_a=$!
+    wrk -t1 -c50 -d"${seconds}"s "${header[@]}" "http://127.0.0.1:$edge_B/" > "$work/b.txt" & wrk_b=$!
+    wait "$wrk_a" "$wrk_b"
+    # shellcheck disable=SC2086
+    a1=$(ticks $chain_A); b1=$(ticks $chain_B)
+    python3 - "$work/a.txt" "$work/b.txt" $((a1 - a0)) $((b1 - b0)) "$(getconf CLK_TCK)" >> "$work/together.txt" <<'PY'
+import re, sys
+def run(path):
+    text = open(path).read()
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    return (float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)), int(re.search(r"(\d+) requests in", text).group(1)),
+            int(errors.group(1)) if errors else 0)
+(rps_a, n_a, e_a), (rps_b, n_b, e_b) = run(sys.argv[1]), run(sys.argv[2])
+hz = int(sys.argv[5])
+print("%.0f %.0f %.2f %.2f %d" % (rps_a, rps_b, int(sys.argv[3]) * 1e6 / hz / max(n_a, 1), int(sys.argv[4]) * 1e6 / hz / max(n_b, 1), e_a + e_b))
+PY
+    tail -1 "$work/together.txt" | awk '{ printf "  round %2d  A %6s req/s %6s µs/req   B %6s req/s %6s µs/req   B/A %.3f\n", '"$round"', $1, $3, $2, $4, $2 / $1 }'
+  done
+  python3 - "$work/together.txt" <<'PY'
+import statistics, sys
+rows = [list(map(float, line.split())) for line in open(sys.argv[1])]
+print("B / A: requests/s %.3f×, CPU per request %.3f× (medians over rounds); B ahead in %d of %d rounds" % (
+    statistics.median(r[1] / r[0] for r in rows), statistics.median(r[3] / r[2] for r in rows), sum(r[1] > r[0] for r in rows), len(rows)))
+print("non-2xx responses from Shunt: %d" % sum(int(r[4]) for r in rows))
+PY
+  exit 0
+fi
 echo "ab.sh $mode: A = $old, B = $new; wrk -t1 -c50 -d${seconds}s, $rounds rounds (CPU: the proxy; Shunt intercepted: agent + laptop)"
 for round in $(seq "$rounds"); do
   echo "round $round"

@@ -4,14 +4,16 @@
 # PID, never by name.
 # shellcheck shell=bash
 
-# bench_binaries [agent]: shunt (and shunt-agent) in release, unless SHUNT_BIN (SHUNT_AGENT_BIN) name one.
+# bench_binaries [agent]: shunt (and shunt-agent) in release, with the flags of the shipped binaries
+# (tools/release-flags.sh), unless SHUNT_BIN (SHUNT_AGENT_BIN) name one.
+. tools/release-flags.sh
 bench_binaries() {
   if [ -z "${SHUNT_BIN:-}" ]; then
-    swift build -c release --product shunt >&2
+    swift build -c release "${shunt_release_flags[@]}" --product shunt >&2
     SHUNT_BIN=$(swift build -c release --show-bin-path)/shunt
   fi
   if [ "${1:-}" = agent ] && [ -z "${SHUNT_AGENT_BIN:-}" ]; then
-    swift build -c release --product shunt-agent >&2
+    swift build -c release "${shunt_release_flags[@]}" --product shunt-agent >&2
     SHUNT_AGENT_BIN=$(swift build -c release --show-bin-path)/shunt-agent
   fi
 }
