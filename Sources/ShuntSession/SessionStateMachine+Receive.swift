@@ -83,24 +83,26 @@ extension SessionStateMachine {
         if length == 0 && !fin, !emptyFrameBudget.record(now: now) {
             return fail(SessionError(.enhanceYourCalm, .local, "too many empty DATA frames: more than \(emptyFrameBudget.limit) in \(emptyFrameBudget.period.seconds) s"))
         }
-        guard var record = streams[stream.rawValue], !record.closed else {
+        // The record is checked and counted where it is (one hash, no copy of it): this runs for
+        // every DATA frame.
+        let check = streams.index(forKey: stream.rawValue).map { index in
+            withRecord(at: index) { $0.receive(length: length, fin: fin, compressed: compressed) }
+        } ?? .discard
+        switch check {
+        case .discard:
             // A stream this side reset or forgot: discard, but return the octets to the session (spec §6.2).
             returnToSession(length, now: now)
             return
-        }
-        guard record.remoteOpen else {
+        case .afterFin:
             returnToSession(length, now: now)
             return streamError(stream, .streamClosed, "DATA after the peer's FIN on stream \(stream)", now: now)
-        }
-        if length > record.receiveCredit {
-            return fail(SessionError(.flowControlError, .local, "DATA of \(length) octets on stream \(stream) exceeds its window (\(record.receiveCredit) left)"))
-        }
-        if compressed && length == 0 {
+        case .overWindow(let credit):
+            return fail(SessionError(.flowControlError, .local, "DATA of \(length) octets on stream \(stream) exceeds its window (\(credit) left)"))
+        case .emptyCompressed:
             return streamError(stream, .compressionError, "COMPRESSED DATA of 0 octets on stream \(stream)", now: now)
+        case .accepted:
+            break
         }
-        record.receiveCredit -= length
-        if fin { record.remoteOpen = false }
-        streams[stream.rawValue] = record
         // The stream's own window bounds what it buffers; the session window only bounds what is in
         // flight, so it is granted back on receipt: a slow reader never holds the session (spec §6.2).
         returnToSession(length, now: now)

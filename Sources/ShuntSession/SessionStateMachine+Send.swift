@@ -15,66 +15,27 @@ extension SessionStateMachine {
         defer { if phase == .ready { for id in waiting.reversed() { ready.prepend(id) } } }
         while rotations > 0, let id = ready.popFirst() {
             rotations -= 1
-            guard var record = streams[id], !record.closed, record.hasSendWork else {
-                if streams[id] != nil { streams[id]!.scheduled = false }
+            guard let index = streams.index(forKey: id) else { continue }
+            let sessionWindow = sendSessionWindow.available
+            let frameLimit = min(Int(peerSettings.maxFrameSize), configuration.maxDataFrameSize)
+            let sendBuffer = configuration.streamSendBuffer
+            let stream = StreamID(id)
+            switch withRecord(at: index, { $0.nextStep(sessionWindow: sessionWindow, frameLimit: frameLimit, sendBufferLimit: sendBuffer) }) {
+            case .idle, .waitStream:
                 continue
-            }
-            if record.queuedBytes == 0 {
-                // Only FIN is left: an empty DATA frame needs no window.
-                record.finSent = true
-                record.finQueued = false
-                record.scheduled = false
-                streams[id] = record
-                closeIfFinished(record.id)
-                return .data(record.id, ByteBuffer(), fin: true)
-            }
-            let head = record.sendQueue!.first!
-            // A compressed unit goes whole (spec §12): it waits for window enough for all of it.
-            let needed = head.compressed ? head.bytes.readableBytes : 1
-            if sendSessionWindow.available < needed {
+            case .waitSession:
                 waiting.append(id)
                 continue
+            case .finOnly:
+                closeIfFinished(stream)
+                return .data(stream, ByteBuffer(), fin: true)
+            case .data(let chunk, let fin, let compressed, let writable, let reschedule):
+                sendSessionWindow.consume(chunk.readableBytes)
+                if writable { events.append(.writable(stream)) }
+                if reschedule { ready.append(id) }
+                if fin { closeIfFinished(stream) }
+                return .data(stream, chunk, fin: fin, compressed: compressed)
             }
-            if record.sendWindow.available < needed {
-                record.scheduled = false  // rescheduled by the stream's WINDOW_UPDATE
-                streams[id] = record
-                continue
-            }
-            let limit = min(record.sendWindow.available, sendSessionWindow.available,
-                            Int(peerSettings.maxFrameSize), configuration.maxDataFrameSize)
-            // The copy of the record and the one in `streams` share the queue's storage: the latter
-            // lets go of it, so that taking from the queue does not copy it (it is stored back below).
-            streams[id]!.sendQueue = nil
-            var entry = record.sendQueue!.removeFirst()
-            let chunk: ByteBuffer
-            if entry.compressed || entry.bytes.readableBytes <= limit {
-                chunk = entry.bytes
-            } else {
-                chunk = entry.bytes.readSlice(length: limit)!
-                record.sendQueue!.prepend(entry)
-            }
-            let octets = chunk.readableBytes
-            record.queuedBytes -= octets
-            record.sendWindow.consume(octets)
-            sendSessionWindow.consume(octets)
-            let fin = record.queuedBytes == 0 && record.finQueued
-            if fin {
-                record.finSent = true
-                record.finQueued = false
-                record.sendQueue = nil
-            }
-            if record.blocked && record.queuedBytes < configuration.streamSendBuffer && record.acceptsWrites {
-                record.blocked = false
-                events.append(.writable(record.id))
-            }
-            if record.hasSendWork && record.canSendHead {
-                ready.append(id)
-            } else {
-                record.scheduled = false
-            }
-            streams[id] = record
-            if fin { closeIfFinished(record.id) }
-            return .data(record.id, chunk, fin: fin, compressed: entry.compressed)
         }
         return nil
     }

@@ -149,36 +149,35 @@ public struct SessionStateMachine {
     /// reading its source when `isWritable` turns false and resumes on `.writable`.
     public mutating func send(_ stream: StreamID, _ data: ByteBuffer, fin: Bool = false, compressed: Bool = false) throws(StreamOperationError) {
         guard phase != .ended else { throw .sessionClosing }
-        guard var record = streams[stream.rawValue], !record.closed else { throw .unknownStream(stream) }
-        guard record.acceptsWrites else { throw .alreadyFinished(stream) }
-        guard record.queuedBytes < configuration.streamSendBuffer || data.readableBytes == 0 else { throw .sendBufferFull(stream) }
-        if compressed {
-            guard peerSettings.acceptsDeflate else { throw .compressionNotNegotiated }
-            // Not a range: maxCompressedUnit is 0 when the peer's windows are below 2 octets.
-            guard data.readableBytes >= 1 && data.readableBytes <= maxCompressedUnit else {
-                throw .compressedUnitSize(data.readableBytes, limit: maxCompressedUnit)
+        guard let index = streams.index(forKey: stream.rawValue) else { throw .unknownStream(stream) }
+        let sendBuffer = configuration.streamSendBuffer
+        let acceptsDeflate = peerSettings.acceptsDeflate
+        let maxUnit = maxCompressedUnit
+        let schedule = try withRecord(at: index) { (record: inout StreamRecord) throws(StreamOperationError) -> Bool in
+            guard !record.closed else { throw .unknownStream(stream) }
+            guard record.acceptsWrites else { throw .alreadyFinished(stream) }
+            guard record.queuedBytes < sendBuffer || data.readableBytes == 0 else { throw .sendBufferFull(stream) }
+            if compressed {
+                guard acceptsDeflate else { throw .compressionNotNegotiated }
+                // Not a range: maxCompressedUnit is 0 when the peer's windows are below 2 octets.
+                guard data.readableBytes >= 1 && data.readableBytes <= maxUnit else {
+                    throw .compressedUnitSize(data.readableBytes, limit: maxUnit)
+                }
             }
+            return record.enqueue(data, compressed: compressed, fin: fin, sendBufferLimit: sendBuffer)
         }
-        if data.readableBytes > 0 {
-            if record.sendQueue == nil {
-                record.sendQueue = CircularBuffer(initialCapacity: 4)
-            } else {
-                // Shared with the record in `streams` (stored back below): let go of that one, so the
-                // append does not copy the queue.
-                streams[stream.rawValue]!.sendQueue = nil
-            }
-            record.sendQueue!.append(QueuedData(bytes: data, compressed: compressed))
-            record.queuedBytes += data.readableBytes
-        }
-        if fin {
-            record.finQueued = true
-            record.acceptsWrites = false
-        }
-        if record.queuedBytes >= configuration.streamSendBuffer { record.blocked = true }
-        let schedule = !record.scheduled && record.canSendHead
-        if schedule { record.scheduled = true }
-        streams[stream.rawValue] = record
         if schedule { ready.append(stream.rawValue) }
+    }
+
+    /// Runs `body` on the record at `index` of `streams` where it is, through the dictionary's modify
+    /// accessor: neither the record nor its queue is copied (reading a record out of the dictionary
+    /// copies both, and a queue shared with the copy is copied again when it is changed). The hot
+    /// paths (a write, each DATA frame sent or received, each read consumed) go through here.
+    @inline(__always)
+    mutating func withRecord<Result, Failure: Error>(
+        at index: [UInt32: StreamRecord].Index, _ body: (inout StreamRecord) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try body(&streams.values[index])
     }
 
     /// The largest compressed unit `send(_:_:fin:compressed:)` takes: one DATA frame the peer accepts,
@@ -196,22 +195,29 @@ public struct SessionStateMachine {
     /// Tells the session the owner passed on `octets` of a stream's data: the stream window is granted back (spec §6.2).
     public mutating func consumed(_ stream: StreamID, octets: Int, now: NIODeadline) {
         guard phase == .ready, octets > 0 else { return }
-        guard var record = streams[stream.rawValue], record.remoteOpen, !record.closed else { return }
-        record.consumedSinceUpdate += octets
-        if record.consumedSinceUpdate * 2 >= record.windowTarget {
-            var increment = record.consumedSinceUpdate
-            if shouldGrow(lastUpdate: record.lastUpdate, now: now), record.windowTarget < Int(configuration.maxStreamWindow),
-               receiveBufferTargets + record.windowTarget <= configuration.maxReceiveBuffer {
-                let grown = min(record.windowTarget * 2, Int(configuration.maxStreamWindow))
-                increment += grown - record.windowTarget
-                record.windowTarget = grown
-            }
-            record.receiveCredit += increment
-            record.consumedSinceUpdate = 0
-            record.lastUpdate = now
-            enqueueControl(Frame(streamID: stream, payload: .windowUpdate(increment: UInt32(increment))))
+        // Counted where the record is (one hash, no copy): this runs for every read of every stream.
+        guard let index = streams.index(forKey: stream.rawValue) else { return }
+        let due = withRecord(at: index) { record -> Bool in
+            guard record.remoteOpen, !record.closed else { return false }
+            record.consumedSinceUpdate += octets
+            return record.consumedSinceUpdate * 2 >= record.windowTarget
         }
-        streams[stream.rawValue] = record
+        guard due else { return }
+        var record = streams.values[index]
+        var increment = record.consumedSinceUpdate
+        if shouldGrow(lastUpdate: record.lastUpdate, now: now), record.windowTarget < Int(configuration.maxStreamWindow),
+           receiveBufferTargets + record.windowTarget <= configuration.maxReceiveBuffer {
+            let grown = min(record.windowTarget * 2, Int(configuration.maxStreamWindow))
+            increment += grown - record.windowTarget
+            record.windowTarget = grown
+        }
+        record.receiveCredit += increment
+        record.consumedSinceUpdate = 0
+        record.lastUpdate = now
+        // Stored before the frame is queued: a full control queue ends the session, and with
+        // it every record.
+        streams.values[index] = record
+        enqueueControl(Frame(streamID: stream, payload: .windowUpdate(increment: UInt32(increment))))
     }
 
     /// Resets a stream (spec §4.3, §5.3). Queued data is dropped. No event follows for it.
