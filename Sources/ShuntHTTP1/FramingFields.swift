@@ -17,7 +17,7 @@ struct FramingFields {
             // Names are compared in place, and a value is looked at only for these two fields.
             let isContentLength = headers.name(at: index, is: "content-length")
             guard isContentLength || headers.name(at: index, is: "transfer-encoding") else { continue }
-            let field = headers[index]
+            let fieldValue = headers.value(at: index)
             let at = offsetBase + headers.ranges(at: index).value.lowerBound
             if isContentLength {
                 // Refused even when identical: RFC 9110 §8.6 lets a recipient merge equal values, but a
@@ -26,11 +26,11 @@ struct FramingFields {
                     throw HTTP1ParseError(.duplicateContentLength, offset: offsetBase + headers.ranges(at: index).name.lowerBound,
                                           detail: "Content-Length given more than once")
                 }
-                contentLength = try Self.parseContentLength(field.value, at: at)
+                contentLength = try Self.parseContentLength(fieldValue, at: at)
             } else {
                 if transferCodings == nil { transferEncodingOffset = offsetBase + headers.ranges(at: index).name.lowerBound }
                 var codings = transferCodings ?? []
-                let value = field.value
+                let value = fieldValue
                 var elementStart = value.startIndex
                 while true {
                     let elementEnd = value[elementStart...].firstIndex(of: UInt8(ascii: ",")) ?? value.endIndex
@@ -53,7 +53,8 @@ struct FramingFields {
 
     /// `Content-Length = 1*DIGIT`, at most Int64.max: no sign, no inner whitespace, no list, not empty.
     static func parseContentLength(_ value: ByteBufferView, at offset: Int) throws(HTTP1ParseError) -> Int64 {
-        let text = String(decoding: value, as: UTF8.self)
+        // The value as text is made only for an error message.
+        var text: String { String(decoding: value, as: UTF8.self) }
         guard !value.isEmpty else {
             throw HTTP1ParseError(.invalidContentLength, offset: offset, detail: "empty Content-Length")
         }

@@ -21,6 +21,27 @@ public enum HTTPMethod: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The method named by the octets of `token` (a token: checked by the caller).
+    init(token: UnsafeRawBufferPointer) {
+        func equals(_ name: StaticString) -> Bool {
+            guard name.utf8CodeUnitCount == token.count else { return false }
+            for index in 0..<token.count where token[index] != name.utf8Start[index] { return false }
+            return true
+        }
+        switch token.count {
+        case 3 where equals("GET"): self = .get
+        case 3 where equals("PUT"): self = .put
+        case 4 where equals("HEAD"): self = .head
+        case 4 where equals("POST"): self = .post
+        case 5 where equals("TRACE"): self = .trace
+        case 5 where equals("PATCH"): self = .patch
+        case 6 where equals("DELETE"): self = .delete
+        case 7 where equals("CONNECT"): self = .connect
+        case 7 where equals("OPTIONS"): self = .options
+        default: self = .other(String(decoding: token, as: UTF8.self))
+        }
+    }
+
     public var description: String {
         switch self {
         case .get: "GET"

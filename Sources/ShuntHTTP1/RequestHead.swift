@@ -22,11 +22,14 @@ public struct RequestHead: Sendable {
     public var requestLine: ByteBufferView { view(0..<(bytes.readableBytesView.firstIndex(of: HTTPSyntax.cr)! - bytes.readerIndex)) }
 
     /// Whether the connection stays open after this exchange, as far as the request says (RFC 9112 §9.3).
-    public var keepAlive: Bool { ConnectionSemantics.keepAlive(version: version, headers: headers) }
+    /// Read from the fields once, when the head is parsed: the edge asks it of every request.
+    public let keepAlive: Bool
     /// `Expect: 100-continue` in an HTTP/1.1 request (RFC 9110 §10.1.1 says to ignore it in HTTP/1.0).
     public var expectsContinue: Bool { ConnectionSemantics.expectsContinue(version: version, headers: headers) }
     /// The request asks to switch protocols: `Upgrade` plus `Connection: upgrade`, HTTP/1.1 only.
-    public var isUpgradeRequest: Bool { ConnectionSemantics.isUpgradeRequest(version: version, headers: headers) }
+    /// Read from the fields once, when the head is parsed: the edge and the laptop ask it of every
+    /// request, and again for each response head.
+    public let isUpgradeRequest: Bool
 
     init(bytes: ByteBuffer, method: HTTPMethod, version: HTTPVersion, targetForm: RequestTargetForm,
          targetRange: Range<Int>, pathRange: Range<Int>, headers: HTTPHeaderFields, framing: BodyFraming) {
@@ -38,6 +41,8 @@ public struct RequestHead: Sendable {
         self.pathRange = pathRange
         self.headers = headers
         self.framing = framing
+        keepAlive = ConnectionSemantics.keepAlive(version: version, headers: headers)
+        isUpgradeRequest = ConnectionSemantics.isUpgradeRequest(version: version, headers: headers)
     }
 
     private func view(_ range: Range<Int>) -> ByteBufferView {

@@ -29,7 +29,73 @@ public struct RequestHeadParser: Sendable {
         }
     }
 
+    /// The request-line, parsed: octet ranges are relative to the start of the head; `path` and
+    /// `authority` relative to the start of the target.
+    struct RequestLine {
+        var lineEnd: Int
+        var method: HTTPMethod
+        var version: HTTPVersion
+        var targetRange: Range<Int>
+        var form: RequestTargetForm
+        var path: Range<Int>
+        var authority: Range<Int>?
+    }
+
     static func parseHead(_ block: ByteBuffer, offsetBase: Int, limits: HTTP1Limits) throws(HTTP1ParseError) -> RequestHead {
+        // A well-formed request-line is read through a raw pointer in one pass; any other goes the
+        // checked way, which finds and names its first error.
+        let line: RequestLine
+        if let fast = block.withUnsafeReadableBytes({ wellFormedRequestLine($0, limits: limits) }) {
+            line = fast
+        } else {
+            line = try checkedRequestLine(block, offsetBase: offsetBase, limits: limits)
+        }
+        let targetRange = line.targetRange
+        let pathRange = (line.path.lowerBound + targetRange.lowerBound)..<(line.path.upperBound + targetRange.lowerBound)
+        let endOfHead = offsetBase + block.readableBytes
+        let headers = HTTPHeaderFields(
+            storage: block, slots: try FieldLineParser.parse(block, from: line.lineEnd + 2, offsetBase: offsetBase))
+        let framing = try requestFraming(headers, version: line.version, offsetBase: offsetBase, endOfHead: endOfHead)
+        let authority = line.authority.map { range in
+            block.readableBytesView[(block.readerIndex + targetRange.lowerBound + range.lowerBound)..<(block.readerIndex + targetRange.lowerBound + range.upperBound)]
+        }
+        try checkHost(headers, version: line.version, form: line.form, authority: authority, offsetBase: offsetBase, endOfHead: endOfHead)
+        return RequestHead(bytes: block, method: line.method, version: line.version, targetForm: line.form,
+                           targetRange: targetRange, pathRange: pathRange, headers: headers, framing: framing)
+    }
+
+    /// The request-line when nothing in it is wrong: a token method, one SP, a target within the
+    /// limit that classifies, one SP, `HTTP/1.1` or `HTTP/1.0`, CR. Nil for anything else.
+    static func wellFormedRequestLine(_ bytes: UnsafeRawBufferPointer, limits: HTTP1Limits) -> RequestLine? {
+        let count = bytes.count
+        var firstSpace = 0
+        while firstSpace < count && bytes[firstSpace] != HTTPSyntax.sp {
+            guard HTTPSyntax.isTokenByte(bytes[firstSpace]) else { return nil }  // CR is not a token octet
+            firstSpace += 1
+        }
+        guard firstSpace > 0 && firstSpace < count else { return nil }
+        var secondSpace = firstSpace + 1
+        while secondSpace < count && bytes[secondSpace] != HTTPSyntax.sp && bytes[secondSpace] != HTTPSyntax.cr { secondSpace += 1 }
+        let targetRange = (firstSpace + 1)..<secondSpace
+        let version = secondSpace + 1
+        guard !targetRange.isEmpty, targetRange.count <= limits.maxRequestTargetLength,
+              version + 8 < count, bytes[secondSpace] == HTTPSyntax.sp, bytes[version + 8] == HTTPSyntax.cr,
+              bytes[version] == UInt8(ascii: "H"), bytes[version + 1] == UInt8(ascii: "T"), bytes[version + 2] == UInt8(ascii: "T"),
+              bytes[version + 3] == UInt8(ascii: "P"), bytes[version + 4] == UInt8(ascii: "/"), bytes[version + 5] == UInt8(ascii: "1"),
+              bytes[version + 6] == UInt8(ascii: "."), bytes[version + 7] == UInt8(ascii: "1") || bytes[version + 7] == UInt8(ascii: "0")
+        else { return nil }
+        let method = HTTPMethod(token: UnsafeRawBufferPointer(rebasing: bytes[0..<firstSpace]))
+        let target = UnsafeRawBufferPointer(rebasing: bytes[targetRange])
+        let classified = target.withMemoryRebound(to: UInt8.self) { target in
+            try? RequestTargetForm.classify(target, method: method, offset: 0)
+        }
+        guard let classified else { return nil }
+        return RequestLine(lineEnd: version + 8, method: method, version: bytes[version + 7] == UInt8(ascii: "1") ? .http11 : .http10,
+                           targetRange: targetRange, form: classified.form, path: classified.path, authority: classified.authority)
+    }
+
+    /// The request-line checked octet by octet, in the order its errors are reported.
+    static func checkedRequestLine(_ block: ByteBuffer, offsetBase: Int, limits: HTTP1Limits) throws(HTTP1ParseError) -> RequestLine {
         let view = block.readableBytesView
         let base = view.startIndex
         func fail(_ kind: HTTP1ParseError.Kind, _ at: Int, _ detail: String) -> HTTP1ParseError {
@@ -57,16 +123,8 @@ public struct RequestHeadParser: Sendable {
         let method = HTTPMethod(token: view[base..<(base + firstSpace)])
         let target = view[(base + targetRange.lowerBound)..<(base + targetRange.upperBound)]
         let classified = try RequestTargetForm.classify(target, method: method, offset: offsetBase + targetRange.lowerBound)
-        let pathRange = (classified.path.lowerBound + targetRange.lowerBound)..<(classified.path.upperBound + targetRange.lowerBound)
-
-        let headers = HTTPHeaderFields(
-            storage: block, slots: try FieldLineParser.parse(block, from: lineEnd + 2, offsetBase: offsetBase))
-        let framing = try requestFraming(headers, version: version, offsetBase: offsetBase, endOfHead: offsetBase + view.count)
-        try checkHost(headers, version: version, form: classified.form,
-                      authority: classified.authority.map { target[(target.startIndex + $0.lowerBound)..<(target.startIndex + $0.upperBound)] },
-                      offsetBase: offsetBase, endOfHead: offsetBase + view.count)
-        return RequestHead(bytes: block, method: method, version: version, targetForm: classified.form,
-                           targetRange: targetRange, pathRange: pathRange, headers: headers, framing: framing)
+        return RequestLine(lineEnd: lineEnd, method: method, version: version, targetRange: targetRange,
+                           form: classified.form, path: classified.path, authority: classified.authority)
     }
 
     /// `HTTP/1.1` or `HTTP/1.0`, case-sensitive; another `HTTP/d.d` is a 505, anything else a 400.

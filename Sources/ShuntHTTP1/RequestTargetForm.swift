@@ -25,7 +25,7 @@ public enum RequestTargetForm: Hashable, Sendable {
         return try result!.get()
     }
 
-    private static func classify(
+    static func classify(
         _ bytes: UnsafeBufferPointer<UInt8>, method: HTTPMethod, offset: Int
     ) throws(HTTP1ParseError) -> (form: RequestTargetForm, path: Range<Int>, authority: Range<Int>?) {
         func fail(_ detail: String) -> HTTP1ParseError {

@@ -39,7 +39,15 @@ public struct ResponseHeadParser: Sendable {
         guard lineEnd >= 8, lineEnd == 8 || octet(8) == HTTPSyntax.sp else {
             throw HTTP1ParseError(.malformedStatusLine, offset: 0, detail: "status-line does not start with an HTTP version and SP")
         }
-        let version = try RequestHeadParser.parseVersion(view[base..<(base + 8)], offset: 0)
+        // `HTTP/1.1` and `HTTP/1.0` are recognized octet by octet; anything else is named by parseVersion.
+        let version: HTTPVersion
+        if octet(0) == UInt8(ascii: "H") && octet(1) == UInt8(ascii: "T") && octet(2) == UInt8(ascii: "T") && octet(3) == UInt8(ascii: "P")
+            && octet(4) == UInt8(ascii: "/") && octet(5) == UInt8(ascii: "1") && octet(6) == UInt8(ascii: ".")
+            && (octet(7) == UInt8(ascii: "1") || octet(7) == UInt8(ascii: "0")) {
+            version = octet(7) == UInt8(ascii: "1") ? .http11 : .http10
+        } else {
+            version = try RequestHeadParser.parseVersion(view[base..<(base + 8)], offset: 0)
+        }
         guard lineEnd >= 12, (9..<12).allSatisfy({ HTTPSyntax.isDigit(octet($0)) }), lineEnd == 12 || octet(12) == HTTPSyntax.sp else {
             throw HTTP1ParseError(.malformedStatusLine, offset: 9, detail: "status-line has no 3-digit status code followed by SP")
         }
