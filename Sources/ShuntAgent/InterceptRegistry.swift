@@ -133,10 +133,8 @@ public final class InterceptRegistry: Sendable {
     /// Where a request goes, whatever its HTTP version (`RoutableRequest`, `H2RoutableRequest`).
     public func route<Request: MatchableRequest>(_ request: Request, port: Int) -> Route {
         state.withLockedValue { state in
-            // The table is read where it is: a copy taken out of the dictionary would retain and
-            // release its storage on every request.
-            guard let index = state.tables.index(forKey: port), !state.tables.values[index].isEmpty,
-                  case .intercept(let rule) = state.tables.values[index].route(request) else { return .app }
+            guard let index = state.tables.index(forKey: port),
+                  case .intercept(let rule)? = Self.route(request, in: &state.tables.values[index]) else { return .app }
             return Self.take(rule.name, in: &state)
         }
     }
@@ -154,12 +152,23 @@ public final class InterceptRegistry: Sendable {
         }
     }
 
-    /// Counts one more request for the intercept `name`, in place (the name is hashed once), and
-    /// returns its route.
+    /// Where `request` goes by `table`, nil when it has no intercept. The table is passed in place
+    /// (the dictionary's modify accessor): read out of the dictionary, it would be copied, its
+    /// storage retained and released, on every request.
+    private static func route<Request: MatchableRequest>(_ request: Request, in table: inout InterceptTable) -> RoutingDecision? {
+        table.isEmpty ? nil : table.route(request)
+    }
+
+    /// Counts one more request for the intercept `name`, in place (the name is hashed once, the
+    /// entry is not copied), and returns its route.
     private static func take(_ name: String, in state: inout State) -> Route {
         guard let index = state.entries.index(forKey: name) else { return .app }
-        state.entries.values[index].requests += 1
-        return .laptop(state.entries.values[index].laptop)
+        return .laptop(count(&state.entries.values[index]))
+    }
+
+    private static func count(_ entry: inout Entry) -> Route.Laptop {
+        entry.requests += 1
+        return entry.laptop
     }
 
     private static func describe(_ entry: Entry) -> InterceptCalls.Intercept {
