@@ -37,17 +37,44 @@ public struct RequestLogLine: Sendable, Hashable {
         self.client = client
     }
 
-    /// `14:03:07  GET /api/orders  200  12 ms  in 312 B  out 1.2 KiB`, in the local time zone.
+    /// `14:03:07  GET /api/orders  200  12 ms  in 312 B  out 1.2 KiB`, in the local time zone. Written
+    /// straight into the string's storage, as the JSON line is: the default output writes one per
+    /// intercepted request.
     public func text(timeZone: TimeZone = .current) -> String {
         let seconds = start.timeIntervalSince1970.rounded(.down)
         let local = Int(seconds) + timeZone.secondsFromGMT(for: start)
-        let time = Self.clock(secondsOfDay: ((local % 86_400) + 86_400) % 86_400)
-        var outcome = status.map(String.init) ?? "-"
-        if let grpcStatus { outcome += " grpc-status \(grpcStatus)" }
-        if let reset { outcome += " reset \(reset)" }
-        return "\(time)  \(method ?? "-") \(path ?? "-")  \(outcome)  \(Self.format(duration))  "
-            + "in \(Self.format(bytes: bytesIn))  out \(Self.format(bytes: bytesOut))"
+        let strings = (method?.utf8.count ?? 1) + (path?.utf8.count ?? 1) + (reset?.utf8.count ?? 0)
+        return String(unsafeUninitializedCapacity: Self.textFixedBound + strings) { buffer in
+            var out = LineCursor(buffer.baseAddress!)
+            out.clock(secondsOfDay: ((local % 86_400) + 86_400) % 86_400)
+            out.literal("  ")
+            out.text(method ?? "-")
+            out.byte(UInt8(ascii: " "))
+            out.text(path ?? "-")
+            out.literal("  ")
+            if let status { out.integer(status) } else { out.byte(UInt8(ascii: "-")) }
+            if let grpcStatus {
+                out.literal(" grpc-status ")
+                out.integer(grpcStatus)
+            }
+            if let reset {
+                out.literal(" reset ")
+                out.text(reset)
+            }
+            out.literal("  ")
+            out.duration(duration)
+            out.literal("  in ")
+            out.bytes(bytesIn)
+            out.literal("  out ")
+            out.bytes(bytesOut)
+            return out.count
+        }
     }
+
+    /// The most octets of a text line besides its strings' own: the clock (8), separators and words
+    /// (under 40), two integers of at most 20 octets, and the duration and the two byte counts, each
+    /// at most `LineCursor.maxFigureSize` with its unit.
+    static let textFixedBound = 8 + 40 + 2 * 20 + 3 * LineCursor.maxFigureSize
 
     /// One JSON object on one line, for `--output json`: keys sorted, absent fields left out. Written
     /// by hand straight into the string's own storage, whose size is bounded beforehand: this runs
@@ -61,8 +88,8 @@ public struct RequestLogLine: Sendable, Hashable {
         strings += path?.utf8.count ?? 0
         strings += requestID?.utf8.count ?? 0
         strings += reset?.utf8.count ?? 0
-        return String(unsafeUninitializedCapacity: Self.jsonFixedBound + JSONCursor.maxEscapedSize * strings) { buffer in
-            var out = JSONCursor(buffer.baseAddress!)
+        return String(unsafeUninitializedCapacity: Self.jsonFixedBound + LineCursor.maxEscapedSize * strings) { buffer in
+            var out = LineCursor(buffer.baseAddress!)
             out.literal(#"{"bytes_in":"#)
             out.integer(bytesIn)
             out.literal(#","bytes_out":"#)
@@ -98,7 +125,7 @@ public struct RequestLogLine: Sendable, Hashable {
     /// `1970-01-01T01:02:03.000Z` (RFC 3339, UTC, milliseconds).
     static func internetTime(_ date: Date) -> String {
         String(unsafeUninitializedCapacity: timeBound) { buffer in
-            var out = JSONCursor(buffer.baseAddress!)
+            var out = LineCursor(buffer.baseAddress!)
             out.internetTime(date)
             return out.count
         }
@@ -121,52 +148,41 @@ public struct RequestLogLine: Sendable, Hashable {
         return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 
-    private static func clock(secondsOfDay: Int) -> String {
-        String(unsafeUninitializedCapacity: 8) { buffer in
-            var out = JSONCursor(buffer.baseAddress!)
-            out.clock(secondsOfDay: secondsOfDay)
+    static func format(_ duration: Duration) -> String {
+        String(unsafeUninitializedCapacity: LineCursor.maxFigureSize) { buffer in
+            var out = LineCursor(buffer.baseAddress!)
+            out.duration(duration)
             return out.count
         }
     }
 
-    static func format(_ duration: Duration) -> String {
-        let milliseconds = duration.inSeconds * 1_000
-        if milliseconds < 10 { return decimal(milliseconds, places: 1) + " ms" }
-        if milliseconds < 1_000 { return "\(Int(milliseconds.rounded())) ms" }
-        return decimal(milliseconds / 1_000, places: 2) + " s"
-    }
-
     static func format(bytes: Int) -> String {
-        if bytes < 1_024 { return "\(bytes) B" }
-        if bytes < 1_024 * 1_024 { return decimal(Double(bytes) / 1_024, places: 1) + " KiB" }
-        return decimal(Double(bytes) / (1_024 * 1_024), places: 1) + " MiB"
+        String(unsafeUninitializedCapacity: LineCursor.maxFigureSize) { buffer in
+            var out = LineCursor(buffer.baseAddress!)
+            out.bytes(bytes)
+            return out.count
+        }
     }
 
-    /// `value` with `places` decimals, as `%.<places>f` writes it, without a formatter: the text log
-    /// renders two of these per request. Values within rounding error of a tie, and values out of
-    /// range, go to the formatter, which rounds the exact binary value.
+    /// `value` with `places` decimals (1 or 2), as `%.<places>f` writes it, without a formatter.
     static func decimal(_ value: Double, places: Int) -> String {
-        var scale = 1
-        for _ in 0..<places { scale *= 10 }
-        let product = value * Double(scale)
-        guard value.isFinite, value >= 0, product < 1e12,
-              abs(product - product.rounded(.down) - 0.5) > max(1e-6, product.ulp * 8) else {
-            return String(format: "%.\(places)f", value)
-        }
-        let scaled = Int(product.rounded())
-        return String(unsafeUninitializedCapacity: 42 + places) { buffer in
-            var out = JSONCursor(buffer.baseAddress!)
-            out.integer(scaled / scale)
-            out.byte(UInt8(ascii: "."))
-            out.integer(scaled % scale, minimumDigits: places)
+        String(unsafeUninitializedCapacity: LineCursor.maxFigureSize) { buffer in
+            var out = LineCursor(buffer.baseAddress!)
+            out.decimal(value, places: places)
             return out.count
         }
     }
 }
 
-/// Writes a JSON line into memory sized beforehand (see `RequestLogLine.json`): digits by constant
-/// division, strings escaped as `JSONText` does, without a bounds check or a growth check per octet.
-struct JSONCursor {
+/// Writes a log line into memory sized beforehand (see `RequestLogLine.json` and `text`): digits by
+/// constant division, strings escaped as `JSONText` does (JSON) or as they are (text), without a
+/// bounds check or a growth check per octet.
+struct LineCursor {
+    /// The most octets a figure of the text line takes with its unit: a decimal `%.1f` or `%.2f`
+    /// of any duration or byte count, or an integer of at most 20 octets (the formatter's widest
+    /// here is 23 octets, `-9223372036854775808.00`), and ` KiB`.
+    static let maxFigureSize = 32
+
     /// The most octets one octet of a string takes once escaped (`\u001f`).
     static let maxEscapedSize = 6
 
@@ -241,6 +257,64 @@ struct JSONCursor {
     }
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// `text` as it is.
+    mutating func text(_ text: String) {
+        var text = text
+        text.withUTF8 { octets in
+            (base + count).update(from: octets.baseAddress!, count: octets.count)
+            count += octets.count
+        }
+    }
+
+    /// `12 ms`, `1.5 ms`, `2.25 s`.
+    mutating func duration(_ duration: Duration) {
+        let milliseconds = duration.inSeconds * 1_000
+        if milliseconds < 10 {
+            decimal(milliseconds, places: 1)
+            literal(" ms")
+        } else if milliseconds < 1_000 {
+            integer(Int(milliseconds.rounded()))
+            literal(" ms")
+        } else {
+            decimal(milliseconds / 1_000, places: 2)
+            literal(" s")
+        }
+    }
+
+    /// `312 B`, `1.2 KiB`, `5.0 MiB`.
+    mutating func bytes(_ bytes: Int) {
+        if bytes < 1_024 {
+            integer(bytes)
+            literal(" B")
+        } else if bytes < 1_024 * 1_024 {
+            decimal(Double(bytes) / 1_024, places: 1)
+            literal(" KiB")
+        } else {
+            decimal(Double(bytes) / (1_024 * 1_024), places: 1)
+            literal(" MiB")
+        }
+    }
+
+    /// `value` with `places` decimals (1 or 2), as `%.<places>f` writes it. Values within rounding
+    /// error of a tie, and values out of range, go to the formatter, which rounds the exact binary value.
+    mutating func decimal(_ value: Double, places: Int) {
+        var scale = 1
+        for _ in 0..<places { scale *= 10 }
+        let product = value * Double(scale)
+        guard value.isFinite, value >= 0, product < 1e12,
+              abs(product - product.rounded(.down) - 0.5) > max(1e-6, product.ulp * 8) else {
+            // At most 23 octets for the values of a log line (under 2^63 in magnitude); anything
+            // wider (an infinity is `inf`) is cut, never written past the bound.
+            let formatted = String(format: "%.\(places)f", value)
+            text(String(formatted.utf8.prefix(LineCursor.maxFigureSize - 4))!)
+            return
+        }
+        let scaled = Int(product.rounded())
+        integer(scaled / scale)
+        byte(UInt8(ascii: "."))
+        integer(scaled % scale, minimumDigits: places)
+    }
 
     mutating func field(_ key: StaticString, _ value: String) {
         literal(key)

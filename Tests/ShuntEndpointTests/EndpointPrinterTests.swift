@@ -120,7 +120,7 @@ import Testing
             line.grpcStatus = numbers[(index + 3) % numbers.count]
             line.reset = text
             let json = line.json
-            #expect(json.utf8.count <= RequestLogLine.jsonFixedBound + JSONCursor.maxEscapedSize * 6 * text.utf8.count)
+            #expect(json.utf8.count <= RequestLogLine.jsonFixedBound + LineCursor.maxEscapedSize * 6 * text.utf8.count)
             #expect(json.contains(#""path":\#(JSONText.quoted(text)),"#))
             let object = try #require(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(json)")
             for key in ["method", "path", "intercept", "request_id", "client", "reset"] {
@@ -128,7 +128,22 @@ import Testing
             }
             #expect((object["status"] as? NSNumber)?.int64Value == Int64(numbers[index % numbers.count]))
             #expect((object["bytes_in"] as? NSNumber)?.int64Value == Int64(numbers[(index + 1) % numbers.count]))
+            // The text line, written the same way, stays within its own bound and says the same.
+            let text = line.text(timeZone: TimeZone(identifier: "UTC")!)
+            #expect(text.utf8.count <= RequestLogLine.textFixedBound + 3 * line.path!.utf8.count)
+            #expect(text.contains("  \(line.method!) \(line.path!)  "))
+            #expect(text.hasSuffix("  in \(RequestLogLine.format(bytes: line.bytesIn))  out \(RequestLogLine.format(bytes: line.bytesOut))"))
         }
+        // Figures at their extremes: every duration and byte count fits its bound, and is what the
+        // formatter writes when it is not a plain decimal.
+        for duration in [Duration.seconds(Int64.max), .seconds(Int64.min), .zero, .nanoseconds(-1), .milliseconds(9_999)] {
+            #expect(RequestLogLine.format(duration).utf8.count <= LineCursor.maxFigureSize)
+        }
+        for bytes in [Int.max, Int.min, -1, 0, 1_023, 1_024, 1_048_575, 1_048_576] {
+            #expect(RequestLogLine.format(bytes: bytes).utf8.count <= LineCursor.maxFigureSize)
+        }
+        #expect(RequestLogLine.format(bytes: Int.min) == "\(Int.min) B")
+        #expect(RequestLogLine.format(.seconds(Int64.max)) == String(format: "%.2f", Double(Int64.max)) + " s")
     }
 
     @Test func tunnelLossIsTroubleAndSaysWhenItRetries() {
