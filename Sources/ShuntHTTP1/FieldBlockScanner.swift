@@ -113,6 +113,11 @@ struct FieldBlockScanner: Sendable {
                 // (the octet that reaches it is refused below), so it is skipped in a tight loop.
                 let end = min(count, index + (maxSize - length))
                 var next = index + 1
+                // Eight octets at a time while none of them is a control up to CR, then one by one.
+                while next + 8 <= end,
+                      !HTTPSyntax.hasOctetUpToCR(UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: next, as: UInt64.self))) {
+                    next += 8
+                }
                 while next < end && bytes[next] > HTTPSyntax.cr { next += 1 }
                 length += next - index
                 index = next

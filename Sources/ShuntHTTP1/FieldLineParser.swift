@@ -22,14 +22,48 @@ enum FieldLineParser {
         slots.reserveCapacity(Self.expectedFieldCount)
         var lineStart = start
         while true {
+            if bytes[lineStart] == HTTPSyntax.cr { return slots }
+            if let (slot, next) = wellFormedLine(bytes, from: lineStart) {
+                slots.append(slot)
+                lineStart = next
+                continue
+            }
             let lineEnd = bytes[lineStart...].firstIndex(of: HTTPSyntax.cr)!
-            if lineEnd == lineStart { return slots }
-            slots.append(try parseLine(bytes, lineStart..<lineEnd, offsetBase: offsetBase))
+            slots.append(try checkedLine(bytes, lineStart..<lineEnd, offsetBase: offsetBase))
             lineStart = lineEnd + 2
         }
     }
 
-    private static func parseLine(
+    /// A well-formed field line read in one pass: token octets up to the colon, blanks, then value
+    /// octets up to the CR, trailing blanks left out of the value. Nil for anything else, which
+    /// `checkedLine` reads again to name the error. The scanner has checked that the block ends with
+    /// an empty line, so every loop here stops at a CR at the latest.
+    @inline(__always)
+    static func wellFormedLine(_ bytes: UnsafeRawBufferPointer, from lineStart: Int) -> (HTTPHeaderFields.Slot, Int)? {
+        var index = lineStart
+        while HTTPSyntax.isTokenOctet(bytes[index]) { index += 1 }
+        guard index > lineStart, bytes[index] == HTTPSyntax.colon else { return nil }
+        let colon = index
+        index += 1
+        while HTTPSyntax.isWhitespace(bytes[index]) { index += 1 }
+        let valueStart = index
+        var valueEnd = index
+        while true {
+            let byte = bytes[index]
+            if byte > HTTPSyntax.sp && byte != 0x7F {
+                index += 1
+                valueEnd = index
+            } else if byte == HTTPSyntax.sp || byte == HTTPSyntax.htab {
+                index += 1
+            } else if byte == HTTPSyntax.cr {
+                return (HTTPHeaderFields.Slot(name: lineStart..<colon, value: valueStart..<valueEnd), index + 2)
+            } else {
+                return nil
+            }
+        }
+    }
+
+    static func checkedLine(
         _ bytes: UnsafeRawBufferPointer, _ line: Range<Int>, offsetBase: Int
     ) throws(HTTP1ParseError) -> HTTPHeaderFields.Slot {
         func fail(_ kind: HTTP1ParseError.Kind, _ at: Int, _ detail: String) -> HTTP1ParseError {

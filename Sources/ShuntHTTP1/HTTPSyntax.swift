@@ -21,6 +21,24 @@ enum HTTPSyntax {
         }
     }
 
+    /// `isTokenByte` as two bit sets (octets 0–63 and 64–127; none above is a tchar), for the loops
+    /// that test every octet of every field name. `HTTPSyntaxTests` checks it against the list above.
+    @inline(__always)
+    static func isTokenOctet(_ byte: UInt8) -> Bool {
+        byte < 64 ? (tokenBitsLow >> UInt64(byte)) & 1 == 1
+            : byte < 128 ? (tokenBitsHigh >> UInt64(byte &- 64)) & 1 == 1 : false
+    }
+
+    static let tokenBitsLow: UInt64 = 0x03FF_6CFA_0000_0000
+    static let tokenBitsHigh: UInt64 = 0x57FF_FFFF_C7FF_FFFE
+
+    /// Whether any of the eight octets of `word` is below 14, i.e. CR, LF, NUL or another control
+    /// up to CR (the "has a byte less than n" test of bit-twiddling folklore: exact, n ≤ 128).
+    @inline(__always)
+    static func hasOctetUpToCR(_ word: UInt64) -> Bool {
+        (word &- 0x0E0E_0E0E_0E0E_0E0E) & ~word & 0x8080_8080_8080_8080 != 0
+    }
+
     static func isToken<C: Collection<UInt8>>(_ bytes: C) -> Bool {
         !bytes.isEmpty && bytes.allSatisfy(isTokenByte)
     }
