@@ -181,7 +181,8 @@ final class LocalStreamHandler: ChannelDuplexHandler, TickFlushes.Member {
     typealias OutboundOut = ByteBuffer
 
     private let pool: LocalConnectionPool
-    /// Reports each exchange of the stream to the request log.
+    /// Reports each exchange of the stream to the request log; told of every octet this handler reads
+    /// from the stream and writes to it (it is not in the pipeline).
     private let observer: RequestObserver?
     /// Told whether the pool gave a connection for a later exchange; on a failure it gives the
     /// reason the stream is reset with.
@@ -255,6 +256,7 @@ final class LocalStreamHandler: ChannelDuplexHandler, TickFlushes.Member {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
+        observer?.sawRequest(bytes)
         guard let local else {
             if finishedAfterExchange {
                 finishedAfterExchange = false
@@ -372,6 +374,7 @@ final class LocalStreamHandler: ChannelDuplexHandler, TickFlushes.Member {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        observer?.streamClosed()
         finished = true
         if local != nil { detach(reusable: false) }
         context.fireChannelInactive()
@@ -400,6 +403,7 @@ final class LocalStreamHandler: ChannelDuplexHandler, TickFlushes.Member {
     func localRead(_ bytes: ByteBuffer) {
         guard let context, !finished else { return }
         resend = nil
+        observer?.sawResponse(bytes)
         context.write(wrapOutboundOut(bytes), promise: nil)
         streamNeedsFlush = true
         guard local != nil, tracker.responseRead(bytes) else { return }

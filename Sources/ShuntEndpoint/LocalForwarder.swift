@@ -59,10 +59,10 @@ public final class LocalForwarder: Sendable {
         let compress = self.compress
         if stream.kind == .http, let pool = pool(for: loop) {
             let metadata = stream.metadata
-            let observer = NIOLoopBound(RequestObserver(opened: opened, start: start, intercept: metadata.string("intercept"),
-                                                        requestID: metadata.string("request-id"), client: metadata.string("client"),
-                                                        report: { events(.request($0)) }), eventLoop: loop)
-            let handler = NIOLoopBound(LocalStreamHandler(pool: pool, observer: observer.value, reachable: { reached in
+            let observer = RequestObserver(opened: opened, start: start, intercept: metadata.string("intercept"),
+                                           requestID: metadata.string("request-id"), client: metadata.string("client"),
+                                           report: { events(.request($0)) })
+            let handler = NIOLoopBound(LocalStreamHandler(pool: pool, observer: observer, reachable: { reached in
                 switch reached {
                 case .success:
                     self.answered()
@@ -82,7 +82,6 @@ public final class LocalForwarder: Sendable {
                 self.answered()
                 return loop.makeCompletedFuture {
                     if compress { try stream.enableCompression() }
-                    try stream.pipeline.syncOperations.addHandler(observer.value)
                     handler.value.attach(socket)
                     try stream.pipeline.syncOperations.addHandler(handler.value)
                 }.flatMapErrorThrowing { error in

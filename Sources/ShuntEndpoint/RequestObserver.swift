@@ -2,8 +2,10 @@ import Foundation
 import NIOCore
 import ShuntSession
 
-/// Sits on an HTTP stream, in front of the handler that serves it, and watches the octets pass both
-/// ways without changing them. It reports one `RequestLogLine` per exchange: when the handler says an
+/// Watches the octets of an HTTP stream pass both ways without changing them: as a handler in front of
+/// the one that serves the stream (a stream glued to its own connection), or told by
+/// `LocalStreamHandler` of what it reads and writes (a pooled connection: one pipeline step fewer on
+/// every read and write of the stream). It reports one `RequestLogLine` per exchange: when the handler says an
 /// exchange ended cleanly (`exchangeEnded`, on a stream kept alive for the next one, spec §10.2), and
 /// when the stream closes with an exchange not yet reported. The n-th exchange of a stream (n ≥ 2)
 /// is logged with the request id `<request-id>.<n>`.
@@ -37,7 +39,17 @@ final class RequestObserver: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let bytes = unwrapInboundIn(data)
+        sawRequest(unwrapInboundIn(data))
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        sawResponse(unwrapOutboundIn(data))
+        context.write(data, promise: promise)
+    }
+
+    /// Octets the agent sent on the stream, on their way to the local service.
+    func sawRequest(_ bytes: ByteBuffer) {
         if bytesIn == 0 && reported > 0 && bytes.readableBytes > 0 {
             // The first octets of a later exchange: its clock starts now.
             opened = .now
@@ -45,14 +57,12 @@ final class RequestObserver: ChannelDuplexHandler {
         }
         bytesIn += bytes.readableBytes
         request.scan(bytes.readableBytesView)
-        context.fireChannelRead(data)
     }
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let bytes = unwrapOutboundIn(data)
+    /// Octets of the local service's answer, on their way to the agent.
+    func sawResponse(_ bytes: ByteBuffer) {
         bytesOut += bytes.readableBytes
         response.scan(bytes.readableBytesView)
-        context.write(data, promise: promise)
     }
 
     /// The exchange in progress ended and the stream waits for the next: it is reported now.
@@ -65,10 +75,14 @@ final class RequestObserver: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        // A stream that carried nothing is reported once; a kept one whose last exchange was
-        // reported already is not reported again.
-        if reported == 0 || bytesIn > 0 || bytesOut > 0 { reportExchange() }
+        streamClosed()
         context.fireChannelInactive()
+    }
+
+    /// The stream closed. One that carried nothing is reported once; a kept one whose last exchange
+    /// was reported already is not reported again.
+    func streamClosed() {
+        if reported == 0 || bytesIn > 0 || bytesOut > 0 { reportExchange() }
     }
 
     private func reportExchange() {
