@@ -56,7 +56,8 @@ enum FieldLineParser {
             } else if byte == HTTPSyntax.sp || byte == HTTPSyntax.htab {
                 index += 1
             } else if byte == HTTPSyntax.cr {
-                return (HTTPHeaderFields.Slot(name: lineStart..<colon, value: valueStart..<valueEnd), index + 2)
+                let name = lineStart..<colon
+                return (HTTPHeaderFields.Slot(name: name, value: valueStart..<valueEnd, known: KnownFieldName.of(bytes, name)), index + 2)
             } else {
                 return nil
             }
@@ -91,7 +92,8 @@ enum FieldLineParser {
         for position in valueStart..<valueEnd where !HTTPSyntax.isFieldValueByte(bytes[position]) {
             throw fail(.invalidFieldValue, position, "control octet 0x\(hex(bytes[position])) in a field value")
         }
-        return HTTPHeaderFields.Slot(name: line.lowerBound..<colon, value: valueStart..<valueEnd)
+        let name = line.lowerBound..<colon
+        return HTTPHeaderFields.Slot(name: name, value: valueStart..<valueEnd, known: KnownFieldName.of(bytes, name))
     }
 
     static func hex(_ byte: UInt8) -> String {

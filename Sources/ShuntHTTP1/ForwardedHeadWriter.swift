@@ -34,19 +34,24 @@ public enum ForwardedHeadWriter {
         var forwardedFor: [ByteBufferView] = []
         var forwarded: [ByteBufferView] = []
         let connectionListed = HopByHopHeaders.connectionListed(in: headers)
-        // Names are compared in place and kept fields copied from the received octets: no view per field.
+        // Names were recognized when the fields were parsed, and kept fields are copied from the
+        // received octets: no name comparison and no view per field.
         for index in headers.indices {
-            if headers.name(at: index, is: "x-forwarded-for") {
+            let keep: Bool
+            switch headers.known(at: index) {
+            case .xForwardedFor:
                 forwardedFor.append(headers.value(at: index))
                 continue
-            }
-            if headers.name(at: index, is: "forwarded") {
+            case .forwarded:
                 forwarded.append(headers.value(at: index))
                 continue
+            case .transferEncoding, .contentLength, .host:
+                keep = true  // HopByHopHeaders.framingAndRouting
+            case .upgrade where upgrade:
+                keep = true
+            default:
+                keep = !HopByHopHeaders.isHopByHop(at: index, in: headers, connectionListed: connectionListed)
             }
-            let keep = HopByHopHeaders.framingAndRouting.contains { headers.name(at: index, is: $0) }
-                || (upgrade && headers.name(at: index, is: "upgrade"))
-                || !HopByHopHeaders.isHopByHop(at: index, in: headers, connectionListed: connectionListed)
             guard keep else { continue }
             headers.writeField(at: index, into: &buffer)
         }

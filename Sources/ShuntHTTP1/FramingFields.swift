@@ -13,10 +13,12 @@ struct FramingFields {
     init(_ headers: HTTPHeaderFields, offsetBase: Int) throws(HTTP1ParseError) {
         var contentLength: Int64?
         var transferCodings: [String]?
-        for index in headers.indices {
-            // Names are compared in place, and a value is looked at only for these two fields.
-            let isContentLength = headers.name(at: index, is: "content-length")
-            guard isContentLength || headers.name(at: index, is: "transfer-encoding") else { continue }
+        // The names were recognized when the fields were parsed; a value is looked at only for these two.
+        let framed = headers.has(.contentLength) || headers.has(.transferEncoding)
+        for index in headers.indices where framed {
+            let known = headers.known(at: index)
+            let isContentLength = known == .contentLength
+            guard isContentLength || known == .transferEncoding else { continue }
             let fieldValue = headers.value(at: index)
             let at = offsetBase + headers.ranges(at: index).value.lowerBound
             if isContentLength {

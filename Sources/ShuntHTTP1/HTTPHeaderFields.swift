@@ -10,6 +10,8 @@ public struct HTTPHeaderFields: Sendable, RandomAccessCollection {
     struct Slot: Hashable, Sendable {
         var name: Range<Int>
         var value: Range<Int>
+        /// Which of the names looked up in every head this one is, recognized when it was parsed.
+        var known: KnownFieldName = .other
     }
 
     /// A field line's name and value, as views onto the received octets.
@@ -28,10 +30,27 @@ public struct HTTPHeaderFields: Sendable, RandomAccessCollection {
 
     let storage: ByteBuffer
     let slots: [Slot]
+    /// The known names present (`KnownFieldName.bit`): a lookup of an absent one ends at once.
+    let present: UInt32
 
     init(storage: ByteBuffer, slots: [Slot]) {
         self.storage = storage
         self.slots = slots
+        var present: UInt32 = 0
+        for slot in slots { present |= slot.known.bit }
+        self.present = present
+    }
+
+    /// Whether a field named `known` is present.
+    @inline(__always)
+    func has(_ known: KnownFieldName) -> Bool {
+        present & known.bit != 0
+    }
+
+    /// Which known name field `position` has (`.other` for any other).
+    @inline(__always)
+    func known(at position: Int) -> KnownFieldName {
+        slots[position].known
     }
 
     /// No fields.
@@ -61,6 +80,14 @@ public struct HTTPHeaderFields: Sendable, RandomAccessCollection {
 
     /// Calls `body` with every value of the fields named `name`, in order, without allocating.
     public func forEachValue(named name: some StringProtocol, _ body: (ByteBufferView) throws -> Void) rethrows {
+        let known = KnownFieldName.of(name)
+        if known != .other {
+            guard has(known) else { return }
+            for slot in slots where slot.known == known {
+                try body(view(slot.value))
+            }
+            return
+        }
         for slot in slots where nameOf(slot, is: name) {
             try body(view(slot.value))
         }
@@ -68,7 +95,8 @@ public struct HTTPHeaderFields: Sendable, RandomAccessCollection {
 
     /// The first value of the field named `name`, decoded (lossily) as UTF-8.
     public func first(named name: some StringProtocol) -> String? {
-        for slot in slots where nameOf(slot, is: name) {
+        let known = KnownFieldName.of(name)
+        for slot in slots where known != .other ? slot.known == known : nameOf(slot, is: name) {
             return String(decoding: view(slot.value), as: UTF8.self)
         }
         return nil
@@ -76,7 +104,9 @@ public struct HTTPHeaderFields: Sendable, RandomAccessCollection {
 
     /// How many field lines carry `name`.
     public func count(named name: some StringProtocol) -> Int {
-        slots.reduce(0) { $0 + (nameOf($1, is: name) ? 1 : 0) }
+        let known = KnownFieldName.of(name)
+        if known != .other { return has(known) ? slots.reduce(0) { $0 + ($1.known == known ? 1 : 0) } : 0 }
+        return slots.reduce(0) { $0 + (nameOf($1, is: name) ? 1 : 0) }
     }
 
     /// Whether the name of field `position` is `name`, ASCII case-insensitively.
@@ -128,7 +158,9 @@ public struct HTTPHeaderFields: Sendable, RandomAccessCollection {
     }
 
     public func contains(named name: some StringProtocol) -> Bool {
-        slots.contains { nameOf($0, is: name) }
+        let known = KnownFieldName.of(name)
+        if known != .other { return has(known) }
+        return slots.contains { nameOf($0, is: name) }
     }
 
     /// Calls `body` with each element of the comma-separated lists in every field named `name`

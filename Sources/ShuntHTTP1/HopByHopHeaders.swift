@@ -29,8 +29,9 @@ public enum HopByHopHeaders {
     /// Whether field `position` of `headers` is dropped, given the names the head's Connection fields
     /// list; its name is compared in place.
     static func isHopByHop(at position: Int, in headers: HTTPHeaderFields, connectionListed: [ByteBufferView]) -> Bool {
-        if names.contains(where: { headers.name(at: position, is: $0) }) { return true }
+        // `names` are known names, recognized when the field was parsed (`KnownFieldName.isHopByHop`).
         let slot = headers.slots[position]
+        if slot.known.isHopByHop { return true }
         return connectionListed.contains { headers.nameOf(slot, equals: $0) }
     }
 

@@ -175,7 +175,7 @@ public struct RequestHeadParser: Sendable {
         offsetBase: Int, endOfHead: Int
     ) throws(HTTP1ParseError) {
         var host: (value: ByteBufferView, offset: Int)?
-        for index in headers.indices where headers.name(at: index, is: "host") {
+        for index in headers.indices where headers.known(at: index) == .host {
             let offset = offsetBase + headers.ranges(at: index).value.lowerBound
             if host != nil {
                 throw HTTP1ParseError(.duplicateHost, offset: offsetBase + headers.ranges(at: index).name.lowerBound, detail: "more than one Host")
