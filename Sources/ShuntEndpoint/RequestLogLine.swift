@@ -230,6 +230,12 @@ struct LineCursor {
         byte(UInt8(ascii: "\""))
         var text = text
         text.withUTF8 { octets in
+            // Paths, methods, ids and addresses rarely hold an octet to escape: then they go as they are.
+            if !octets.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 == 0x7F }) {
+                if octets.count > 0 { (base + count).update(from: octets.baseAddress!, count: octets.count) }
+                count += octets.count
+                return
+            }
             for octet in octets {
                 switch octet {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"):
