@@ -37,21 +37,17 @@ public enum ForwardedHeadWriter {
         // Names were recognized when the fields were parsed, and kept fields are copied from the
         // received octets: no name comparison and no view per field.
         for index in headers.indices {
-            let keep: Bool
-            switch headers.known(at: index) {
-            case .xForwardedFor:
+            let known = headers.known(at: index)
+            if known == .xForwardedFor {
                 forwardedFor.append(headers.value(at: index))
                 continue
-            case .forwarded:
+            }
+            if known == .forwarded {
                 forwarded.append(headers.value(at: index))
                 continue
-            case .transferEncoding, .contentLength, .host:
-                keep = true  // HopByHopHeaders.framingAndRouting
-            case .upgrade where upgrade:
-                keep = true
-            default:
-                keep = !HopByHopHeaders.isHopByHop(at: index, in: headers, connectionListed: connectionListed)
             }
+            let keep = known.isFramingOrRouting || (upgrade && known == .upgrade)
+                || !HopByHopHeaders.isHopByHop(at: index, in: headers, connectionListed: connectionListed)
             guard keep else { continue }
             headers.writeField(at: index, into: &buffer)
         }

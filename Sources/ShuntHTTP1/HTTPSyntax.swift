@@ -22,7 +22,7 @@ enum HTTPSyntax {
     }
 
     /// `isTokenByte` as two bit sets (octets 0–63 and 64–127; none above is a tchar), for the loops
-    /// that test every octet of every field name. `HTTPSyntaxTests` checks it against the list above.
+    /// that test every octet of every field name. `FieldLineFastPathTests` checks it against the list above.
     @inline(__always)
     static func isTokenOctet(_ byte: UInt8) -> Bool {
         byte < 64 ? (tokenBitsLow >> UInt64(byte)) & 1 == 1

@@ -9,11 +9,6 @@ public enum HopByHopHeaders {
         "proxy-authorization", "proxy-authenticate",
     ]
 
-    /// Fields the edge keeps although they are (or are named as) hop-by-hop: the body is forwarded
-    /// verbatim, so its framing fields must go with it, and Host is never connection-specific. Without
-    /// this, `Connection: Content-Length` would strip the framing and desynchronise the app.
-    static let framingAndRouting: [String] = ["transfer-encoding", "content-length", "host"]
-
     /// Whether the field `name` is dropped when forwarding a head carrying `headers`.
     public static func isHopByHop(_ name: ByteBufferView, in headers: HTTPHeaderFields) -> Bool {
         isHopByHop(name, connectionListed: connectionListed(in: headers))

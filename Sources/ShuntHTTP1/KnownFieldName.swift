@@ -40,6 +40,13 @@ enum KnownFieldName: UInt8, CaseIterable, Sendable {
         }
     }
 
+    /// Fields the edge keeps although they are (or are named as) hop-by-hop: the body is forwarded
+    /// verbatim, so its framing fields must go with it, and Host is never connection-specific. Without
+    /// this, `Connection: Content-Length` would strip the framing and desynchronise the app.
+    var isFramingOrRouting: Bool {
+        self == .transferEncoding || self == .contentLength || self == .host
+    }
+
     /// Its bit in `HTTPHeaderFields.present`.
     var bit: UInt32 { 1 << UInt32(rawValue) }
 
