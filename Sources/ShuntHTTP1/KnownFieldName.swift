@@ -29,7 +29,7 @@ enum KnownFieldName: UInt8, CaseIterable, Sendable {
         }
     }
 
-    /// On `HopByHopHeaders.names`, the fields that always describe one connection (RFC 9110 §7.6.1).
+    /// The fields that always describe one connection (RFC 9110 §7.6.1): `HopByHopHeaders.names`.
     var isHopByHop: Bool {
         switch self {
         case .connection, .keepAlive, .proxyConnection, .te, .trailer, .transferEncoding, .upgrade,
@@ -83,8 +83,13 @@ enum KnownFieldName: UInt8, CaseIterable, Sendable {
     /// Which known name `name` is (a name a caller looks up).
     @inline(__always)
     static func of(_ name: some StringProtocol) -> KnownFieldName {
-        let utf8 = name.utf8
-        if let known = utf8.withContiguousStorageIfAvailable({ of(UnsafeRawBufferPointer($0), 0..<$0.count) }) { return known }
-        return Array(utf8).withUnsafeBytes { of($0, 0..<$0.count) }
+        of(octets: name.utf8)
+    }
+
+    /// Which known name the octets `name` spell (a name as received, e.g. one a Connection field lists).
+    @inline(__always)
+    static func of(octets name: some Collection<UInt8>) -> KnownFieldName {
+        if let known = name.withContiguousStorageIfAvailable({ of(UnsafeRawBufferPointer($0), 0..<$0.count) }) { return known }
+        return Array(name).withUnsafeBytes { of($0, 0..<$0.count) }
     }
 }
