@@ -52,11 +52,24 @@ public struct EdgeExchange {
     private var retried = false
     /// Client bytes read and not yet consumed (a pipelined request waits here).
     private var inbound = ByteBuffer()
+    /// The buffer the last request head was forwarded in, kept for the next one unless its capacity
+    /// is above `maxKeptForwardedHeadCapacity`.
+    private var keptForwardedHead: ByteBuffer?
     /// Octets of the next request head have arrived (the parser may hold them).
     private var headStarted = false
     /// The status of the answer the edge gave itself (a malformed request, an unreachable upstream),
     /// once it gave one: the connection then closes.
     public private(set) var answeredStatus: Int?
+
+    /// The largest buffer of a forwarded head an idle connection keeps for its next request: a typical
+    /// head fits, and a connection that once sent a large one does not hold its size while idle.
+    public static let maxKeptForwardedHeadCapacity = 1024
+    /// Room reserved beyond the received head for the fields the edge appends (`X-Forwarded-For`,
+    /// `Forwarded` with an IPv6 client) so that they are written without growing the buffer.
+    static let forwardedHeadGrowth = 192
+
+    /// The capacity of the buffer kept for the next forwarded head (0: none is kept).
+    var keptForwardedHeadCapacity: Int { keptForwardedHead?.capacity ?? 0 }
 
     public init(client: ForwardedHeadWriter.ClientAddress, limits: HTTP1Limits = HTTP1Limits()) {
         self.client = client
@@ -134,9 +147,19 @@ public struct EdgeExchange {
         guard state == .routing, request != nil else { return }
         state = .exchanging
         upstreamReused = reused
-        var head = ByteBuffer()
-        head.reserveCapacity(request!.bytes.readableBytes + 64)
+        // The buffer of the last forwarded head is written again when the upstream has let go of it
+        // (it has, long since, when the next request comes): no allocation per request.
+        let capacity = request!.bytes.readableBytes + Self.forwardedHeadGrowth
+        var head: ByteBuffer
+        if var kept = keptForwardedHead {
+            keptForwardedHead = nil
+            kept.clear(minimumCapacity: capacity)
+            head = kept
+        } else {
+            head = ByteBufferAllocator().buffer(capacity: capacity)
+        }
         ForwardedHeadWriter.write(request!, client: client, into: &head)
+        if head.capacity <= Self.maxKeptForwardedHeadCapacity { keptForwardedHead = head }
         requestFramer = BodyFramer(framing: request!.framing, limits: limits)
         responseParser = ResponseHeadParser(limits: limits)
         responseFramer = nil

@@ -26,30 +26,51 @@ public enum ForwardedHeadWriter {
 
     /// Appends the forwarded form of `head` to `buffer`. `proto` is the scheme the client spoke to the edge.
     public static func write(_ head: RequestHead, client: ClientAddress, proto: String = "http", into buffer: inout ByteBuffer) {
-        precondition(HTTPSyntax.isToken(proto.utf8), "proto must be a token, e.g. http")
+        precondition(proto == "http" || HTTPSyntax.isToken(proto.utf8), "proto must be a token, e.g. http")
         let headers = head.headers
         let upgrade = head.isUpgradeRequest
-        buffer.writeBytes(head.requestLine)
-        buffer.writeStaticString("\r\n")
         var forwardedFor: [ByteBufferView] = []
         var forwarded: [ByteBufferView] = []
         let connectionListed = HopByHopHeaders.connectionListed(in: headers)
-        // Names were recognized when the fields were parsed, and kept fields are copied from the
-        // received octets: no name comparison and no view per field.
-        for index in headers.indices {
-            let known = headers.known(at: index)
-            if known == .xForwardedFor {
-                forwardedFor.append(headers.value(at: index))
-                continue
+        head.bytes.withUnsafeReadableBytes { raw in
+            // The request-line and each run of kept field lines already written `name: value` leave
+            // as the octets received, one copy per run; a line with other whitespace around its value
+            // is written that way. Names were recognized when the fields were parsed: no name
+            // comparison and no view per field. Field lines follow one another (obs-fold is refused),
+            // so a line ends where the next begins, the last where the empty line does.
+            let headEnd = raw.count - 2
+            var runStart = 0
+            var runEnd = headers.isEmpty ? headEnd : headers.slots[0].name.lowerBound
+            for index in headers.indices {
+                let slot = headers.slots[index]
+                let lineEnd = index + 1 < headers.endIndex ? headers.slots[index + 1].name.lowerBound : headEnd
+                let keep: Bool
+                switch slot.known {
+                case .xForwardedFor:
+                    forwardedFor.append(headers.value(at: index))
+                    keep = false
+                case .forwarded:
+                    forwarded.append(headers.value(at: index))
+                    keep = false
+                default:
+                    keep = slot.known.isFramingOrRouting || (upgrade && slot.known == .upgrade)
+                        || !HopByHopHeaders.isHopByHop(at: index, in: headers, connectionListed: connectionListed)
+                }
+                if keep && isWrittenAsItLeaves(slot, lineEnd: lineEnd, in: raw) {
+                    runEnd = lineEnd
+                    continue
+                }
+                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[runStart..<runEnd]))
+                if keep {
+                    buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[slot.name]))
+                    buffer.writeStaticString(": ")
+                    buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[slot.value]))
+                    buffer.writeStaticString("\r\n")
+                }
+                runStart = lineEnd
+                runEnd = lineEnd
             }
-            if known == .forwarded {
-                forwarded.append(headers.value(at: index))
-                continue
-            }
-            let keep = known.isFramingOrRouting || (upgrade && known == .upgrade)
-                || !HopByHopHeaders.isHopByHop(at: index, in: headers, connectionListed: connectionListed)
-            guard keep else { continue }
-            headers.writeField(at: index, into: &buffer)
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[runStart..<runEnd]))
         }
         if upgrade {
             buffer.writeStaticString("Connection: upgrade\r\n")
@@ -71,6 +92,14 @@ public enum ForwardedHeadWriter {
         buffer.writeString(proto)
         buffer.writeStaticString("\r\n")
         buffer.writeStaticString("\r\n")
+    }
+
+    /// Whether the line of `slot`, up to `lineEnd`, is `name: value` and CRLF, one SP after the colon
+    /// and nothing after the value: the octets received are then those the line leaves as.
+    @inline(__always)
+    private static func isWrittenAsItLeaves(_ slot: HTTPHeaderFields.Slot, lineEnd: Int, in raw: UnsafeRawBufferPointer) -> Bool {
+        slot.value.lowerBound == slot.name.upperBound + 2 && raw[slot.name.upperBound + 1] == HTTPSyntax.sp
+            && lineEnd == slot.value.upperBound + 2
     }
 
     /// The start of one field line: the values received, comma-joined, each followed by `, ` (ours comes next).

@@ -1,5 +1,5 @@
 import NIOCore
-import ShuntAgent
+@testable import ShuntAgent
 import ShuntHTTP1
 import Testing
 
@@ -30,6 +30,57 @@ import Testing
                 }
             }
         }
+    }
+
+    /// Where the buffer of `.sendUpstream(head)` in `actions` starts.
+    static func forwardedHeadAddress(_ actions: [EdgeExchange.Action]) -> UnsafeRawPointer? {
+        for case .sendUpstream(let head) in actions { return head.withUnsafeReadableBytes { $0.baseAddress } }
+        return nil
+    }
+
+    static let response = ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    /// The buffer a head was forwarded in is written again for the next request once the upstream let
+    /// go of it; while the upstream still holds it, the next head goes in another buffer and the one
+    /// held keeps its octets. A buffer above `maxKeptForwardedHeadCapacity` is not kept.
+    @Test func theForwardedHeadsBufferIsReusedOnlyOnceReleased() throws {
+        var exchange = EdgeExchange(client: Self.client)
+        let request = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+        _ = exchange.clientRead(ByteBuffer(string: request))
+        var first = exchange.upstreamReady()
+        let firstAddress = try #require(Self.forwardedHeadAddress(first))
+        #expect(exchange.keptForwardedHeadCapacity > 0)
+        #expect(exchange.keptForwardedHeadCapacity <= EdgeExchange.maxKeptForwardedHeadCapacity)
+        _ = exchange.upstreamRead(Self.response)
+        first.removeAll()  // the upstream wrote it
+
+        _ = exchange.clientRead(ByteBuffer(string: "GET /b HTTP/1.1\r\nHost: h\r\n\r\n"))
+        let held = exchange.upstreamReady()  // held by the upstream until the end of the test
+        #expect(Self.forwardedHeadAddress(held) == firstAddress)
+        _ = exchange.upstreamRead(Self.response)
+
+        _ = exchange.clientRead(ByteBuffer(string: "GET /c HTTP/1.1\r\nHost: h\r\n\r\n"))
+        let third = exchange.upstreamReady()
+        #expect(Self.forwardedHeadAddress(third) != firstAddress)
+        for case .sendUpstream(let head) in held { #expect(String(buffer: head).hasPrefix("GET /b HTTP/1.1\r\n")) }
+        for case .sendUpstream(let head) in third { #expect(String(buffer: head).hasPrefix("GET /c HTTP/1.1\r\n")) }
+        _ = exchange.upstreamRead(Self.response)
+
+        // A head whose buffer needs more than the kept capacity: forwarded whole, its buffer not kept.
+        let large = "GET /d HTTP/1.1\r\nHost: h\r\nX-Big: " + String(repeating: "b", count: EdgeExchange.maxKeptForwardedHeadCapacity) + "\r\n\r\n"
+        _ = exchange.clientRead(ByteBuffer(string: large))
+        var outcome = Outcome()
+        outcome.apply(exchange.upstreamReady())
+        #expect(outcome.upstream.hasPrefix(String(large.dropLast(2))))
+        #expect(exchange.keptForwardedHeadCapacity == 0)
+        _ = exchange.upstreamRead(Self.response)
+
+        // The largest head whose buffer is kept.
+        let fits = "GET /e HTTP/1.1\r\nHost: h\r\n\r\n"
+        let padding = EdgeExchange.maxKeptForwardedHeadCapacity - EdgeExchange.forwardedHeadGrowth - fits.utf8.count - "X-P: \r\n".utf8.count
+        _ = exchange.clientRead(ByteBuffer(string: "GET /e HTTP/1.1\r\nHost: h\r\nX-P: " + String(repeating: "p", count: padding) + "\r\n\r\n"))
+        _ = exchange.upstreamReady()
+        #expect(exchange.keptForwardedHeadCapacity == EdgeExchange.maxKeptForwardedHeadCapacity)
     }
 
     @Test func aRequestIsRoutedForwardedWithTheClientAndAnsweredVerbatim() {

@@ -44,6 +44,26 @@ import Testing
             + "X-Forwarded-For: 10.1.2.3\r\nForwarded: for=10.1.2.3;proto=http\r\n\r\n")
     }
 
+    /// Lines already written `name: value` leave as received, in runs copied whole; a dropped line
+    /// ends a run, and a line with other whitespace is rewritten between runs, at the first field,
+    /// the last, or in between.
+    @Test func runsOfKeptLinesAroundDroppedAndRewrittenOnes() throws {
+        let text = "GET / HTTP/1.1\r\nX-A: 1\r\nConnection: X-Drop\r\nX-Drop: d\r\nX-B:b\r\nX-C: c\r\nX-D:  d\r\n"
+            + "X-E: e\t\r\nHost: h\r\nX-Empty: \r\nX-F: f f\r\n\r\n"
+        #expect(try forwarded(text) == "GET / HTTP/1.1\r\nX-A: 1\r\nX-B: b\r\nX-C: c\r\nX-D: d\r\nX-E: e\r\nHost: h\r\n"
+            + "X-Empty: \r\nX-F: f f\r\nX-Forwarded-For: 10.1.2.3\r\nForwarded: for=10.1.2.3;proto=http\r\n\r\n")
+        let firstRewrittenLastDropped = "GET / HTTP/1.1\r\nHost:h\r\nX-A: 1\r\nTE: trailers\r\n\r\n"
+        #expect(try forwarded(firstRewrittenLastDropped) == "GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n"
+            + "X-Forwarded-For: 10.1.2.3\r\nForwarded: for=10.1.2.3;proto=http\r\n\r\n")
+        let firstDroppedLastRewritten = "GET / HTTP/1.1\r\nKeep-Alive: 5\r\nHost: h\r\nX-A:\t1\r\n\r\n"
+        #expect(try forwarded(firstDroppedLastRewritten) == "GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n"
+            + "X-Forwarded-For: 10.1.2.3\r\nForwarded: for=10.1.2.3;proto=http\r\n\r\n")
+        #expect(try forwarded("GET / HTTP/1.0\r\n\r\n") == "GET / HTTP/1.0\r\n"
+            + "X-Forwarded-For: 10.1.2.3\r\nForwarded: for=10.1.2.3;proto=http\r\n\r\n")
+        #expect(try forwarded("GET / HTTP/1.0\r\nConnection: close\r\n\r\n") == "GET / HTTP/1.0\r\n"
+            + "X-Forwarded-For: 10.1.2.3\r\nForwarded: for=10.1.2.3;proto=http\r\n\r\n")
+    }
+
     @Test func namesListedInConnectionAreDroppedWhateverTheirCase() throws {
         let text = "GET / HTTP/1.1\r\nHost: a\r\nconnection: x-SECRET, X-Secre\r\nX-Secret: s\r\nx-secret: t\r\n"
             + "X-Secre: u\r\nX-Secrets: kept\r\nKEEP-ALIVE: timeout=5\r\nx-FORWARDED-for: 1.1.1.1\r\n\r\n"
