@@ -33,6 +33,9 @@ struct FieldBlockScanner: Sendable {
     private var startLineSpaces = 0
     private var targetStart = 0
 
+    /// Nothing has been fed yet.
+    var isFresh: Bool { partial == nil && length == 0 && skipped == 0 && !leadingCR }
+
     init(kind: Kind, limits: HTTP1Limits, offsetBase: Int = 0) {
         self.kind = kind
         self.offsetBase = offsetBase

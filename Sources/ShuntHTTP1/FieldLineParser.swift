@@ -35,33 +35,58 @@ enum FieldLineParser {
     }
 
     /// A well-formed field line read in one pass: token octets up to the colon, blanks, then value
-    /// octets up to the CR, trailing blanks left out of the value. Nil for anything else, which
-    /// `checkedLine` reads again to name the error. The scanner has checked that the block ends with
-    /// an empty line, so every loop here stops at a CR at the latest.
+    /// octets up to the CR and its LF, trailing blanks left out of the value. Nil for anything else,
+    /// which `checkedLine` reads again to name the error, and for a line that does not end within
+    /// `bytes` (a head read in one pass before the scanner saw it whole).
     @inline(__always)
     static func wellFormedLine(_ bytes: UnsafeRawBufferPointer, from lineStart: Int) -> (HTTPHeaderFields.Slot, Int)? {
+        let count = bytes.count
         var index = lineStart
-        while HTTPSyntax.isTokenOctet(bytes[index]) { index += 1 }
-        guard index > lineStart, bytes[index] == HTTPSyntax.colon else { return nil }
+        while index < count && HTTPSyntax.isTokenOctet(bytes[index]) { index += 1 }
+        guard index > lineStart, index < count, bytes[index] == HTTPSyntax.colon else { return nil }
         let colon = index
         index += 1
-        while HTTPSyntax.isWhitespace(bytes[index]) { index += 1 }
+        while index < count && HTTPSyntax.isWhitespace(bytes[index]) { index += 1 }
         let valueStart = index
         var valueEnd = index
-        while true {
+        while index < count {
             let byte = bytes[index]
             if byte > HTTPSyntax.sp && byte != 0x7F {
                 index += 1
                 valueEnd = index
             } else if byte == HTTPSyntax.sp || byte == HTTPSyntax.htab {
                 index += 1
-            } else if byte == HTTPSyntax.cr {
+            } else if byte == HTTPSyntax.cr && index + 1 < count && bytes[index + 1] == HTTPSyntax.lf {
                 let name = lineStart..<colon
                 return (HTTPHeaderFields.Slot(name: name, value: valueStart..<valueEnd, known: KnownFieldName.of(bytes, name)), index + 2)
             } else {
                 return nil
             }
         }
+        return nil
+    }
+
+    /// The field lines from octet `start` of `bytes` up to and including the empty line, read in one
+    /// pass when every line is well formed, the empty line is there, and the block (from octet 0)
+    /// is within `maxSize` octets with at most `maxFields` lines: where the block ends, with the lines
+    /// in `slots`. Nil otherwise, and the scanner reads the head as it comes, naming the first error
+    /// or waiting for the rest; what it accepts from the same octets is what this returns.
+    static func wellFormedBlock(
+        _ bytes: UnsafeRawBufferPointer, from start: Int, maxFields: Int, maxSize: Int, into slots: inout [HTTPHeaderFields.Slot]
+    ) -> Int? {
+        let count = min(bytes.count, maxSize)
+        let bounded = UnsafeRawBufferPointer(rebasing: bytes[0..<count])
+        var lineStart = start
+        while lineStart < count {
+            if bounded[lineStart] == HTTPSyntax.cr {
+                guard lineStart + 1 < count, bounded[lineStart + 1] == HTTPSyntax.lf else { return nil }
+                return lineStart + 2
+            }
+            guard slots.count < maxFields, let (slot, next) = wellFormedLine(bounded, from: lineStart) else { return nil }
+            slots.append(slot)
+            lineStart = next
+        }
+        return nil
     }
 
     static func checkedLine(

@@ -19,6 +19,8 @@ public struct RequestHeadParser: Sendable {
     public mutating func parse(_ input: inout ByteBuffer) throws(HTTP1ParseError) -> RequestHead? {
         if let failure { throw failure }
         do {
+            // A whole, well-formed head in the input is read in one pass; else the scanner reads it.
+            if scanner.isFresh, let head = try Self.wellFormedHead(&input, limits: limits) { return head }
             guard let block = try scanner.scan(&input) else { return nil }
             let skipped = scanner.skipped
             scanner = FieldBlockScanner(kind: .requestHead, limits: limits)
@@ -41,6 +43,28 @@ public struct RequestHeadParser: Sendable {
         var authority: Range<Int>?
     }
 
+    /// The head at the start of `input` read in one pass, when it is all there and nothing in its
+    /// lines is wrong: the request-line, every field line and the empty line well formed, no empty
+    /// line before it, within the size and field limits. It is then taken from `input`. Nil for any
+    /// other input, left as it was for the scanner, which names the first error or waits for the
+    /// rest: from the same octets it accepts the same head (the scanner's checks are met, and the
+    /// lines are read by the same functions).
+    static func wellFormedHead(_ input: inout ByteBuffer, limits: HTTP1Limits) throws(HTTP1ParseError) -> RequestHead? {
+        var slots: [HTTPHeaderFields.Slot] = []
+        slots.reserveCapacity(FieldLineParser.expectedFieldCount)
+        let found = input.withUnsafeReadableBytes { bytes -> (line: RequestLine, end: Int)? in
+            guard let line = wellFormedRequestLine(bytes, limits: limits),
+                  line.lineEnd + 1 < bytes.count, bytes[line.lineEnd + 1] == HTTPSyntax.lf,
+                  let end = FieldLineParser.wellFormedBlock(bytes, from: line.lineEnd + 2, maxFields: limits.maxHeaderCount,
+                                                            maxSize: limits.maxHeadSize, into: &slots)
+            else { return nil }
+            return (line, end)
+        }
+        guard let found else { return nil }
+        let block = input.readSlice(length: found.end)!
+        return try finishHead(block, line: found.line, slots: slots, offsetBase: 0)
+    }
+
     static func parseHead(_ block: ByteBuffer, offsetBase: Int, limits: HTTP1Limits) throws(HTTP1ParseError) -> RequestHead {
         // A well-formed request-line is read through a raw pointer in one pass; any other goes the
         // checked way, which finds and names its first error.
@@ -50,11 +74,18 @@ public struct RequestHeadParser: Sendable {
         } else {
             line = try checkedRequestLine(block, offsetBase: offsetBase, limits: limits)
         }
+        let slots = try FieldLineParser.parse(block, from: line.lineEnd + 2, offsetBase: offsetBase)
+        return try finishHead(block, line: line, slots: slots, offsetBase: offsetBase)
+    }
+
+    /// The head of `block` once its request-line and field lines are read: framing and Host checked.
+    private static func finishHead(
+        _ block: ByteBuffer, line: RequestLine, slots: [HTTPHeaderFields.Slot], offsetBase: Int
+    ) throws(HTTP1ParseError) -> RequestHead {
         let targetRange = line.targetRange
         let pathRange = (line.path.lowerBound + targetRange.lowerBound)..<(line.path.upperBound + targetRange.lowerBound)
         let endOfHead = offsetBase + block.readableBytes
-        let headers = HTTPHeaderFields(
-            storage: block, slots: try FieldLineParser.parse(block, from: line.lineEnd + 2, offsetBase: offsetBase))
+        let headers = HTTPHeaderFields(storage: block, slots: slots)
         let framing = try requestFraming(headers, version: line.version, offsetBase: offsetBase, endOfHead: endOfHead)
         let authority = line.authority.map { range in
             block.readableBytesView[(block.readerIndex + targetRange.lowerBound + range.lowerBound)..<(block.readerIndex + targetRange.lowerBound + range.upperBound)]

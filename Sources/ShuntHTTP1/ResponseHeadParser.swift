@@ -20,6 +20,12 @@ public struct ResponseHeadParser: Sendable {
     ) throws(HTTP1ParseError) -> ResponseHead? {
         if let failure { throw failure }
         do {
+            // A whole head in the input with well-formed field lines is read in one pass; else the
+            // scanner reads it.
+            if scanner.isFresh, let (block, lineEnd, slots) = Self.wellFormedBlock(&input, limits: limits) {
+                return try Self.parseHead(block, lineEnd: lineEnd, slots: slots, requestMethod: requestMethod,
+                                          requestedUpgrade: requestedUpgrade)
+            }
             guard let block = try scanner.scan(&input) else { return nil }
             scanner = FieldBlockScanner(kind: .responseHead, limits: limits)
             return try Self.parseHead(block, requestMethod: requestMethod, requestedUpgrade: requestedUpgrade)
@@ -29,11 +35,44 @@ public struct ResponseHeadParser: Sendable {
         }
     }
 
+    /// The head at the start of `input`, when it is all there with its status-line free of the
+    /// octets the scanner refuses (NUL, a CR or LF not in CRLF), every field line well formed, within
+    /// the size and field limits: taken from `input`, with where its status-line ends and its field
+    /// lines, in one pass. Nil for any other input, left as it was for the scanner, which names the
+    /// first error or waits for the rest. The status-line is then checked as the scanner's block's is.
+    static func wellFormedBlock(_ input: inout ByteBuffer, limits: HTTP1Limits) -> (ByteBuffer, Int, [HTTPHeaderFields.Slot])? {
+        var slots: [HTTPHeaderFields.Slot] = []
+        slots.reserveCapacity(FieldLineParser.expectedFieldCount)
+        let found = input.withUnsafeReadableBytes { bytes -> (lineEnd: Int, end: Int)? in
+            let count = min(bytes.count, limits.maxHeadSize)
+            var lineEnd = 0
+            while lineEnd < count && bytes[lineEnd] != HTTPSyntax.cr {
+                guard bytes[lineEnd] != 0 && bytes[lineEnd] != HTTPSyntax.lf else { return nil }
+                lineEnd += 1
+            }
+            guard lineEnd > 0, lineEnd + 1 < count, bytes[lineEnd + 1] == HTTPSyntax.lf,
+                  let end = FieldLineParser.wellFormedBlock(bytes, from: lineEnd + 2, maxFields: limits.maxHeaderCount,
+                                                            maxSize: limits.maxHeadSize, into: &slots)
+            else { return nil }
+            return (lineEnd, end)
+        }
+        guard let found else { return nil }
+        return (input.readSlice(length: found.end)!, found.lineEnd, slots)
+    }
+
     static func parseHead(_ block: ByteBuffer, requestMethod: HTTPMethod, requestedUpgrade: Bool) throws(HTTP1ParseError) -> ResponseHead {
+        let lineEnd = block.readableBytesView.firstIndex(of: HTTPSyntax.cr)! - block.readerIndex
+        return try parseHead(block, lineEnd: lineEnd, slots: nil, requestMethod: requestMethod, requestedUpgrade: requestedUpgrade)
+    }
+
+    /// The head of `block`, its status-line ending at `lineEnd`; its field lines are read after the
+    /// status-line is checked, unless `slots` has them already.
+    static func parseHead(
+        _ block: ByteBuffer, lineEnd: Int, slots: [HTTPHeaderFields.Slot]?, requestMethod: HTTPMethod, requestedUpgrade: Bool
+    ) throws(HTTP1ParseError) -> ResponseHead {
         let view = block.readableBytesView
         let base = view.startIndex
         // status-line = HTTP-version SP 3DIGIT SP reason-phrase; a missing SP before an empty reason is accepted.
-        let lineEnd = view.firstIndex(of: HTTPSyntax.cr)! - base
         // Read in place (a copy of the line would cost an allocation per response).
         func octet(_ position: Int) -> UInt8 { view[base + position] }
         guard lineEnd >= 8, lineEnd == 8 || octet(8) == HTTPSyntax.sp else {
@@ -59,7 +98,13 @@ public struct ResponseHeadParser: Sendable {
         for position in reasonStart..<lineEnd where !HTTPSyntax.isFieldValueByte(octet(position)) {
             throw HTTP1ParseError(.malformedStatusLine, offset: position, detail: "control octet in the reason-phrase")
         }
-        let headers = HTTPHeaderFields(storage: block, slots: try FieldLineParser.parse(block, from: lineEnd + 2, offsetBase: 0))
+        let fieldLines: [HTTPHeaderFields.Slot]
+        if let slots {
+            fieldLines = slots
+        } else {
+            fieldLines = try FieldLineParser.parse(block, from: lineEnd + 2, offsetBase: 0)
+        }
+        let headers = HTTPHeaderFields(storage: block, slots: fieldLines)
         let framing = try responseFraming(headers, version: version, status: status, requestMethod: requestMethod,
                                           requestedUpgrade: requestedUpgrade)
         return ResponseHead(bytes: block, version: version, status: status, reasonRange: reasonStart..<lineEnd,
