@@ -250,7 +250,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
                 route(head)
             case .sendUpstream(let bytes):
                 guard let upstream else { continue }
-                upstream.write(bytes, promise: nil)
+                if upstreamHandler?.write(bytes) != true { upstream.write(bytes, promise: nil) }
                 upstreamNeedsFlush = true
             case .sendClient(let bytes):
                 context.write(wrapOutboundOut(bytes), promise: nil)
@@ -299,7 +299,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
     private func flushUpstreamNow() {
         if upstreamNeedsFlush {
             upstreamNeedsFlush = false
-            upstream?.flush()
+            if upstreamHandler?.flush() != true { upstream?.flush() }
         }
     }
 

@@ -71,6 +71,22 @@ final class UpstreamHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Writes `bytes` from this handler, the last of its pipeline, toward the connection: the
+    /// channel's own `write` would enter the pipeline at its tail and pass through this handler.
+    /// False once the handler has left the pipeline.
+    func write(_ bytes: ByteBuffer) -> Bool {
+        guard let context else { return false }
+        context.write(wrapOutboundOut(bytes), promise: nil)
+        return true
+    }
+
+    /// Flushes from this handler, as `write(_:)` writes. False once the handler has left the pipeline.
+    func flush() -> Bool {
+        guard let context else { return false }
+        context.flush()
+        return true
+    }
+
     /// The client drained: a read held back goes out.
     func resumeReading() {
         guard pendingRead, let context else { return }

@@ -27,6 +27,9 @@ public final class TickFlushes {
     public let eventLoop: EventLoop
     public let maxBatch: Int
     private var members: [any Member] = []
+    /// The list of the last burst, emptied with its capacity kept: the next burst is swapped into it
+    /// instead of a new list being allocated for each.
+    private var spare: [any Member] = []
     /// A flush at the end of the wake-up is queued on the loop.
     private var scheduled = false
 
@@ -57,10 +60,13 @@ public final class TickFlushes {
     }
 
     private func flushAll() {
-        var burst: [any Member] = []
+        var burst = spare
+        spare = []
         swap(&burst, &members)
         // A flush may make another member write and ask again (even reach `maxBatch` and flush a
         // burst of its own): it goes in `members`, for a new burst.
         for member in burst { member.flushNow() }
+        burst.removeAll(keepingCapacity: true)
+        spare = burst
     }
 }
