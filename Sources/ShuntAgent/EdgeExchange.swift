@@ -144,12 +144,13 @@ public struct EdgeExchange {
     }
 
     public mutating func upstreamReady(reused: Bool = false, into actions: inout [Action]) {
-        guard state == .routing, request != nil else { return }
+        // One copy of the head for all that follows: each `request!` would be one.
+        guard state == .routing, let request else { return }
         state = .exchanging
         upstreamReused = reused
         // The buffer of the last forwarded head is written again when the upstream has let go of it
         // (it has, long since, when the next request comes): no allocation per request.
-        let capacity = request!.bytes.readableBytes + Self.forwardedHeadGrowth
+        let capacity = request.bytes.readableBytes + Self.forwardedHeadGrowth
         var head: ByteBuffer
         if var kept = keptForwardedHead {
             keptForwardedHead = nil
@@ -158,9 +159,9 @@ public struct EdgeExchange {
         } else {
             head = ByteBufferAllocator().buffer(capacity: capacity)
         }
-        ForwardedHeadWriter.write(request!, client: client, into: &head)
+        ForwardedHeadWriter.write(request, client: client, into: &head)
         if head.capacity <= Self.maxKeptForwardedHeadCapacity { keptForwardedHead = head }
-        requestFramer = BodyFramer(framing: request!.framing, limits: limits)
+        requestFramer = BodyFramer(framing: request.framing, limits: limits)
         responseParser = ResponseHeadParser(limits: limits)
         responseFramer = nil
         responseDone = false
