@@ -68,6 +68,13 @@ public struct EdgeExchange {
     /// `Forwarded` with an IPv6 client) so that they are written without growing the buffer.
     static let forwardedHeadGrowth = 192
 
+    /// The most octets of the client's that were consumed and still lie in front of unread ones (a
+    /// pipelined request) before those are moved to the front of the buffer.
+    public static let maxConsumedInboundOctets = 16 * 1024
+
+    /// The capacity of the buffer holding the client's unread octets.
+    var inboundCapacity: Int { inbound.capacity }
+
     /// The capacity of the buffer kept for the next forwarded head (0: none is kept).
     var keptForwardedHeadCapacity: Int { keptForwardedHead?.capacity ?? 0 }
 
@@ -111,6 +118,15 @@ public struct EdgeExchange {
         if state == .piping { return actions.append(.sendUpstream(bytes)) }
         var bytes = bytes
         if state == .head && bytes.readableBytes > 0 { headStarted = true }
+        // What was consumed is dropped before more is added: without this, a keep-alive connection's
+        // buffer would grow by every request it ever sent (the octets read stay below the reader
+        // index). Emptied, the buffer starts over in place; with a pipelined request still unread,
+        // that request moves to the front once `maxConsumedInboundOctets` lie before it.
+        if inbound.readableBytes == 0 {
+            inbound.clear()
+        } else if inbound.readerIndex > Self.maxConsumedInboundOctets {
+            inbound.discardReadBytes()
+        }
         inbound.writeBuffer(&bytes)
         process(into: &actions)
     }

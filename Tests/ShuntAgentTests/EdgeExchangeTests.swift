@@ -83,6 +83,36 @@ import Testing
         #expect(exchange.keptForwardedHeadCapacity == EdgeExchange.maxKeptForwardedHeadCapacity)
     }
 
+    /// The client's octets already consumed do not stay in the connection's buffer: one by one, or
+    /// with a pipelined request always waiting, thousands of requests on one keep-alive connection
+    /// leave it as large as a few requests need (it grew by every request before).
+    @Test func aKeptAliveConnectionsBufferDoesNotGrowWithItsRequests() {
+        let request = "GET /orders HTTP/1.1\r\nHost: orders\r\n\r\n"
+        var exchange = EdgeExchange(client: Self.client)
+        for _ in 0..<3_000 {
+            _ = exchange.clientRead(ByteBuffer(string: request))
+            _ = exchange.upstreamReady()
+            _ = exchange.upstreamRead(Self.response)
+        }
+        #expect(!exchange.isClosed)
+        #expect(exchange.inboundCapacity <= 1024)
+
+        // Always one request ahead: the buffer never empties, and what was read is dropped once
+        // `maxConsumedInboundOctets` of it lie in front of the waiting request.
+        var pipelined = EdgeExchange(client: Self.client)
+        var outcome = Outcome()
+        outcome.apply(pipelined.clientRead(ByteBuffer(string: request + request)))
+        for _ in 0..<3_000 {
+            outcome.apply(pipelined.upstreamReady())
+            outcome.apply(pipelined.upstreamRead(Self.response))  // the waiting request is routed
+            outcome.apply(pipelined.clientRead(ByteBuffer(string: request)))
+        }
+        #expect(!pipelined.isClosed)
+        #expect(outcome.routes.count == 3_001)
+        #expect(outcome.client == String(repeating: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", count: 3_000))
+        #expect(pipelined.inboundCapacity <= 2 * EdgeExchange.maxConsumedInboundOctets)
+    }
+
     @Test func aRequestIsRoutedForwardedWithTheClientAndAnsweredVerbatim() {
         var exchange = EdgeExchange(client: Self.client)
         var outcome = Outcome()
