@@ -41,7 +41,7 @@ let benchmarks: @Sendable () -> Void = {
         var exchange = EdgeExchange(client: ForwardedHeadWriter.ClientAddress("127.0.0.1")!)
         var actions: [EdgeExchange.Action] = []
         actions.reserveCapacity(8)
-        for _ in benchmark.scaledIterations {
+        func oneExchange() {
             exchange.clientRead(request, into: &actions)
             actions.removeAll(keepingCapacity: true)
             exchange.upstreamReady(reused: true, into: &actions)
@@ -50,6 +50,11 @@ let benchmarks: @Sendable () -> Void = {
             precondition(actions.count >= 2)
             actions.removeAll(keepingCapacity: true)
         }
+        // The closure runs once per measured iteration: the connection's first exchange (its
+        // buffers made) is not measured, only one on the kept-alive connection.
+        oneExchange()
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { oneExchange() }
     }
 
     Benchmark("Laptop head scan: request line and status (kept stream)") { benchmark in
