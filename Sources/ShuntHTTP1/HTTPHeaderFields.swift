@@ -119,17 +119,6 @@ public struct HTTPHeaderFields: Sendable, RandomAccessCollection {
         view(slots[position].value)
     }
 
-    /// Appends field `position` to `buffer` as `name: value` and CRLF, from the received octets.
-    func writeField(at position: Int, into buffer: inout ByteBuffer) {
-        let slot = slots[position]
-        storage.withUnsafeReadableBytes { raw in
-            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[slot.name]))
-            buffer.writeStaticString(": ")
-            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[slot.value]))
-            buffer.writeStaticString("\r\n")
-        }
-    }
-
     /// Whether `slot`'s name is `name`, ASCII case-insensitively, read in place. Every lookup asks this
     /// of every field of every head: a name of another length is refused without touching its octets,
     /// and no view (a reference to count) is made for the others.
