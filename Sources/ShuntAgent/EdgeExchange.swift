@@ -74,6 +74,8 @@ public struct EdgeExchange {
 
     /// The capacity of the buffer holding the client's unread octets.
     var inboundCapacity: Int { inbound.capacity }
+    /// The octets consumed that still lie in front of the unread ones.
+    var consumedInboundOctets: Int { inbound.readerIndex }
 
     /// The capacity of the buffer kept for the next forwarded head (0: none is kept).
     var keptForwardedHeadCapacity: Int { keptForwardedHead?.capacity ?? 0 }

@@ -1,7 +1,8 @@
 import NIOCore
 
-/// Parses the field lines of a complete block (RFC 9112 §5): `field-name ":" OWS field-value OWS CRLF`.
-/// The block's line endings were already checked by `FieldBlockScanner`, so every CR here starts a CRLF.
+/// Parses field lines (RFC 9112 §5): `field-name ":" OWS field-value OWS CRLF`. `parse` reads a block
+/// whose line endings `FieldBlockScanner` already checked, so every CR there starts a CRLF;
+/// `wellFormedBlock` reads input the scanner has not seen, and takes only what it would accept.
 enum FieldLineParser {
     /// The field slots reserved at once for a block (a typical request or response has 2 to 12).
     static let expectedFieldCount = 16
@@ -68,19 +69,21 @@ enum FieldLineParser {
 
     /// The field lines from octet `start` of `bytes` up to and including the empty line, read in one
     /// pass when every line is well formed, the empty line is there, and the block (from octet 0)
-    /// is within `maxSize` octets with at most `maxFields` lines: where the block ends, with the lines
-    /// in `slots`. Nil otherwise, and the scanner reads the head as it comes, naming the first error
-    /// or waiting for the rest; what it accepts from the same octets is what this returns.
+    /// is within `maxSize` octets with at most `maxFields` lines: where the block ends, and the lines.
+    /// Nil otherwise, and the scanner reads the head as it comes, naming the first error or waiting
+    /// for the rest; what it accepts from the same octets is what this returns.
     static func wellFormedBlock(
-        _ bytes: UnsafeRawBufferPointer, from start: Int, maxFields: Int, maxSize: Int, into slots: inout [HTTPHeaderFields.Slot]
-    ) -> Int? {
+        _ bytes: UnsafeRawBufferPointer, from start: Int, maxFields: Int, maxSize: Int
+    ) -> (end: Int, slots: [HTTPHeaderFields.Slot])? {
         let count = min(bytes.count, maxSize)
         let bounded = UnsafeRawBufferPointer(rebasing: bytes[0..<count])
+        var slots: [HTTPHeaderFields.Slot] = []
+        slots.reserveCapacity(Self.expectedFieldCount)
         var lineStart = start
         while lineStart < count {
             if bounded[lineStart] == HTTPSyntax.cr {
                 guard lineStart + 1 < count, bounded[lineStart + 1] == HTTPSyntax.lf else { return nil }
-                return lineStart + 2
+                return (lineStart + 2, slots)
             }
             guard slots.count < maxFields, let (slot, next) = wellFormedLine(bounded, from: lineStart) else { return nil }
             slots.append(slot)

@@ -50,19 +50,17 @@ public struct RequestHeadParser: Sendable {
     /// rest: from the same octets it accepts the same head (the scanner's checks are met, and the
     /// lines are read by the same functions).
     static func wellFormedHead(_ input: inout ByteBuffer, limits: HTTP1Limits) throws(HTTP1ParseError) -> RequestHead? {
-        var slots: [HTTPHeaderFields.Slot] = []
-        slots.reserveCapacity(FieldLineParser.expectedFieldCount)
-        let found = input.withUnsafeReadableBytes { bytes -> (line: RequestLine, end: Int)? in
+        let found = input.withUnsafeReadableBytes { bytes -> (line: RequestLine, end: Int, slots: [HTTPHeaderFields.Slot])? in
             guard let line = wellFormedRequestLine(bytes, limits: limits),
                   line.lineEnd + 1 < bytes.count, bytes[line.lineEnd + 1] == HTTPSyntax.lf,
-                  let end = FieldLineParser.wellFormedBlock(bytes, from: line.lineEnd + 2, maxFields: limits.maxHeaderCount,
-                                                            maxSize: limits.maxHeadSize, into: &slots)
+                  let fields = FieldLineParser.wellFormedBlock(bytes, from: line.lineEnd + 2, maxFields: limits.maxHeaderCount,
+                                                               maxSize: limits.maxHeadSize)
             else { return nil }
-            return (line, end)
+            return (line, fields.end, fields.slots)
         }
         guard let found else { return nil }
         let block = input.readSlice(length: found.end)!
-        return try finishHead(block, line: found.line, slots: slots, offsetBase: 0)
+        return try finishHead(block, line: found.line, slots: found.slots, offsetBase: 0)
     }
 
     static func parseHead(_ block: ByteBuffer, offsetBase: Int, limits: HTTP1Limits) throws(HTTP1ParseError) -> RequestHead {

@@ -41,9 +41,7 @@ public struct ResponseHeadParser: Sendable {
     /// lines, in one pass. Nil for any other input, left as it was for the scanner, which names the
     /// first error or waits for the rest. The status-line is then checked as the scanner's block's is.
     static func wellFormedBlock(_ input: inout ByteBuffer, limits: HTTP1Limits) -> (ByteBuffer, Int, [HTTPHeaderFields.Slot])? {
-        var slots: [HTTPHeaderFields.Slot] = []
-        slots.reserveCapacity(FieldLineParser.expectedFieldCount)
-        let found = input.withUnsafeReadableBytes { bytes -> (lineEnd: Int, end: Int)? in
+        let found = input.withUnsafeReadableBytes { bytes -> (lineEnd: Int, end: Int, slots: [HTTPHeaderFields.Slot])? in
             let count = min(bytes.count, limits.maxHeadSize)
             var lineEnd = 0
             while lineEnd < count && bytes[lineEnd] != HTTPSyntax.cr {
@@ -51,13 +49,13 @@ public struct ResponseHeadParser: Sendable {
                 lineEnd += 1
             }
             guard lineEnd > 0, lineEnd + 1 < count, bytes[lineEnd + 1] == HTTPSyntax.lf,
-                  let end = FieldLineParser.wellFormedBlock(bytes, from: lineEnd + 2, maxFields: limits.maxHeaderCount,
-                                                            maxSize: limits.maxHeadSize, into: &slots)
+                  let fields = FieldLineParser.wellFormedBlock(bytes, from: lineEnd + 2, maxFields: limits.maxHeaderCount,
+                                                               maxSize: limits.maxHeadSize)
             else { return nil }
-            return (lineEnd, end)
+            return (lineEnd, fields.end, fields.slots)
         }
         guard let found else { return nil }
-        return (input.readSlice(length: found.end)!, found.lineEnd, slots)
+        return (input.readSlice(length: found.end)!, found.lineEnd, found.slots)
     }
 
     static func parseHead(_ block: ByteBuffer, requestMethod: HTTPMethod, requestedUpgrade: Bool) throws(HTTP1ParseError) -> ResponseHead {

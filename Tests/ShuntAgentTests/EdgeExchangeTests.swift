@@ -97,16 +97,21 @@ import Testing
         #expect(!exchange.isClosed)
         #expect(exchange.inboundCapacity <= 1024)
 
-        // Always one request ahead: the buffer never empties, and what was read is dropped once
-        // `maxConsumedInboundOctets` of it lie in front of the waiting request.
+        // Two requests always waiting when the next arrives: the buffer never empties, and what was
+        // read is dropped once `maxConsumedInboundOctets` of it lie in front of the waiting ones.
         var pipelined = EdgeExchange(client: Self.client)
         var outcome = Outcome()
-        outcome.apply(pipelined.clientRead(ByteBuffer(string: request + request)))
+        outcome.apply(pipelined.clientRead(ByteBuffer(string: request + request + request)))
+        var mostConsumed = 0
         for _ in 0..<3_000 {
             outcome.apply(pipelined.upstreamReady())
-            outcome.apply(pipelined.upstreamRead(Self.response))  // the waiting request is routed
+            mostConsumed = max(mostConsumed, pipelined.consumedInboundOctets)
             outcome.apply(pipelined.clientRead(ByteBuffer(string: request)))
+            outcome.apply(pipelined.upstreamRead(Self.response))  // a waiting request is routed
         }
+        // Dropped when the limit is passed, not before: at most one request's octets beyond it.
+        #expect(mostConsumed > EdgeExchange.maxConsumedInboundOctets)
+        #expect(mostConsumed <= EdgeExchange.maxConsumedInboundOctets + request.utf8.count)
         #expect(!pipelined.isClosed)
         #expect(outcome.routes.count == 3_001)
         #expect(outcome.client == String(repeating: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", count: 3_000))
