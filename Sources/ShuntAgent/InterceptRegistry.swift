@@ -10,11 +10,20 @@ public enum Route: Sendable {
     case app
     case laptop(Laptop)
 
-    public struct Laptop: Sendable {
+    /// A class, made once per intercept: routing hands out one reference, where a struct of the
+    /// same fields cost a retain and a release of each of them at every copy.
+    public final class Laptop: Sendable {
         public let session: SessionHandler
         public let intercept: String
         public let owner: String
         public let compress: Bool
+
+        init(session: SessionHandler, intercept: String, owner: String, compress: Bool) {
+            self.session = session
+            self.intercept = intercept
+            self.owner = owner
+            self.compress = compress
+        }
     }
 }
 
@@ -125,17 +134,13 @@ public final class InterceptRegistry: Sendable {
         state.withLockedValue { state in state.entries.values.map(Self.describe).sorted { $0.name < $1.name } }
     }
 
-    /// Where a request on `port` goes (and one more request counted for its intercept).
-    public func route(_ head: ShuntHTTP1.RequestHead, port: Int) -> Route {
-        route(RoutableRequest(head: head), port: port)
-    }
-
-    /// Where a request goes, whatever its HTTP version (`RoutableRequest`, `H2RoutableRequest`).
+    /// Where a request on `port` goes (and one more request counted for its intercept), whatever its
+    /// HTTP version (an HTTP/1.1 `RequestHead`, an `H2RoutableRequest`).
     public func route<Request: MatchableRequest>(_ request: Request, port: Int) -> Route {
         state.withLockedValue { state in
             guard let index = state.tables.index(forKey: port),
-                  case .intercept(let rule)? = Self.route(request, in: &state.tables.values[index]) else { return .app }
-            return Self.take(rule.name, in: &state)
+                  let name = Self.match(request, in: &state.tables.values[index]) else { return .app }
+            return Self.take(name, in: &state)
         }
     }
 
@@ -152,11 +157,13 @@ public final class InterceptRegistry: Sendable {
         }
     }
 
-    /// Where `request` goes by `table`, nil when it has no intercept. The table is passed in place
-    /// (the dictionary's modify accessor): read out of the dictionary, it would be copied, its
-    /// storage retained and released, on every request.
-    private static func route<Request: MatchableRequest>(_ request: Request, in table: inout InterceptTable) -> RoutingDecision? {
-        table.isEmpty ? nil : table.route(request)
+    /// The name of the intercept `request` goes to by `table`, nil when it has none. The table is
+    /// passed in place (the dictionary's modify accessor): read out of the dictionary, it would be
+    /// copied, its storage retained and released, on every request. The matching rule is read in
+    /// place too: only its name is copied, not all that the rule holds.
+    private static func match<Request: MatchableRequest>(_ request: Request, in table: inout InterceptTable) -> String? {
+        guard !table.isEmpty, let index = table.firstMatch(request) else { return nil }
+        return table.rules[index].name
     }
 
     /// Counts one more request for the intercept `name`, in place (the name is hashed once, the

@@ -48,10 +48,15 @@ public struct HTTPHeadScanner: Sendable, Hashable {
                 rest = rest[window.endIndex...]
                 continue
             }
-            line.append(contentsOf: window[window.startIndex..<newline])
             scanned += newline - window.startIndex + 1
+            if line.isEmpty {
+                // The whole line is in this input (the usual case): read where it is, not copied.
+                endOfLine(UnsafeRawBufferPointer(rebasing: window[window.startIndex..<newline]))
+            } else {
+                line.append(contentsOf: window[window.startIndex..<newline])
+                endOfKeptLine()
+            }
             rest = rest[(newline + 1)...]
-            endOfLine()
         }
         if scanned >= limit { isFinished = true }
     }
@@ -62,7 +67,7 @@ public struct HTTPHeadScanner: Sendable, Hashable {
             guard !isFinished, scanned < limit else { break }
             scanned += 1
             if byte == UInt8(ascii: "\n") {
-                endOfLine()
+                endOfKeptLine()
             } else {
                 line.append(byte)
             }
@@ -81,16 +86,26 @@ public struct HTTPHeadScanner: Sendable, Hashable {
         skippingInterimHeaders = false
     }
 
-    private mutating func endOfLine() {
-        if line.last == UInt8(ascii: "\r") { line.removeLast() }
-        defer { line.removeAll(keepingCapacity: true) }
+    /// The line gathered in `line` ended: it is read, then emptied (its storage kept).
+    private mutating func endOfKeptLine() {
+        var kept: [UInt8] = []
+        swap(&kept, &line)  // read while `self` changes: out of `self` for the time of the read
+        kept.withUnsafeBytes { endOfLine($0) }
+        kept.removeAll(keepingCapacity: true)
+        line = kept
+    }
+
+    /// A line ended (without its LF).
+    private mutating func endOfLine(_ octets: UnsafeRawBufferPointer) {
+        var line = octets
+        if line.last == UInt8(ascii: "\r") { line = UnsafeRawBufferPointer(rebasing: line.dropLast()) }
         switch side {
-        case .request: requestLine()
-        case .response: responseLine()
+        case .request: requestLine(line)
+        case .response: responseLine(line)
         }
     }
 
-    private mutating func requestLine() {
+    private mutating func requestLine(_ line: UnsafeRawBufferPointer) {
         // RFC 9112 §2.2: empty lines before the request line are ignored.
         guard !line.isEmpty else { return }
         isFinished = true
@@ -107,7 +122,7 @@ public struct HTTPHeadScanner: Sendable, Hashable {
         path = String(decoding: target.prefix { $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }, as: UTF8.self)
     }
 
-    private mutating func responseLine() {
+    private mutating func responseLine(_ line: UnsafeRawBufferPointer) {
         if skippingInterimHeaders {
             if line.isEmpty { skippingInterimHeaders = false }
             return

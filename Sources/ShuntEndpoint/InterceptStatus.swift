@@ -96,9 +96,9 @@ public final class InterceptStatusWriter: Sendable {
 
     public var status: InterceptStatus { state.withLockedValue { $0.status } }
 
+    /// One lock per event, a request's included: the change and the decision to write are made together.
     public func observe(_ event: EndpointEvent) {
-        var force = true
-        state.withLockedValue { state in
+        write { state in
             switch event {
             case .intercepted, .reconnected:
                 state.status.state = .connected
@@ -112,17 +112,24 @@ public final class InterceptStatusWriter: Sendable {
                 state.status.trouble = nil
             case .request:
                 state.status.requests += 1
-                force = false
+                return false
             case .removed, .removalFailed:
                 state.status.state = .stopping
             }
+            return true
         }
-        write(force: force)
     }
 
     /// Writes unless the last write was under a second ago and nothing but counts changed.
     private func write(force: Bool) {
+        write { _ in force }
+    }
+
+    /// Changes the status (`change` returns whether more than counts changed, which forces a write)
+    /// and writes it unless the last write was under a second ago and only counts changed.
+    private func write(_ change: (inout (status: InterceptStatus, written: ContinuousClock.Instant?)) -> Bool) {
         let data: Data? = state.withLockedValue { state in
+            let force = change(&state)
             let now = ContinuousClock.now
             if !force, let written = state.written, now - written < .seconds(1) { return nil }
             state.written = now

@@ -77,10 +77,13 @@ public struct InterceptTable: Sendable {
 
     /// The first rule in routing order that matches, or the app. Does not allocate.
     public func route<Request: MatchableRequest>(_ request: Request) -> RoutingDecision {
-        for index in rules.indices where rules[index].matches(request) {
-            return .intercept(rules[index])
-        }
-        return .app
+        firstMatch(request).map { .intercept(rules[$0]) } ?? .app
+    }
+
+    /// The index in `rules` of the first rule that matches, or nil (the app): `route` without a
+    /// copy of the rule.
+    public func firstMatch<Request: MatchableRequest>(_ request: Request) -> Int? {
+        rules.indices.first { rules[$0].matches(request) }
     }
 
     private struct SortKey: Comparable {

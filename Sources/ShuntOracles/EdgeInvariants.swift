@@ -65,7 +65,7 @@ public enum EdgeInvariants {
                 case .route(let head):
                     if upstreamReady { throw Violation(description: "a route asked while a request is in progress") }
                     routes += 1
-                    _ = table.route(RoutableRequest(head: head))
+                    _ = table.route(head)
                     if exchange.wantsClientBytes { throw Violation(description: "wants client bytes while routing") }
                     if upstreamFails {
                         errorAnswers += 1

@@ -225,8 +225,7 @@ public final class SessionHandler: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     func consumed(_ id: StreamID, octets: Int) {
-        machine.consumed(id, octets: octets, now: .now())
-        requestFlush()
+        if machine.consumed(id, octets: octets, now: .now()) { requestFlush() }
     }
 
     func resetStream(_ id: StreamID, code: ErrorCode, reason: String) {

@@ -193,16 +193,20 @@ public struct SessionStateMachine {
     public var peerAcceptsCompression: Bool { version != nil && peerSettings.acceptsDeflate }
 
     /// Tells the session the owner passed on `octets` of a stream's data: the stream window is granted back (spec §6.2).
-    public mutating func consumed(_ stream: StreamID, octets: Int, now: NIODeadline) {
-        guard phase == .ready, octets > 0 else { return }
-        // Counted where the record is (one hash, no copy): this runs for every read of every stream.
-        guard let index = streams.index(forKey: stream.rawValue) else { return }
+    /// Returns whether that queued a WINDOW_UPDATE (then the owner flushes); `now` is read only then:
+    /// this runs for every read of every stream, and most grant nothing yet.
+    @discardableResult
+    public mutating func consumed(_ stream: StreamID, octets: Int, now: @autoclosure () -> NIODeadline) -> Bool {
+        guard phase == .ready, octets > 0 else { return false }
+        // Counted where the record is (one hash, no copy).
+        guard let index = streams.index(forKey: stream.rawValue) else { return false }
         let due = withRecord(at: index) { record -> Bool in
             guard record.remoteOpen, !record.closed else { return false }
             record.consumedSinceUpdate += octets
             return record.consumedSinceUpdate * 2 >= record.windowTarget
         }
-        guard due else { return }
+        guard due else { return false }
+        let now = now()
         var record = streams.values[index]
         var increment = record.consumedSinceUpdate
         if shouldGrow(lastUpdate: record.lastUpdate, now: now), record.windowTarget < Int(configuration.maxStreamWindow),
@@ -218,6 +222,7 @@ public struct SessionStateMachine {
         // it every record.
         streams.values[index] = record
         enqueueControl(Frame(streamID: stream, payload: .windowUpdate(increment: UInt32(increment))))
+        return true
     }
 
     /// Resets a stream (spec §4.3, §5.3). Queued data is dropped. No event follows for it.

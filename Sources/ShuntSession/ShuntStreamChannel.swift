@@ -279,6 +279,8 @@ public final class ShuntStreamChannel: Channel, ChannelCore, @unchecked Sendable
         unsatisfiedRead = false
         delivering = true
         var delivered = 0
+        // Bound once: each use of the stored pipeline would retain and release it.
+        let pipeline = self.pipeline
         while let (buffer, compressed) = pendingReads.popFirst() {
             delivered += buffer.readableBytes
             guard compressed else {

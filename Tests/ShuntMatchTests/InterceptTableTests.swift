@@ -181,7 +181,9 @@ func compact(_ text: String) throws -> RuleSpec {
             #expect(table.rules.map(\.name) == ["two-headers", "equal", "prefix-long", "prefix-short", "regex", "none"])
             for (request, expected) in requests {
                 #expect(table.route(request).interceptName == expected, "\(request.pathString)")
+                #expect(table.firstMatch(request).map { table.rules[$0].name } == expected, "the index `route` reads its rule at")
             }
+            #expect(table.firstMatch(RequestHead.make("/api", [("h", "2")])) == nil)
         }
     }
 
