@@ -7,7 +7,7 @@ import ShuntSession
 final class AppConnectionPool {
     let address: SocketAddress
     let eventLoop: EventLoop
-    private let idle: IdleConnections
+    private let idle: IdleConnections<UpstreamHandler>
 
     init(address: SocketAddress, eventLoop: EventLoop, maxIdle: Int, idleTimeout: TimeAmount = .milliseconds(1_500)) {
         self.address = address
@@ -20,7 +20,7 @@ final class AppConnectionPool {
     /// An idle connection and its handler, now reporting to `edge`, or nil when none is left (no
     /// future: this is the path of nearly every request).
     func acquireIdle(for edge: EdgeHandler) -> (channel: Channel, handler: UpstreamHandler)? {
-        guard let (channel, upstream) = idle.take(UpstreamHandler.self) else { return nil }
+        guard let (channel, upstream) = idle.take() else { return nil }
         upstream.edge = edge
         return (channel, upstream)
     }

@@ -32,7 +32,7 @@ final class LocalConnectionPool: @unchecked Sendable {
     let eventLoop: EventLoop
     let limits: Limits
     let connectTimeout: TimeAmount
-    private let idle: IdleConnections
+    private let idle: IdleConnections<LocalSocketHandler>
     /// Requests written to connections are flushed together at the end of the loop's wake-up.
     let flushes: TickFlushes
     /// Connections dialled; read from any thread (tests).
@@ -60,7 +60,7 @@ final class LocalConnectionPool: @unchecked Sendable {
     /// An idle connection now reporting to `exchange` (which is told it was reused), with its
     /// handler, or nil when none is left; no future, for the exchanges of a kept stream.
     func acquireIdle(for exchange: LocalStreamHandler) -> (channel: Channel, handler: LocalSocketHandler)? {
-        guard let (channel, socket) = idle.take(LocalSocketHandler.self) else { return nil }
+        guard let (channel, socket) = idle.take() else { return nil }
         socket.exchange = exchange
         exchange.connectionWasReused()
         return (channel, socket)

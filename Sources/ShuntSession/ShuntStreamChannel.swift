@@ -1,4 +1,4 @@
-import NIOConcurrencyHelpers
+import Atomics
 import NIOCore
 import ShuntWire
 
@@ -30,11 +30,10 @@ public final class ShuntStreamChannel: Channel, ChannelCore, @unchecked Sendable
     /// channel) ends when the channel closes, which every session end brings about.
     private let session: SessionHandler
 
-    private struct Flags {
-        var isActive = false
-        var isWritable = true
-    }
-    private let flags = NIOLockedValueBox(Flags())
+    /// Read from any thread, as NIO's own channels allow; atomics, as theirs are: a lock here cost a
+    /// lock and an unlock on every flush and every writability check of every exchange.
+    private let activeFlag = ManagedAtomic(false)
+    private let writableFlag = ManagedAtomic(true)
 
     private enum State { case idle, active, closed }
     private var state = State.idle
@@ -74,8 +73,8 @@ public final class ShuntStreamChannel: Channel, ChannelCore, @unchecked Sendable
 
     public var pipeline: ChannelPipeline { _pipeline }
     public var closeFuture: EventLoopFuture<Void> { closePromise.futureResult }
-    public var isWritable: Bool { flags.withLockedValue { $0.isWritable } }
-    public var isActive: Bool { flags.withLockedValue { $0.isActive } }
+    public var isWritable: Bool { writableFlag.load(ordering: .relaxed) }
+    public var isActive: Bool { activeFlag.load(ordering: .relaxed) }
     public var _channelCore: ChannelCore { self }
 
     public func setOption<Option: ChannelOption>(_ option: Option, value: Option.Value) -> EventLoopFuture<Void> {
@@ -129,7 +128,8 @@ public final class ShuntStreamChannel: Channel, ChannelCore, @unchecked Sendable
                     return
                 }
                 self.state = .active
-                self.flags.withLockedValue { $0.isActive = true; $0.isWritable = self.session.isStreamWritable(self.streamID) }
+                self.writableFlag.store(self.session.isStreamWritable(self.streamID), ordering: .relaxed)
+                self.activeFlag.store(true, ordering: .relaxed)
                 self.pipeline.fireChannelRegistered()
                 self.pipeline.fireChannelActive()
                 promise?.succeed(self)
@@ -374,10 +374,7 @@ public final class ShuntStreamChannel: Channel, ChannelCore, @unchecked Sendable
 
     private func updateWritability() {
         let writable = state == .active && pendingWrites.isEmpty && session.isStreamWritable(streamID)
-        let changed = flags.withLockedValue { flags -> Bool in
-            defer { flags.isWritable = writable }
-            return flags.isWritable != writable
-        }
+        let changed = writableFlag.exchange(writable, ordering: .relaxed) != writable
         if changed && state == .active { pipeline.fireChannelWritabilityChanged() }
     }
 
@@ -385,7 +382,8 @@ public final class ShuntStreamChannel: Channel, ChannelCore, @unchecked Sendable
         guard state != .closed else { return }
         let wasActive = state == .active
         state = .closed
-        flags.withLockedValue { $0.isActive = false; $0.isWritable = false }
+        activeFlag.store(false, ordering: .relaxed)
+        writableFlag.store(false, ordering: .relaxed)
         while let (_, promise) = pendingWrites.popFirst() {
             promise?.fail(error ?? ChannelError.eof)
         }

@@ -22,7 +22,7 @@ import Testing
 
     @Test func eachConnectionWaitsItsIdleTimeoutAndNoLonger() throws {
         let loop = EmbeddedEventLoop()
-        let pool = IdleConnections(eventLoop: loop, maxIdle: 8, idleTimeout: .milliseconds(500))
+        let pool = IdleConnections<Marker>(eventLoop: loop, maxIdle: 8, idleTimeout: .milliseconds(500))
         var channels: [EmbeddedChannel] = []
         for name in ["a", "b", "c"] {
             let (channel, marker) = try Self.channel(loop, name)
@@ -40,7 +40,7 @@ import Testing
         #expect(channels.map(\.isActive) == [false, false, true])
 
         // c is taken before its time is up: the sweep leaves it alone.
-        let taken = try #require(pool.take(Marker.self))
+        let taken = try #require(pool.take())
         #expect(taken.handler.name == "c")
         loop.advanceTime(by: .seconds(5))
         #expect(channels[2].isActive)
@@ -49,7 +49,7 @@ import Testing
 
     @Test func theMostRecentIsTakenFirstAndAtMostMaxIdleWait() throws {
         let loop = EmbeddedEventLoop()
-        let pool = IdleConnections(eventLoop: loop, maxIdle: 2, idleTimeout: .seconds(1))
+        let pool = IdleConnections<Marker>(eventLoop: loop, maxIdle: 2, idleTimeout: .seconds(1))
         var channels: [EmbeddedChannel] = []
         for name in ["a", "b", "c"] {
             let (channel, marker) = try Self.channel(loop, name)
@@ -58,9 +58,9 @@ import Testing
         }
         #expect(pool.count == 2, "the third is closed: the pool is full")
         #expect(channels.map(\.isActive) == [true, true, false])
-        #expect(pool.take(Marker.self)?.handler.name == "b")
+        #expect(pool.take()?.handler.name == "b")
         // A connection that closed while it waited is skipped.
         _ = try? channels[0].close().wait()
-        #expect(pool.take(Marker.self) == nil)
+        #expect(pool.take() == nil)
     }
 }
