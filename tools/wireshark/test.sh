@@ -67,6 +67,9 @@ tshark -i lo -f "tcp port $port" -w "$work/capture.pcapng" > "$work/tshark.log" 
 tshark_pid=$!
 pids+=($tshark_pid)
 wait_for "$work/tshark.log" 'Capturing on' >/dev/null || fail "tshark did not start capturing (root or the wireshark group is needed)"
+# On a loaded machine the first packets after "Capturing on" were once missed (a CI run whose capture
+# lacked the relay session's handshake, so none of its frames could be decrypted): a moment more.
+sleep 1
 
 # A session with a TCP stream: STREAM_OPEN, DATA both ways, FIN, WINDOW_UPDATE if any.
 "$bin/shunt" relay client --certs "$work/certs" --agent "127.0.0.1:$port" --listen 127.0.0.1:0 > "$work/client.log" 2>&1 &
