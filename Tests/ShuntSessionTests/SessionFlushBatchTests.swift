@@ -26,10 +26,11 @@ import Testing
         }
     }
 
-    @Test func theSixteenthStreamFlushOfAWakeUpWritesAtOnceAndTheRestAtItsEnd() async throws {
+    @Test func theStreamFlushAtTheBoundWritesAtOnceAndTheRestAtTheWakeUpsEnd() async throws {
         let sessions = try await LoopbackSessions.start()
         let loop = sessions.client.channel.eventLoop
-        let count = 2 * SessionHandler.maxFlushBatch + 8
+        let batch = SessionHandler.maxFlushBatch
+        let count = 2 * batch + batch / 2
         var streams: [Channel] = []
         var echoes: [EventLoopFuture<Void>] = []
         for _ in 0..<count {
@@ -53,8 +54,8 @@ import Testing
             for stream in streamsNow { stream.writeAndFlush(ByteBuffer(string: "x"), promise: nil) }
             return counter.flushes
         }.get()
-        #expect(inside == 2)  // at the 16th and the 32nd
-        for echo in echoes { try await echo.get() }  // the last 8 left at the end of the wake-up
+        #expect(inside == 2)  // at the batch-th and the 2 × batch-th
+        for echo in echoes { try await echo.get() }  // the last half batch left at the end of the wake-up
         #expect(try await loop.submit { counter.flushes }.get() >= 3)
         for stream in streams { try await stream.close() }
         try await sessions.shutdown()

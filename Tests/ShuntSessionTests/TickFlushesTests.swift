@@ -79,7 +79,7 @@ import Testing
         loop.run()
         #expect(flushed == ["m1", "m2", "m3", "m4", "m5", "m6", "m7"])
         #expect(TickFlushes(eventLoop: loop).maxBatch == TickFlushes.defaultMaxBatch)
-        #expect(TickFlushes.defaultMaxBatch == 16)
+        #expect(TickFlushes.defaultMaxBatch == 8)
     }
 
     /// A flush that makes others ask, up to the bound, flushes them in a burst of their own inside
