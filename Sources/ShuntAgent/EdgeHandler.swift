@@ -337,8 +337,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
     /// kept stream to another laptop is ended.
     private func takeKept(for laptop: Route.Laptop) -> (Channel, UpstreamHandler)? {
         guard let kept else { return nil }
-        guard kept.laptop === laptop || (kept.laptop.session === laptop.session && kept.laptop.intercept == laptop.intercept),
-              kept.channel.isActive else {
+        guard kept.laptop.session === laptop.session, kept.laptop.intercept == laptop.intercept, kept.channel.isActive else {
             endKept()
             return nil
         }

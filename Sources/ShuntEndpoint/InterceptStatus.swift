@@ -91,7 +91,7 @@ public final class InterceptStatusWriter: Sendable {
         file = InterceptStatus.file(pid: status.pid, in: folder)
         state = NIOLockedValueBox((status, nil))
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        write(force: true)
+        write { _ in true }
     }
 
     public var status: InterceptStatus { state.withLockedValue { $0.status } }
@@ -118,11 +118,6 @@ public final class InterceptStatusWriter: Sendable {
             }
             return true
         }
-    }
-
-    /// Writes unless the last write was under a second ago and nothing but counts changed.
-    private func write(force: Bool) {
-        write { _ in force }
     }
 
     /// Changes the status (`change` returns whether more than counts changed, which forces a write)
