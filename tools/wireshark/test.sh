@@ -63,13 +63,28 @@ SSLKEYLOGFILE="$work/keys.txt" "$bin/shunt" relay agent --certs "$work/certs" --
 pids+=($!)
 port=$(wait_for "$work/agent.log" 'listening on' | sed -E 's/.*:([0-9]+), streams.*/\1/') || fail "the relay agent did not start"
 
-tshark -i lo -f "tcp port $port" -w "$work/capture.pcapng" > "$work/tshark.log" 2>&1 &
+# A UDP socket that nothing else uses, whose own datagrams tell when tshark really captures.
+python3 -u -c '
+import socket, time
+r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(("127.0.0.1", 0))
+print("port", r.getsockname()[1], flush=True)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(200):
+    s.sendto(b"capture probe", r.getsockname()); time.sleep(0.05)
+' > "$work/probe.log" 2>&1 &
+probe_pid=$!
+pids+=($probe_pid)
+probe_port=$(wait_for "$work/probe.log" '^port ' | cut -d' ' -f2) || fail "the capture probe did not start"
+
+# -P -l: a line per packet captured, at once, beside the capture file. "Capturing on" can come a moment
+# before packets are really captured (a loaded CI run once missed the first session's handshake, so
+# none of its frames could be decrypted): the first session waits until a probe datagram shows up.
+tshark -i lo -f "tcp port $port or udp port $probe_port" -P -l -w "$work/capture.pcapng" > "$work/tshark.log" 2>&1 &
 tshark_pid=$!
 pids+=($tshark_pid)
 wait_for "$work/tshark.log" 'Capturing on' >/dev/null || fail "tshark did not start capturing (root or the wireshark group is needed)"
-# On a loaded machine the first packets after "Capturing on" were once missed (a CI run whose capture
-# lacked the relay session's handshake, so none of its frames could be decrypted): a moment more.
-sleep 1
+wait_for "$work/tshark.log" "UDP.* $probe_port " >/dev/null || fail "tshark printed no probe datagram to udp port $probe_port"
+kill "$probe_pid"
 
 # A session with a TCP stream: STREAM_OPEN, DATA both ways, FIN, WINDOW_UPDATE if any.
 "$bin/shunt" relay client --certs "$work/certs" --agent "127.0.0.1:$port" --listen 127.0.0.1:0 > "$work/client.log" 2>&1 &
