@@ -1,9 +1,10 @@
 import Foundation
+import NIOConcurrencyHelpers
 @testable import ShuntEndpoint
 import Testing
 
 /// The status file `shunt status` reads: requests are counted at once, but written at most once a
-/// second; any other change is written at once, with the counts so far.
+/// second; any other change is written at once, with the counts so far; never on the caller's thread.
 @Suite struct InterceptStatusWriterTests {
     static func status() -> InterceptStatus {
         InterceptStatus(pid: getpid(), name: "orders-alice", service: "orders", agent: "127.0.0.1:1", local: "127.0.0.1:2",
@@ -19,22 +20,75 @@ import Testing
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shunt-status-writer-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
         let writer = InterceptStatusWriter(Self.status(), folder: folder)
+        writer.settle()
         #expect(try Self.onDisk(folder) == Self.status(), "written when made")
 
         let line = RequestLogLine(start: Date(), method: "GET", path: "/", status: 200, duration: .milliseconds(1), bytesIn: 10, bytesOut: 20)
         for _ in 0..<3 { writer.observe(.request(line)) }
         #expect(writer.status.requests == 3)
+        writer.settle()
         #expect(try Self.onDisk(folder).requests == 0, "counts alone wait for the second to pass")
 
         writer.observe(.localUnreachable("nothing listens on 127.0.0.1:2"))
+        writer.settle()
         let written = try Self.onDisk(folder)
         #expect(written.requests == 3)
         #expect(written.trouble == "nothing listens on 127.0.0.1:2")
         #expect(written.state == .connected)
 
         writer.observe(.tunnelLost(reason: "the agent went away", retryIn: .seconds(1)))
+        writer.settle()
         #expect(try Self.onDisk(folder).state == .reconnecting)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["intercept-\(getpid()).json"], "no temporary file is left")
         writer.remove()
         #expect(!FileManager.default.fileExists(atPath: InterceptStatus.file(pid: getpid(), in: folder).path))
+    }
+
+    /// A file that takes its time to write holds up neither the caller (the event loop) nor the
+    /// status it reads; the files are written in order, on another thread.
+    @Test func aSlowFileHoldsUpNeitherTheCallerNorTheStatus() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shunt-status-writer-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let storing = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let caller = pthread_self()
+        let seen = NIOLockedValueBox((stored: [InterceptStatus](), onCaller: false, heldPastTimeout: false))
+        let writer = InterceptStatusWriter(Self.status(), folder: folder, store: { data, _ in
+            let first = seen.withLockedValue { state in
+                if pthread_equal(pthread_self(), caller) != 0 { state.onCaller = true }
+                if let status = try? JSONDecoder().decode(InterceptStatus.self, from: data) { state.stored.append(status) }
+                return state.stored.count == 1
+            }
+            if first {
+                storing.signal()
+                if release.wait(timeout: .now() + 20) == .timedOut { seen.withLockedValue { $0.heldPastTimeout = true } }
+            }
+        })
+        #expect(storing.wait(timeout: .now() + 20) == .success, "the first file is being written")
+        // The store is stuck in the first file: none of this may wait for it.
+        writer.observe(.localUnreachable("nothing listens on 127.0.0.1:2"))
+        writer.observe(.tunnelLost(reason: "the agent went away", retryIn: .seconds(1)))
+        #expect(writer.status.state == .reconnecting)
+        release.signal()
+        writer.settle()
+        let state = seen.withLockedValue { $0 }
+        #expect(!state.heldPastTimeout, "the caller waited for the file")
+        #expect(!state.onCaller)
+        #expect(state.stored.map(\.state) == [.connected, .connected, .reconnecting])
+        #expect(state.stored.map(\.trouble) == [nil, "nothing listens on 127.0.0.1:2", "the agent went away"])
+    }
+
+    /// `remove` comes after the writes queued before it, and no write after it brings the file back.
+    @Test func aRemovedFileStaysRemoved() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shunt-status-writer-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let writer = InterceptStatusWriter(Self.status(), folder: folder)
+        writer.observe(.localUnreachable("nothing listens on 127.0.0.1:2"))
+        writer.remove()
+        let path = InterceptStatus.file(pid: getpid(), in: folder).path
+        #expect(!FileManager.default.fileExists(atPath: path))
+        writer.observe(.tunnelLost(reason: "the agent went away", retryIn: .seconds(1)))
+        writer.settle()
+        #expect(!FileManager.default.fileExists(atPath: path))
     }
 }
