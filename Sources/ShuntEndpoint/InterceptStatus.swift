@@ -105,9 +105,15 @@ public final class InterceptStatusWriter: Sendable {
     private let removed = NIOLockedValueBox(false)
     private let store: Store
 
-    public init(_ status: InterceptStatus, folder: URL = InterceptStatus.defaultFolder, store: @escaping Store = InterceptStatusWriter.storeAtomically) {
+    /// The least time between two writes when only the request count changed, by default.
+    public static let defaultCountInterval = Duration.seconds(1)
+    private let countInterval: Duration
+
+    public init(_ status: InterceptStatus, folder: URL = InterceptStatus.defaultFolder, countInterval: Duration = InterceptStatusWriter.defaultCountInterval,
+                store: @escaping Store = InterceptStatusWriter.storeAtomically) {
         file = InterceptStatus.file(pid: status.pid, in: folder)
         state = NIOLockedValueBox((status, nil))
+        self.countInterval = countInterval
         self.store = store
         files.async {
             try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -142,12 +148,13 @@ public final class InterceptStatusWriter: Sendable {
     }
 
     /// Changes the status (`change` returns whether more than counts changed, which forces a write)
-    /// and queues the file's write unless the last was under a second ago and only counts changed.
+    /// and queues the file's write unless only counts changed and the last write was under
+    /// `countInterval` ago.
     private func write(_ change: (inout (status: InterceptStatus, written: ContinuousClock.Instant?)) -> Bool) {
         let changed: InterceptStatus? = state.withLockedValue { state in
             let force = change(&state)
             let now = ContinuousClock.now
-            if !force, let written = state.written, now - written < .seconds(1) { return nil }
+            if !force, let written = state.written, now - written < countInterval { return nil }
             state.written = now
             return state.status
         }
