@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "ShuntHTTP1", targets: ["ShuntHTTP1"]),
         .library(name: "ShuntAgent", targets: ["ShuntAgent"]),
         .library(name: "ShuntEndpoint", targets: ["ShuntEndpoint"]),
+        .library(name: "ShuntOutput", targets: ["ShuntOutput"]),
         .executable(name: "shunt", targets: ["shunt"]),
         .executable(name: "shunt-agent", targets: ["shunt-agent"]),
         .library(name: "ShuntWireTools", targets: ["ShuntWireTools"]),
@@ -71,10 +72,11 @@ let package = Package(
             ]
         ),
         .target(name: "ShuntMatch"),
+        .target(name: "ShuntOutput"),
         .target(
             name: "ShuntAgent",
             dependencies: [
-                "ShuntSession", "ShuntMatch", "ShuntHTTP1", "ShuntTLS", "ShuntWire", "ShuntWireTools",
+                "ShuntSession", "ShuntMatch", "ShuntHTTP1", "ShuntTLS", "ShuntWire", "ShuntWireTools", "ShuntOutput",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -94,6 +96,7 @@ let package = Package(
                 "ShuntMatch",
                 "ShuntWire",
                 "ShuntHTTP1",
+                "ShuntOutput",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -107,7 +110,7 @@ let package = Package(
         .executableTarget(
             name: "shunt-agent",
             dependencies: [
-                "ShuntAgent", "ShuntTLS", "ShuntSession",
+                "ShuntAgent", "ShuntTLS", "ShuntSession", "ShuntOutput",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -121,6 +124,7 @@ let package = Package(
                 "ShuntTLS",
                 "ShuntSession",
                 "ShuntEndpoint",
+                "ShuntOutput",
                 "ShuntMatch",
                 "ShuntAgent",
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -164,7 +168,7 @@ let package = Package(
         .testTarget(
             name: "ShuntAgentTests",
             dependencies: [
-                "ShuntAgent", "ShuntHTTP1", "ShuntMatch", "ShuntSession", "ShuntTLS", "ShuntWire", "ShuntOracles", "ShuntWireTools",
+                "ShuntAgent", "ShuntHTTP1", "ShuntMatch", "ShuntSession", "ShuntTLS", "ShuntWire", "ShuntOracles", "ShuntWireTools", "ShuntOutput",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -187,6 +191,7 @@ let package = Package(
             name: "ShuntEndpointTests",
             dependencies: [
                 "ShuntEndpoint",
+                "ShuntOutput",
                 .product(name: "PropertyBased", package: "swift-property-based"),
                 "ShuntMatch",
                 "ShuntSession",

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ShuntMatch
+import ShuntOutput
 import ShuntWire
 
 /// How the agent writes its log: `text` (one `time level message key=value …` line, for people) or
@@ -24,13 +25,25 @@ public struct AgentLogHandler: LogHandler {
         self.sink = sink
     }
 
-    /// A logger whose lines go to standard error.
-    public static func standardError(format: AgentLogFormat, level: Logger.Level = .info) -> Logger {
+    /// A logger whose lines go to standard error through `output`, never written by the thread that
+    /// logs: a log collector that falls behind fills the pipe, and a write into a full pipe would stop
+    /// the event loop, and with it every connection of the edge (an unauthenticated peer can make the
+    /// agent log a line per connection it opens to the tunnel port). When `output` cannot keep up,
+    /// lines are dropped and counted, and the count is logged once it catches up (`droppedNotice`).
+    public static func standardError(format: AgentLogFormat, level: Logger.Level = .info, output: OutputWriter) -> Logger {
         var logger = Logger(label: "shunt-agent") { _ in
-            AgentLogHandler(format: format) { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+            AgentLogHandler(format: format) { line in output.write(line, to: .standardError, droppable: true) }
         }
         logger.logLevel = level
         return logger
+    }
+
+    /// The line that says how many lines `OutputWriter` dropped, in the log's format, for its `notice`.
+    public static func droppedNotice(format: AgentLogFormat, clock: @escaping @Sendable () -> Date = { Date() }) -> OutputWriter.Notice {
+        { count in
+            (.standardError, render(time: clock(), level: .warning, message: "log lines dropped: standard error did not keep up",
+                                    fields: ["count": "\(count)"], format: format))
+        }
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -69,10 +82,9 @@ public struct AgentLogHandler: LogHandler {
 
     static func jsonString(_ text: String) -> String { JSONText.quoted(text) }
 
+    /// RFC 3339 in UTC with milliseconds. A format style is a value: no formatter is made per line.
     private static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import ShuntMatch
+import ShuntOutput
 
 /// Turns `EndpointEvent`s into what the developer reads: sentences (requests and the banner on
 /// standard output, trouble on standard error) or, with `--output json`, one JSON object a line on

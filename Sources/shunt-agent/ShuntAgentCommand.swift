@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import ShuntAgent
+import ShuntOutput
 import ShuntSession
 import ShuntTLS
 
@@ -114,7 +115,11 @@ struct ShuntAgentCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = AgentLogHandler.standardError(format: AgentLogFormat(rawValue: logFormat)!, level: Logger.Level(rawValue: logLevel)!)
+        let format = AgentLogFormat(rawValue: logFormat)!
+        // The log is written off the event loop; what is queued goes out before the process ends.
+        let output = OutputWriter(notice: AgentLogHandler.droppedNotice(format: format))
+        defer { output.close() }
+        let logger = AgentLogHandler.standardError(format: format, level: Logger.Level(rawValue: logLevel)!, output: output)
         let edges = try listen.map { try HostPort(parsing: $0) }
         let apps = try app.map { text -> SocketAddress in
             let endpoint = try HostPort(parsing: text)

@@ -6,6 +6,7 @@ import NIOPosix
 import ShuntEndpoint
 import ShuntKube
 import ShuntMatch
+import ShuntOutput
 import ShuntSession
 
 /// `shunt intercept`: take over a service's traffic (all of it, or only your requests) and serve it

@@ -1,5 +1,6 @@
 import Foundation
 @testable import ShuntEndpoint
+import ShuntOutput
 import Testing
 
 /// The request log leaves the event loop: queued with a bound, written by a thread of its own, and

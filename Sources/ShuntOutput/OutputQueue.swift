@@ -1,7 +1,8 @@
-/// What waits to be written to the developer's terminal, bounded: request lines past
+/// What waits to be written to a terminal or a log stream, bounded: droppable lines past
 /// `maxPendingBytes` are dropped and counted, and the count is said once the output catches up.
-/// Other lines (the banner, tunnel lost, reconnected, local service down) are few, one per event
-/// of the session, and never dropped. Pure: `OutputWriter` runs it on a thread of its own.
+/// In `shunt intercept` the request lines are droppable, and the others (the banner, tunnel lost,
+/// reconnected, local service down), few, one per event of the session, are never dropped; in
+/// `shunt-agent` every log line is droppable. Pure: `OutputWriter` runs it on a thread of its own.
 public struct OutputQueue: Sendable {
     public enum Target: Sendable, Hashable {
         case standardOutput, standardError
@@ -13,7 +14,7 @@ public struct OutputQueue: Sendable {
         public var bytes: [UInt8]
     }
 
-    /// The default bound of queued request lines: some 5,000 of them.
+    /// The default bound of queued lines: some 5,000 request lines, or 4,000 log lines.
     public static let defaultMaxPendingBytes = 1 << 20
 
     public let maxPendingBytes: Int

@@ -3,13 +3,14 @@ import Foundation
 import Glibc
 #endif
 
-/// The developer's terminal, written from a thread of its own through an `OutputQueue`: the
-/// request log never holds the traffic back, even when the terminal is slow or stopped (a pipe to a
-/// pager, a paused pane); lines that arrive together leave in one write, and after each write the
-/// thread rests `batchInterval` so that a busy intercept costs a few writes and wake-ups a second,
-/// not one per request. When the output cannot keep
-/// up, request lines are dropped and counted (`OutputQueue`). An output that is gone (EPIPE) ends
-/// the writing, not the intercept.
+/// Standard output and error, written from a thread of its own through an `OutputQueue`: the
+/// developer's terminal for `shunt intercept`, the agent's log for `shunt-agent`. What is written
+/// never holds the traffic back, even when the reader is slow or stopped (a pipe to a pager, a
+/// paused pane, a log collector that fell behind): a write into a full pipe would stop the event
+/// loop that serves every connection. Lines that arrive together leave in one write, and after each
+/// write the thread rests `batchInterval` so that a busy intercept costs a few writes and wake-ups
+/// a second, not one per request. When the output cannot keep up, droppable lines are dropped and
+/// counted (`OutputQueue`). An output that is gone (EPIPE) ends the writing, not the process.
 public final class OutputWriter: @unchecked Sendable {
     public typealias Notice = @Sendable (_ dropped: Int) -> (target: OutputQueue.Target, line: String)
 
@@ -40,14 +41,14 @@ public final class OutputWriter: @unchecked Sendable {
                 standardError: Int32 = STDERR_FILENO, batchInterval: Duration = OutputWriter.batchInterval,
                 notice: @escaping Notice) {
         queue = OutputQueue(maxPendingBytes: maxPendingBytes)
-        restSeconds = batchInterval.inSeconds
+        restSeconds = Self.seconds(batchInterval)
         self.standardOutput = standardOutput
         self.standardError = standardError
         self.notice = notice
         Thread.detachNewThread { [self] in run() }
     }
 
-    /// Queues `line`; returns at once. False when it was dropped (only request lines are droppable).
+    /// Queues `line`; returns at once. False when it was dropped (only a `droppable` line is).
     @discardableResult
     public func write(_ line: String, to target: OutputQueue.Target, droppable: Bool) -> Bool {
         condition.lock()
@@ -73,7 +74,7 @@ public final class OutputWriter: @unchecked Sendable {
     /// not keep the process from exiting). True when it was.
     @discardableResult
     public func flush(timeout: Duration = .seconds(2)) -> Bool {
-        let deadline = Date(timeIntervalSinceNow: timeout.inSeconds)
+        let deadline = Date(timeIntervalSinceNow: Self.seconds(timeout))
         condition.lock()
         flushWaiters += 1
         defer {
@@ -142,5 +143,9 @@ public final class OutputWriter: @unchecked Sendable {
             }
             return true
         }
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }
