@@ -73,6 +73,7 @@ let package = Package(
         ),
         .target(name: "ShuntMatch"),
         .target(name: "ShuntOutput"),
+        .target(name: "ShuntTestSupport", path: "Tests/ShuntTestSupport"),
         .target(
             name: "ShuntAgent",
             dependencies: [
@@ -168,7 +169,7 @@ let package = Package(
         .testTarget(
             name: "ShuntAgentTests",
             dependencies: [
-                "ShuntAgent", "ShuntHTTP1", "ShuntMatch", "ShuntSession", "ShuntTLS", "ShuntWire", "ShuntOracles", "ShuntWireTools", "ShuntOutput",
+                "ShuntAgent", "ShuntHTTP1", "ShuntMatch", "ShuntSession", "ShuntTLS", "ShuntWire", "ShuntOracles", "ShuntWireTools", "ShuntOutput", "ShuntTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -192,6 +193,7 @@ let package = Package(
             dependencies: [
                 "ShuntEndpoint",
                 "ShuntOutput",
+                "ShuntTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
                 "ShuntMatch",
                 "ShuntSession",

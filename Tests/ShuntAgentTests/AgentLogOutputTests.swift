@@ -4,30 +4,13 @@ import NIOCore
 import NIOPosix
 import ShuntAgent
 import ShuntOutput
+import ShuntTestSupport
 import Testing
 
 /// The agent's log never stops the agent: its lines leave through an `OutputWriter`, so a standard
 /// error that nobody reads (a log collector that fell behind) costs dropped lines, said later, not
 /// a blocked event loop.
 @Suite struct AgentLogOutputTests {
-    /// Reads a descriptor to its end on a thread of its own.
-    final class Drain: @unchecked Sendable {
-        private let done = DispatchSemaphore(value: 0)
-        private var data = Data()
-
-        init(_ handle: FileHandle) {
-            Thread.detachNewThread { [self] in
-                data = handle.readDataToEndOfFile()
-                done.signal()
-            }
-        }
-
-        func wait() -> Data {
-            done.wait()
-            return data
-        }
-    }
-
     /// 20,000 lines against a pipe that holds 64 KiB and is not read: logging returns every time,
     /// the lines past the writer's bound are dropped, and once the pipe is read the log says how
     /// many, in its own format; none is lost without being counted.
@@ -41,7 +24,7 @@ import Testing
             logger.warning("refused a tunnel connection", metadata: ["reason": "not_tls", "index": "\(index)"])
         }
         #expect(output.dropped > 0, "a bound of 16 KiB over a full pipe drops lines")
-        let drain = Drain(pipe.fileHandleForReading)
+        let drain = PipeReader(pipe.fileHandleForReading)
         #expect(output.flush(timeout: .seconds(30)))
         output.close()
         try pipe.fileHandleForWriting.close()

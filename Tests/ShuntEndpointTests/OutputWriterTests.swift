@@ -1,6 +1,7 @@
 import Foundation
 @testable import ShuntEndpoint
 import ShuntOutput
+import ShuntTestSupport
 import Testing
 
 /// The request log leaves the event loop: queued with a bound, written by a thread of its own, and
@@ -88,7 +89,6 @@ import Testing
         #expect(full, "the pipe is full; the flush gives up at its timeout")
         #expect(writer.dropped == attempts - kept)
         // Reading everything, the writer drains and says what it dropped.
-        // On a thread of its own: a blocking read must not hold one of the test runner's few threads.
         let collected = PipeReader(pipe.fileHandleForReading)
         #expect(writer.flush(timeout: .seconds(30)))
         writer.close()
@@ -145,24 +145,5 @@ import Testing
         let object = try? JSONSerialization.jsonObject(with: Data(notice.line.utf8)) as? [String: Any]
         #expect(object?["event"] as? String == "lines-dropped")
         #expect(object?["count"] as? Int == 7)
-    }
-}
-
-/// Reads a pipe to its end on a thread of its own.
-final class PipeReader: @unchecked Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    private var data = Data()
-
-    init(_ handle: FileHandle) {
-        Thread.detachNewThread { [self] in
-            data = handle.readDataToEndOfFile()
-            done.signal()
-        }
-    }
-
-    /// Everything read, once the writing end is closed.
-    func wait() -> Data {
-        done.wait()
-        return data
     }
 }
