@@ -20,7 +20,7 @@ public struct OutputQueue: Sendable {
     public let maxPendingBytes: Int
     public private(set) var chunks: [Chunk] = []
     public private(set) var pendingBytes = 0
-    /// Request lines dropped since the last notice.
+    /// Lines dropped since the last notice.
     public private(set) var dropped = 0
 
     public init(maxPendingBytes: Int = OutputQueue.defaultMaxPendingBytes) {

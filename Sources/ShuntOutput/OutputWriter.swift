@@ -63,7 +63,7 @@ public final class OutputWriter: @unchecked Sendable {
         return queued
     }
 
-    /// Request lines dropped so far, over the life of the writer.
+    /// Lines dropped so far, over the life of the writer.
     public var dropped: Int {
         condition.lock()
         defer { condition.unlock() }
