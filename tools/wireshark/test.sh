@@ -69,7 +69,7 @@ import socket, time
 r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(("127.0.0.1", 0))
 print("port", r.getsockname()[1], flush=True)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for _ in range(200):
+for _ in range(600):  # 30 s: longer than the two waits below together
     s.sendto(b"capture probe", r.getsockname()); time.sleep(0.05)
 ' > "$work/probe.log" 2>&1 &
 probe_pid=$!
@@ -84,7 +84,7 @@ tshark_pid=$!
 pids+=($tshark_pid)
 wait_for "$work/tshark.log" 'Capturing on' >/dev/null || fail "tshark did not start capturing (root or the wireshark group is needed)"
 wait_for "$work/tshark.log" "UDP.* $probe_port " >/dev/null || fail "tshark printed no probe datagram to udp port $probe_port"
-kill "$probe_pid"
+kill "$probe_pid" 2>/dev/null || true
 
 # A session with a TCP stream: STREAM_OPEN, DATA both ways, FIN, WINDOW_UPDATE if any.
 "$bin/shunt" relay client --certs "$work/certs" --agent "127.0.0.1:$port" --listen 127.0.0.1:0 > "$work/client.log" 2>&1 &
