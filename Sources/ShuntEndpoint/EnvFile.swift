@@ -1,4 +1,5 @@
 import Foundation
+import ShuntTLS
 
 /// The application environment in `.env` syntax (`NAME=value`, one a line, sorted), written 0600:
 /// it may hold secrets.
@@ -30,16 +31,10 @@ public enum EnvFile {
 
     /// Writes `render(environment)` to `path`, owner-only (0600) even if the file existed.
     public static func write(_ environment: [String: String], to path: String) throws {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw EnvFileError(path: path, errno: errno) }
-        defer { close(descriptor) }
-        guard fchmod(descriptor, 0o600) == 0 else { throw EnvFileError(path: path, errno: errno) }
-        let bytes = Array(render(environment).utf8)
-        var written = 0
-        while written < bytes.count {
-            let result = bytes[written...].withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
-            guard result > 0 else { throw EnvFileError(path: path, errno: errno) }
-            written += result
+        do {
+            try OwnerOnlyFile.write(render(environment).utf8, to: path)
+        } catch {
+            throw EnvFileError(path: path, errno: error.errno)
         }
     }
 }

@@ -1,9 +1,7 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import NIOConcurrencyHelpers
 import ShuntMatch
+import ShuntTLS
 
 /// What one running `shunt intercept` tells `shunt status`: a small JSON file per process in the
 /// run folder (`$SHUNT_CONFIG_DIR/run`, else `$XDG_CONFIG_HOME/shunt/run`, else
@@ -185,26 +183,10 @@ public final class InterceptStatusWriter: Sendable {
     /// (see the type's documentation).
     public static let storeAtomically: Store = { data, file in
         let temporary = file.path + ".tmp"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { return }
-        let complete = data.withUnsafeBytes { buffer -> Bool in
-            var offset = 0
-            while offset < buffer.count {
-                let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                if written > 0 {
-                    offset += written
-                } else if written < 0 && errno == EINTR {
-                    continue
-                } else {
-                    return false
-                }
-            }
-            return true
-        }
-        close(descriptor)
-        if complete {
+        do {
+            try OwnerOnlyFile.write(data, to: temporary)
             _ = rename(temporary, file.path)
-        } else {
+        } catch {
             unlink(temporary)
         }
     }

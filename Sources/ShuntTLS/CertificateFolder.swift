@@ -110,16 +110,10 @@ public struct CertificateFolder: Sendable {
 
     /// Creates the file 0600 before any byte is written, so a key is never readable by others.
     static func writeOwnerOnly(_ path: String, _ text: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw CertificateFolderError("cannot write \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        guard fchmod(fd, 0o600) == 0 else { throw CertificateFolderError("cannot make \(path) owner-only: \(String(cString: strerror(errno)))") }
-        let bytes = Array(text.utf8)
-        var written = 0
-        while written < bytes.count {
-            let result = bytes[written...].withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
-            guard result > 0 else { throw CertificateFolderError("cannot write \(path): \(String(cString: strerror(errno)))") }
-            written += result
+        do {
+            try OwnerOnlyFile.write(text.utf8, to: path)
+        } catch {
+            throw CertificateFolderError(error.step == "fchmod" ? "cannot make \(path) owner-only: \(error.reason)" : "cannot write \(path): \(error.reason)")
         }
     }
 }
