@@ -8,6 +8,7 @@ import ShuntAgent
 import ShuntHTTP1
 import ShuntMatch
 import ShuntTLS
+import ShuntTestSupport
 import Testing
 
 /// The real `shunt intercept` process (built beside this bundle) against an agent on 127.0.0.1:
@@ -265,9 +266,8 @@ import Testing
         #expect(expired.stderr.contains("expired on"), "\(expired.stderr)")
 
         // Nothing listens at the agent's address.
-        let closed = try await ServerBootstrap(group: world.group).bind(host: "127.0.0.1", port: 0).get()
-        let closedPort = closed.localAddress!.port!
-        try await closed.close()
+        let closed = try ReservedPort()
+        let closedPort = closed.port
         let unreachable = try ShuntProcess(["intercept", "orders", "--agent", "127.0.0.1:\(closedPort)", "--certs", world.certs.root.path])
         defer { unreachable.cleanUp() }
         #expect(await unreachable.exitStatus() == 1)
@@ -289,6 +289,7 @@ import Testing
         #expect(await laptop.exitStatus() == 0)
         let warnings = laptop.stdout.components(separatedBy: "nothing listens").count - 1 + laptop.stderr.components(separatedBy: "nothing listens").count - 1
         #expect(warnings == 1, "stdout: \(laptop.stdout) stderr: \(laptop.stderr)")
+        withExtendedLifetime(closed) {}
         try await world.stop()
     }
 }

@@ -4,6 +4,7 @@ import NIOPosix
 import ShuntEndpoint
 import ShuntSession
 import ShuntTLS
+import ShuntTestSupport
 import ShuntWire
 import Testing
 
@@ -46,9 +47,8 @@ import Testing
     @Test func nothingListeningResetsEachStreamWithConnectErrorAndWarnsOnce() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let agent = try await FakeAgent(group: group)
-        let closed = try await LocalHTTPServer(group: group, response: [])
+        let closed = try ReservedPort()
         let port = closed.port
-        await closed.stop()
         let events = EventRecorder()
         let forwarder = LocalForwarder(port: port, developer: "alice", events: events.sink)
         let client = try await InterceptClient.connect(host: "127.0.0.1", port: agent.port, endpoint: try agent.developerEndpoint(),
@@ -67,6 +67,7 @@ import Testing
 
         let warnings = events.all.filter { if case .localUnreachable = $0 { true } else { false } }
         #expect(warnings.count == 1)
+        withExtendedLifetime(closed) {}
         await client.close()
         await agent.stop()
         try await group.shutdownGracefully()
