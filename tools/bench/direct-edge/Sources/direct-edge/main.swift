@@ -4,8 +4,10 @@
 // same `EdgeExchange` (strict parsing, the forwarded head, response framing) and a pool of idle
 // keep-alive app connections, as the agent's edge keeps them. What it leaves out, because it only
 // measures the cost of the I/O layer under `wrk` against a small origin on 127.0.0.1:
-// - no routing (no intercepts: compare it with an agent that has none), no metrics, no log;
-// - no timers (header-read and idle clocks), no drain;
+// - routing asks an `InterceptRegistry` as the agent's does, but none is registered (compare it
+//   with an agent that has no intercepts), and a request routed elsewhere would close the client;
+// - the clocks are read where the agent's edge sets its header-read and idle clocks, but nothing
+//   times out; no metrics, no log, no drain;
 // - no backpressure: a write that the socket does not take whole waits for it (`poll`);
 // - a request whose exchange asks for a pipe (Upgrade) or a retry on a new connection closes the
 //   client instead.
@@ -30,11 +32,17 @@ final class Client {
     let fd: Int32
     var exchange = EdgeExchange(client: ForwardedHeadWriter.ClientAddress("127.0.0.1")!)
     var upstream: Int32 = -1
+    /// When the running clock (header read or idle) would run out, as the agent's edge keeps it.
+    var deadline = NIODeadline.distantFuture
     init(fd: Int32) { self.fd = fd }
 }
 
 final class DirectEdge {
     let appPort: UInt16
+    let port: Int
+    let registry: InterceptRegistry
+    let idleTimeout = TimeAmount.seconds(60)
+    let headerReadTimeout = TimeAmount.seconds(10)
     let epoll = epoll_create1(0)
     let listener: Int32
     /// By descriptor: the client a client socket belongs to, and the client an app connection serves.
@@ -46,6 +54,8 @@ final class DirectEdge {
 
     init(listenPort: UInt16, appPort: UInt16) {
         self.appPort = appPort
+        port = Int(listenPort)
+        registry = InterceptRegistry(ports: [port])
         listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var on: Int32 = 1
         setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, 4)
@@ -153,7 +163,11 @@ final class DirectEdge {
         for action in actions {
             guard clients[Int(client.fd)] === client else { break }
             switch action {
-            case .route:
+            case .route(let head):
+                guard case .app = registry.route(head, port: port) else {
+                    closeClient(client)
+                    continue
+                }
                 let reused = !idle.isEmpty
                 let upstream = idle.popLast() ?? dialApp()
                 if upstream < 0 {
@@ -172,6 +186,7 @@ final class DirectEdge {
                 client.upstream = -1
                 served[Int(upstream)] = nil
                 if reusable { idle.append(upstream) } else { close(upstream) }
+                client.deadline = .now() + idleTimeout
             case .closeClient, .pipe, .retryOnNewConnection:
                 closeClient(client)
             }
@@ -195,7 +210,9 @@ final class DirectEdge {
                     }
                 } else if let client = clients[Int(fd)] {
                     switch read(fd) {
-                    case .bytes(let bytes): perform(client) { $0.clientRead(bytes, into: &$1) }
+                    case .bytes(let bytes):
+                        if !client.exchange.isInsideRequest { client.deadline = .now() + headerReadTimeout }
+                        perform(client) { $0.clientRead(bytes, into: &$1) }
                     case .again: break
                     case .ended: closeClient(client)
                     }
