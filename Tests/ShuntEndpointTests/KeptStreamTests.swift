@@ -5,6 +5,7 @@ import NIOPosix
 import ShuntEndpoint
 import ShuntSession
 import ShuntTLS
+import ShuntTestSupport
 import ShuntWire
 import Testing
 
@@ -67,6 +68,9 @@ import Testing
         #expect(try await stream.exchange(Self.request, responseLength: Self.response.count) == Self.response)
         let port = world.local.port
         await world.local.stop()
+        // Held until the end: no other test's server can be given the port and answer instead.
+        let gone = try ReservedPort(port: port)
+        defer { withExtendedLifetime(gone) {} }
         let since = ContinuousClock.now
         while world.local.open.withLockedValue({ $0 }) != 0 && ContinuousClock.now - since < .seconds(5) {
             try await Task.sleep(for: .milliseconds(20))
