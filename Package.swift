@@ -73,11 +73,12 @@ let package = Package(
         ),
         .target(name: "ShuntMatch"),
         .target(name: "ShuntOutput"),
+        .target(name: "CShuntEpoll"),
         .target(name: "ShuntTestSupport", path: "Tests/ShuntTestSupport"),
         .target(
             name: "ShuntAgent",
             dependencies: [
-                "ShuntSession", "ShuntMatch", "ShuntHTTP1", "ShuntTLS", "ShuntWire", "ShuntWireTools", "ShuntOutput",
+                "ShuntSession", "ShuntMatch", "ShuntHTTP1", "ShuntTLS", "ShuntWire", "ShuntWireTools", "ShuntOutput", "CShuntEpoll",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

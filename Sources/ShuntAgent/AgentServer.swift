@@ -11,7 +11,9 @@ import ShuntWireTools
 
 /// The agent: a tunnel listener where laptops connect (mutual TLS, Shunt sessions, control calls),
 /// and one edge listener per service port where the service's traffic arrives and is routed per
-/// request to the app or to a laptop. Everything runs on one event loop.
+/// request to the app or to a laptop. The edges' HTTP/1.1 connections run on a loop of their own
+/// (`DirectEdgeLoop`, unless `EdgeConfiguration.io` is `.nio`); everything else runs on one
+/// SwiftNIO event loop, and so does each connection the edge hands over to it.
 public final class AgentServer: Sendable {
     public struct Configuration: Sendable {
         /// Where laptops connect.
@@ -76,36 +78,68 @@ public final class AgentServer: Sendable {
         let failOpen = FailOpenEpisodes(logger: logger, metrics: metrics)
         let keptStreams = KeptStreams()
         let flushesBox = try await loop.submit { NIOLoopBound(TickFlushes(eventLoop: loop), eventLoop: loop) }.get()
-        for (index, port) in configuration.edgePorts.enumerated() {
-            let app = configuration.appAddresses[index]
-            let poolBox = try await loop.submit {
+        var poolBoxes: [NIOLoopBound<AppConnectionPool>] = []
+        for app in configuration.appAddresses {
+            poolBoxes.append(try await loop.submit {
                 NIOLoopBound(AppConnectionPool(address: app, eventLoop: loop, maxIdle: configuration.edge.maxIdleAppConnections,
                                                   idleTimeout: configuration.edge.appIdleTimeout), eventLoop: loop)
-            }.get()
-            let portBox = NIOLockedValueBox(port)
-            let edge = try await ServerBootstrap(group: loop)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.allowRemoteHalfClosure, value: true)
-                .childChannelInitializer { channel in
-                    let id = ObjectIdentifier(channel)
-                    tracked.withLockedValue { $0.clients[id] = channel }
-                    channel.closeFuture.whenComplete { _ in tracked.withLockedValue { _ = $0.clients.removeValue(forKey: id) } }
-                    return channel.eventLoop.makeCompletedFuture {
-                        let shared = EdgeHandler.Shared(registry: registryBox.withLockedValue { $0! }, port: portBox.withLockedValue { $0 },
-                                                        pool: poolBox.value, configuration: configuration.edge,
-                                                        nextRequestID: nextRequestID, metrics: metrics, failOpen: failOpen,
-                                                        keptStreams: keptStreams, flushes: flushesBox.value)
-                        try channel.pipeline.syncOperations.addHandler(EdgeProtocolSniffer(shared: shared, client: channel.remoteAddress))
+            }.get())
+        }
+        let pools = poolBoxes
+        let portBoxes = configuration.edgePorts.map { NIOLockedValueBox($0) }
+        // What the SwiftNIO edge's handlers of port `index` share (on the loop only).
+        let shared: @Sendable (Int) -> EdgeHandler.Shared = { index in
+            EdgeHandler.Shared(registry: registryBox.withLockedValue { $0! }, port: portBoxes[index].withLockedValue { $0 },
+                               pool: pools[index].value, configuration: configuration.edge,
+                               nextRequestID: nextRequestID, metrics: metrics, failOpen: failOpen,
+                               keptStreams: keptStreams, flushes: flushesBox.value)
+        }
+        let track: @Sendable (Channel) -> Void = { channel in
+            let id = ObjectIdentifier(channel)
+            tracked.withLockedValue { $0.clients[id] = channel }
+            channel.closeFuture.whenComplete { _ in tracked.withLockedValue { _ = $0.clients.removeValue(forKey: id) } }
+        }
+        let edgeHost = { (index: Int) in configuration.edgeHosts.isEmpty ? configuration.edgeHost : configuration.edgeHosts[index] }
+        var direct: DirectEdgeLoop?
+        #if canImport(Glibc)
+        if configuration.edge.io == .direct {
+            let ports = configuration.edgePorts.indices.map {
+                DirectEdgeLoop.Port(host: edgeHost($0), port: configuration.edgePorts[$0], app: configuration.appAddresses[$0])
+            }
+            let edgeLoop = try DirectEdgeLoop(ports: ports, configuration: configuration.edge, metrics: metrics)
+            for (index, bound) in edgeLoop.boundPorts.enumerated() { portBoxes[index].withLockedValue { $0 = bound } }
+            boundPorts = edgeLoop.boundPorts
+            direct = edgeLoop
+        }
+        #endif
+        if direct == nil {
+            for (index, port) in configuration.edgePorts.enumerated() {
+                let edge = try await ServerBootstrap(group: loop)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .childChannelOption(.allowRemoteHalfClosure, value: true)
+                    .childChannelInitializer { channel in
+                        track(channel)
+                        return channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(EdgeProtocolSniffer(shared: shared(index), client: channel.remoteAddress))
+                        }
                     }
-                }
-                .bind(host: configuration.edgeHosts.isEmpty ? configuration.edgeHost : configuration.edgeHosts[index], port: port).get()
-            let bound = edge.localAddress?.port ?? port
-            portBox.withLockedValue { $0 = bound }
-            boundPorts.append(bound)
-            edges.append(edge)
+                    .bind(host: edgeHost(index), port: port).get()
+                let bound = edge.localAddress?.port ?? port
+                portBoxes[index].withLockedValue { $0 = bound }
+                boundPorts.append(bound)
+                edges.append(edge)
+            }
         }
         let registry = InterceptRegistry(ports: boundPorts)
         registryBox.withLockedValue { $0 = registry }
+        // A listener that fails to bind after this point leaves no edge behind.
+        var ready = false
+        defer { if !ready { direct?.stop() } }
+        #if canImport(Glibc)
+        direct?.start(registry: registry) { handOver in
+            Self.adopt(handOver, on: loop, shared: shared, track: track, tracked: tracked, logger: logger)
+        }
+        #endif
         let control = AgentControl(registry: registry,
                                    info: InterceptCalls.AgentInfo(service: configuration.service, ports: boundPorts, env: configuration.environment),
                                    logger: logger)
@@ -180,13 +214,14 @@ public final class AgentServer: Sendable {
         var admin: Channel?
         if let adminPort = configuration.adminPort {
             let listening = [tunnel] + edges
+            let directEdge = direct
             admin = try await ServerBootstrap(group: loop)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                         try channel.pipeline.syncOperations.addHandler(AdminHandler(ready: {
-                            listening.allSatisfy(\.isActive) ? nil : "a listener of the agent is closed"
+                            listening.allSatisfy(\.isActive) && directEdge?.accepting ?? true ? nil : "a listener of the agent is closed"
                         }, metrics: {
                             let sessions = tracked.withLockedValue { Array($0.sessions.values) }
                             return metrics.render(sessions: sessions.count, intercepts: registry.list().count,
@@ -198,23 +233,66 @@ public final class AgentServer: Sendable {
                 }
                 .bind(host: configuration.adminHost, port: adminPort).get()
         }
-        return AgentServer(registry: registry, tunnel: tunnel, edges: edges, admin: admin, group: group, tracked: tracked,
-                           logger: logger, metrics: metrics, taps: taps)
+        ready = true
+        return AgentServer(registry: registry, tunnel: tunnel, edges: edges, direct: direct, edgePorts: boundPorts, admin: admin,
+                           group: group, tracked: tracked, logger: logger, metrics: metrics, taps: taps)
     }
 
     /// What is connected: edge clients and laptop sessions, for a graceful shutdown.
     struct Tracked {
         var clients: [ObjectIdentifier: Channel] = [:]
         var sessions: [ObjectIdentifier: ShuntConnection] = [:]
+        /// Connections the direct edge handed over that SwiftNIO has not adopted yet.
+        var adopting = 0
     }
+
+    #if canImport(Glibc)
+    /// A connection the direct edge hands over becomes a SwiftNIO channel on `loop`, served from
+    /// where the direct edge left it.
+    private static func adopt(_ handOver: DirectEdgeLoop.HandOver, on loop: EventLoop, shared: @escaping @Sendable (Int) -> EdgeHandler.Shared,
+                              track: @escaping @Sendable (Channel) -> Void, tracked: NIOLockedValueBox<Tracked>, logger: Logger) {
+        tracked.withLockedValue { $0.adopting += 1 }
+        ClientBootstrap(group: loop)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelInitializer { channel in
+                track(channel)
+                return channel.eventLoop.makeCompletedFuture {
+                    let handler: ChannelHandler
+                    switch handOver.prelude {
+                    case .none, .received:
+                        handler = EdgeProtocolSniffer(shared: shared(handOver.portIndex), client: handOver.remote)
+                    case .routing(let exchange, let laptop, let pending):
+                        handler = EdgeHandler(shared: shared(handOver.portIndex), client: handOver.remote, resuming: exchange,
+                                              to: laptop, pending: pending)
+                    }
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+            .withConnectedSocket(handOver.descriptor)
+            .whenComplete { result in
+                tracked.withLockedValue { $0.adopting -= 1 }
+                switch result {
+                case .success(let channel):
+                    if case .received(let bytes) = handOver.prelude {
+                        channel.pipeline.syncOperations.fireChannelRead(NIOAny(bytes))
+                    }
+                case .failure(let error):
+                    logger.warning("an edge connection could not be handed over to the event loop",
+                                   metadata: ["error": .string("\(error)")])
+                }
+            }
+    }
+    #endif
 
     private let tracked: NIOLockedValueBox<Tracked>
     private let logger: Logger
     private let taps: FrameTaps
     public let metrics: AgentMetrics
 
-    private init(registry: InterceptRegistry, tunnel: Channel, edges: [Channel], admin: Channel?, group: MultiThreadedEventLoopGroup,
-                 tracked: NIOLockedValueBox<Tracked>, logger: Logger, metrics: AgentMetrics, taps: FrameTaps) {
+    private init(registry: InterceptRegistry, tunnel: Channel, edges: [Channel], direct: DirectEdgeLoop?, edgePorts: [Int], admin: Channel?,
+                 group: MultiThreadedEventLoopGroup, tracked: NIOLockedValueBox<Tracked>, logger: Logger, metrics: AgentMetrics, taps: FrameTaps) {
+        self.direct = direct
+        self.edgePorts = edgePorts
         self.tracked = tracked
         self.taps = taps
         self.logger = logger
@@ -230,7 +308,9 @@ public final class AgentServer: Sendable {
     public var adminPort: Int? { admin?.localAddress?.port }
 
     public var tunnelPort: Int { tunnel.localAddress!.port! }
-    public var edgePorts: [Int] { edges.map { $0.localAddress!.port! } }
+    public let edgePorts: [Int]
+    /// The edge on its own loop (`EdgeConfiguration.io`), or nil: the edges are SwiftNIO's (`edges`).
+    let direct: DirectEdgeLoop?
 
     /// Graceful shutdown (SIGTERM): stop accepting; let each edge connection finish the request in
     /// progress, then close it; send laptops GOAWAY and let their streams finish; whatever is still
@@ -240,14 +320,26 @@ public final class AgentServer: Sendable {
         let end = NIODeadline.now() + deadline
         try? await tunnel.close()
         for edge in edges { try? await edge.close() }
+        let directCount = direct?.openConnections ?? 0
+        direct?.drain()
+        // Connections being handed over arrive drained: a drain is sent to every edge channel again below.
         let clients = tracked.withLockedValue { Array($0.clients.values) }
-        logger.info("shutting down: edge connections finish their request in progress", metadata: ["connections": "\(clients.count)"])
+        logger.info("shutting down: edge connections finish their request in progress", metadata: ["connections": "\(clients.count + directCount)"])
         for client in clients {
             client.eventLoop.execute { client.pipeline.fireUserInboundEventTriggered(EdgeDrain()) }
         }
-        while NIODeadline.now() < end, !tracked.withLockedValue({ $0.clients.isEmpty }) {
+        var drained = Set(clients.map { ObjectIdentifier($0) })
+        while NIODeadline.now() < end {
+            let (open, adopting) = tracked.withLockedValue { ($0.clients, $0.adopting) }
+            if open.isEmpty && adopting == 0 && (direct?.openConnections ?? 0) == 0 { break }
+            for (id, client) in open where !drained.contains(id) {
+                drained.insert(id)
+                client.eventLoop.execute { client.pipeline.fireUserInboundEventTriggered(EdgeDrain()) }
+            }
             try? await Task.sleep(for: .milliseconds(20))
         }
+        let cutDirect = direct?.openConnections ?? 0
+        direct?.stop()
         let cutClients = tracked.withLockedValue { Array($0.clients.values) }
         for client in cutClients { try? await client.close() }
         // Taps would hold their sessions open until the deadline: they end first.
@@ -264,14 +356,15 @@ public final class AgentServer: Sendable {
         let cutSessions = tracked.withLockedValue { Array($0.sessions.values) }
         for connection in cutSessions { try? await connection.channel.close() }
         try? await admin?.close()
-        logger.info("shut down", metadata: ["cut_connections": "\(cutClients.count)", "cut_sessions": "\(cutSessions.count)"])
+        logger.info("shut down", metadata: ["cut_connections": "\(cutClients.count + cutDirect)", "cut_sessions": "\(cutSessions.count)"])
         try? await group.shutdownGracefully()
-        return (cutClients.count, cutSessions.count)
+        return (cutClients.count + cutDirect, cutSessions.count)
     }
 
     public func stop() async throws {
         try? await tunnel.close()
         for edge in edges { try? await edge.close() }
+        direct?.stop()
         try? await admin?.close()
         try await group.shutdownGracefully()
     }

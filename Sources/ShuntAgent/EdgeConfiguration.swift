@@ -21,6 +21,16 @@ public struct EdgeConfiguration: Sendable {
     public var appIdleTimeout = TimeAmount.milliseconds(1_500)
     /// HTTP/2 (h2c with prior knowledge) on the same ports.
     public var http2 = HTTP2EdgeLimits()
+    /// What carries the edge's HTTP/1.1 connections (docs/EDGE-IO.md).
+    public var io = EdgeIO.direct
+
+    public enum EdgeIO: String, Sendable, CaseIterable {
+        /// An epoll loop of the edge's own, on its own thread (Linux): what needs the tunnel is
+        /// handed over to SwiftNIO.
+        case direct
+        /// SwiftNIO's channels, on the agent's event loop, for every connection.
+        case nio
+    }
 
     public init() {}
 }

@@ -65,12 +65,24 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
     private var wakeUpAt = NIODeadline.distantFuture
     /// The answer is out; the client's remaining input is dropped until it closes.
     private var lingering = false
+    /// Handed over by the direct edge (`DirectEdgeLoop`) at a request routed to a laptop: that
+    /// laptop, and answer octets the direct edge had not yet written to the client.
+    private var resumed: (laptop: Route.Laptop, pending: [ByteBuffer])?
 
     init(shared: Shared, client: SocketAddress?) {
         self.shared = shared
         let (address, text) = Self.describe(client)
         clientText = text
         exchange = EdgeExchange(client: address, limits: shared.configuration.limits)
+    }
+
+    /// A connection the direct edge served until a request of it was routed to `laptop`: the
+    /// exchange as it stands (that request's head waiting for its upstream) goes on here.
+    convenience init(shared: Shared, client: SocketAddress?, resuming exchange: EdgeExchange, to laptop: Route.Laptop,
+                     pending: [ByteBuffer]) {
+        self.init(shared: shared, client: client)
+        self.exchange = exchange
+        resumed = (laptop, pending)
     }
 
     /// A caller as the forwarding fields name it (its IP), and as tunnel metadata and logs do
@@ -105,6 +117,18 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
 
     private func start(context: ChannelHandlerContext) {
         guard starting else { return }
+        if let (laptop, pending) = resumed {
+            resumed = nil
+            starting = false
+            for bytes in pending {
+                context.write(wrapOutboundOut(bytes), promise: nil)
+                clientNeedsFlush = true
+            }
+            flush()
+            // The client is read again once the exchange wants its octets (`read(context:)`).
+            routeTo(laptop)
+            return
+        }
         if case .laptop(let laptop)? = shared.registry.globalRoute(port: shared.port) {
             startGlobal(laptop, context: context)
             return
@@ -309,13 +333,17 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
             shared.metrics.routedToApp.increment()
             connectApp()
         case .laptop(let laptop):
-            if let (stream, handler) = takeKept(for: laptop) {
-                shared.metrics.laptopStreamsReused.increment()
-                attach(stream, handler: handler, laptop: laptop, reused: true, counted: true)
-                return
-            }
-            openStream(to: laptop)
+            routeTo(laptop)
         }
+    }
+
+    private func routeTo(_ laptop: Route.Laptop) {
+        if let (stream, handler) = takeKept(for: laptop) {
+            shared.metrics.laptopStreamsReused.increment()
+            attach(stream, handler: handler, laptop: laptop, reused: true, counted: true)
+            return
+        }
+        openStream(to: laptop)
     }
 
     /// A new tunnel stream to `laptop` for the request; when none can be had, the app serves it.

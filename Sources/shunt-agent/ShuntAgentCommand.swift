@@ -17,7 +17,7 @@ struct ShuntAgentMain {
         .init("listen", repeatable: true), .init("app", repeatable: true), .init("tunnel-listen"), .init("admin-listen"),
         .init("certs"), .init("tls-cert"), .init("tls-key"), .init("client-ca"), .init("service"), .init("env", repeatable: true),
         .init("env-prefix"), .init("header-timeout"), .init("idle-timeout"), .init("shutdown-deadline"), .init("log-format"), .init("log-level"),
-        .init("operator", repeatable: true),
+        .init("operator", repeatable: true), .init("edge-io"),
     ]
 
     static func main() async {
@@ -95,6 +95,11 @@ struct ShuntAgentCommand: AsyncParsableCommand {
     @Option(help: "Seconds a graceful shutdown (SIGTERM) waits for requests in progress and laptops' streams.")
     var shutdownDeadline: Int = 10
 
+    @Option(name: .customLong("edge-io"), help: ArgumentHelp(
+        "What carries the edge's HTTP/1.1 connections: direct (an epoll loop of its own, the default) or nio (SwiftNIO's channels).",
+        valueName: "IO"))
+    var edgeIO: String = EdgeConfiguration.EdgeIO.direct.rawValue
+
     @Option(help: ArgumentHelp("How log lines look: text or json (one object a line).", valueName: "FORMAT"))
     var logFormat: String = "text"
 
@@ -104,6 +109,9 @@ struct ShuntAgentCommand: AsyncParsableCommand {
     func validate() throws {
         guard listen.count == app.count else {
             throw ValidationError("give one --app per --listen (\(listen.count) --listen, \(app.count) --app)")
+        }
+        guard EdgeConfiguration.EdgeIO(rawValue: edgeIO) != nil else {
+            throw ValidationError("--edge-io \(edgeIO): expected direct or nio")
         }
         guard AgentLogFormat(rawValue: logFormat) != nil else { throw ValidationError("--log-format \(logFormat): expected text or json") }
         guard Logger.Level(rawValue: logLevel) != nil else {
@@ -139,6 +147,7 @@ struct ShuntAgentCommand: AsyncParsableCommand {
         configuration.adminPort = adminAddress.port
         configuration.edge.headerReadTimeout = .seconds(Int64(headerTimeout))
         configuration.edge.idleTimeout = .seconds(Int64(idleTimeout))
+        configuration.edge.io = EdgeConfiguration.EdgeIO(rawValue: edgeIO)!
         if let envPrefix, !envPrefix.isEmpty {
             for (name, value) in ProcessInfo.processInfo.environment where name.hasPrefix(envPrefix) && name.count > envPrefix.count {
                 configuration.environment[String(name.dropFirst(envPrefix.count))] = value

@@ -320,14 +320,17 @@ struct PatternGenerator {
 final class ChecksumServer: Sendable {
     let channel: Channel
     var port: Int { channel.localAddress!.port! }
+    /// Body octets of downloads handed to the socket so far, all connections together.
+    let sent = NIOLockedValueBox(0)
 
     init(group: EventLoopGroup) async throws {
+        let sent = self.sent
         channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(Handler())
+                    try channel.pipeline.syncOperations.addHandler(Handler(sent: sent))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -342,6 +345,11 @@ final class ChecksumServer: Sendable {
         var head: HTTPRequestHead?
         var remaining = 0
         var generator = PatternGenerator(seed: 7)
+        let sent: NIOLockedValueBox<Int>
+
+        init(sent: NIOLockedValueBox<Int>) {
+            self.sent = sent
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
@@ -370,6 +378,7 @@ final class ChecksumServer: Sendable {
             while remaining > 0 && context.channel.isWritable {
                 let count = min(remaining, 1 << 16)
                 remaining -= count
+                sent.withLockedValue { $0 += count }
                 context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: generator.next(count))))), promise: nil)
                 if remaining == 0 { context.write(wrapOutboundOut(.end(nil)), promise: nil) }
             }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # What SwiftNIO's channels cost the agent's pass-through: wrk -t1 -c50 against haproxy, against
-# shunt-agent passing requests to the app (no intercepts), and against `direct-edge`
-# (tools/bench/direct-edge: the agent's own EdgeExchange on a bare epoll loop), in alternating
-# rounds, all three in front of the same nginx origin. Prints each round (requests/s, p99, user and
-# system CPU per request from /proc) and the medians of each against haproxy.
+# shunt-agent passing requests to the app (no intercepts) on its own edge loop (`--edge-io direct`,
+# the default) and on SwiftNIO's channels (`--edge-io nio`), and against `direct-edge`
+# (tools/bench/direct-edge: the agent's EdgeExchange on a bare epoll loop, the floor), in
+# alternating rounds, all in front of the same nginx origin. Prints each round (requests/s, p99,
+# user and system CPU per request from /proc) and the medians of each against haproxy.
 #
 #   tools/bench/direct.sh [SECONDS] [ROUNDS]      # defaults: 4 s, 5 rounds
 #
@@ -24,12 +25,14 @@ fi
 start_peers
 "$SHUNT_BIN" certs init --dir "$work/certs" --name alice >/dev/null
 wait_port "$haproxy_port"; wait_port "$cluster"
-edge=$(port); tunnel=$(port); direct=$(port)
+edge=$(port); tunnel=$(port); nio_edge=$(port); nio_tunnel=$(port); direct=$(port)
 "$SHUNT_AGENT_BIN" --listen 127.0.0.1:"$edge" --app 127.0.0.1:"$cluster" --tunnel-listen 127.0.0.1:"$tunnel" \
   --admin-listen 127.0.0.1:0 --certs "$work/certs" --service orders 2>"$work/agent.log" & agent_pid=$!; pids+=($!)
+"$SHUNT_AGENT_BIN" --listen 127.0.0.1:"$nio_edge" --app 127.0.0.1:"$cluster" --tunnel-listen 127.0.0.1:"$nio_tunnel" \
+  --admin-listen 127.0.0.1:0 --certs "$work/certs" --service orders --edge-io nio 2>"$work/agent-nio.log" & nio_pid=$!; pids+=($!)
 "$DIRECT_EDGE_BIN" "$direct" "$cluster" & direct_pid=$!; pids+=($!)
-wait_port "$edge"; wait_port "$direct"
-for p in "$edge" "$direct"; do
+wait_port "$edge"; wait_port "$nio_edge"; wait_port "$direct"
+for p in "$edge" "$nio_edge" "$direct"; do
   [ "$(python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$p/').read().decode().strip())")" = cluster ] ||
     { echo "direct.sh: 127.0.0.1:$p did not pass a request to the origin" >&2; exit 1; }
 done
@@ -37,11 +40,12 @@ tick=$(getconf CLK_TCK)
 : > "$work/rounds"
 echo "wrk -t1 -c50 -d${seconds}s, $rounds rounds: requests/s, p99, CPU per request (user + system, µs)"
 for r in $(seq "$rounds"); do
-  for name in haproxy agent direct; do
+  for name in haproxy agent agent-nio floor; do
     case $name in
       haproxy) pid=$haproxy_pid; p=$haproxy_port;;
       agent) pid=$agent_pid; p=$edge;;
-      direct) pid=$direct_pid; p=$direct;;
+      agent-nio) pid=$nio_pid; p=$nio_edge;;
+      floor) pid=$direct_pid; p=$direct;;
     esac
     read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
     wrk -t1 -c50 -d"${seconds}s" --latency "http://127.0.0.1:$p/" > "$work/wrk.txt"
@@ -55,7 +59,7 @@ import sys
 name, n, secs, p99, u0, s0, u1, s1, tick = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), *map(int, sys.argv[5:9]), int(sys.argv[9])
 print(name, n / secs, p99, (u1 - u0) * 1e6 / tick / n, (s1 - s0) * 1e6 / tick / n)
 PY
-    tail -1 "$work/rounds" | awk -v r="$r" '{printf "  round %d  %-8s %8.0f req/s  p99 %5.2f ms  user %5.2f + system %5.2f µs\n", r, $1, $2, $3, $4, $5}'
+    tail -1 "$work/rounds" | awk -v r="$r" '{printf "  round %d  %-9s %8.0f req/s  p99 %5.2f ms  user %5.2f + system %5.2f µs\n", r, $1, $2, $3, $4, $5}'
   done
 done
 python3 - "$work/rounds" <<'PY'
@@ -67,8 +71,8 @@ h = by["haproxy"]
 def med(name, i, ratio=True):
     xs = [row[i] / (h[k][i] if ratio else 1) for k, row in enumerate(by[name])]
     return statistics.median(xs)
-for name in ("agent", "direct"):
+for name in ("agent", "agent-nio", "floor"):
     cpu = statistics.median([(row[2] + row[3]) / (h[k][2] + h[k][3]) for k, row in enumerate(by[name])])
-    print("  %-7s / haproxy: requests/s %.2f, p99 %.2f, CPU per request %.2f (user %.2f µs vs %.2f, system %.2f vs %.2f; medians)" % (
+    print("  %-9s / haproxy: requests/s %.2f, p99 %.2f, CPU per request %.2f (user %.2f µs vs %.2f, system %.2f vs %.2f; medians)" % (
         name, med(name, 0), med(name, 1), cpu, med(name, 2, False), med("haproxy", 2, False), med(name, 3, False), med("haproxy", 3, False)))
 PY
