@@ -141,6 +141,29 @@ import Glibc
         try await world.stop()
     }
 
+    /// An upgrade the app accepts turns the connection into a raw pipe on the edge's loop: bytes
+    /// go both ways, and the caller's FIN reaches the app, whose close reaches the caller.
+    @Test(.timeLimit(.minutes(1))) func anUpgradeToTheAppBecomesAPipeThatEndsBothWays() async throws {
+        let appGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let upgrader = try await UpgradeEchoServer(group: appGroup)
+        let world = try await AgentLoopbackTests.World.start { configuration in
+            configuration.appAddresses = [try! SocketAddress(ipAddress: "127.0.0.1", port: upgrader.port)]
+        }
+        let client = try BlockingClient(port: world.agent.edgePorts[0])
+        try client.send("GET /chat HTTP/1.1\r\nHost: orders\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+        #expect(try client.read(until: "\r\n\r\n").hasPrefix("HTTP/1.1 101 Switching Protocols"))
+        for message in ["hello\n", "through the edge\n"] {
+            try client.send(message)
+            #expect(try client.read(until: "\n") == message.uppercased())
+        }
+        client.shutdownOutput()
+        #expect(try client.readToEnd().isEmpty, "the pipe ends once the app has closed")
+        client.close()
+        try await world.stop()
+        await upgrader.stop()
+        try await appGroup.shutdownGracefully()
+    }
+
     /// `.nio` keeps every edge connection on SwiftNIO's channels: requests with and without the
     /// header on one connection go where they should, and a malformed one is still refused.
     @Test(.timeLimit(.minutes(1))) func theSwiftNIOEdgeServesWhenChosen() async throws {
@@ -220,6 +243,24 @@ final class BlockingClient {
                 return String(decoding: seen[..<(end + needle.count)], as: UTF8.self)
             }
             seen += try readSome()
+        }
+    }
+
+    /// FIN: nothing more is sent.
+    func shutdownOutput() {
+        shutdown(descriptor, Int32(SHUT_WR))
+    }
+
+    /// What arrives until the peer closes (with `leftover` first).
+    func readToEnd() throws -> [UInt8] {
+        var all = leftover
+        leftover = []
+        while true {
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            if count == 0 { return all }
+            guard count > 0 else { throw Failure(description: "read: errno \(errno)") }
+            all += buffer[0..<count]
         }
     }
 
