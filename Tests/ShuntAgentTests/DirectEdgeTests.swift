@@ -45,23 +45,7 @@ import Glibc
         let world = try await World.start()
         let size = 64 << 20
         let client = try await RawClient(port: world.world.agent.edgePorts[0], group: world.world.group)
-        var hasher = SHA256()
-        var generator = PatternGenerator(seed: 7)
-        try await client.send("PUT /upload HTTP/1.1\r\nHost: orders\r\nContent-Length: \(size)\r\n\r\n")
-        for _ in 0..<(size >> 20) {
-            let chunk = generator.next(1 << 20)
-            hasher.update(data: chunk)
-            try await client.send(ByteBuffer(bytes: chunk))
-        }
-        let expected = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-        let upload = try await client.readResponse()
-        #expect(upload.head.hasPrefix("HTTP/1.1 200"))
-        #expect(upload.body == Array(expected.utf8))
-        try await client.send("GET /download/\(size) HTTP/1.1\r\nHost: orders\r\n\r\n")
-        let download = try await client.readResponse(hashing: true)
-        #expect(download.head.hasPrefix("HTTP/1.1 200"))
-        #expect(download.length == size)
-        #expect(download.digest == expected)
+        try await ChecksumServer.upAndDown(size, through: client)
         await client.close()
         try await world.stop()
     }

@@ -107,27 +107,8 @@ import Testing
         defer { laptop.cleanUp() }
         let size = 100 << 20
 
-        // Up: a pseudo-random body; the laptop's service answers with its SHA-256.
         let client = try await RawClient(port: world.agent.edgePorts[0], group: world.group)
-        var hasher = SHA256()
-        var generator = PatternGenerator(seed: 7)
-        try await client.send("PUT /upload HTTP/1.1\r\nHost: orders\r\nx-dev: alice\r\nContent-Length: \(size)\r\n\r\n")
-        for _ in 0..<(size >> 20) {
-            let chunk = generator.next(1 << 20)
-            hasher.update(data: chunk)
-            try await client.send(ByteBuffer(bytes: chunk))
-        }
-        let expected = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-        let upload = try await client.readResponse()
-        #expect(upload.head.hasPrefix("HTTP/1.1 200"))
-        #expect(upload.body == Array(expected.utf8))
-
-        // Down: the service sends 100 MiB of the same pattern on the same connection.
-        try await client.send("GET /download/\(size) HTTP/1.1\r\nHost: orders\r\nx-dev: alice\r\n\r\n")
-        let download = try await client.readResponse(hashing: true)
-        #expect(download.head.hasPrefix("HTTP/1.1 200"))
-        #expect(download.length == size)
-        #expect(download.digest == expected)
+        try await ChecksumServer.upAndDown(size, through: client, fields: "x-dev: alice\r\n")
         await client.close()
         laptop.signal(SIGINT)
         #expect(await laptop.exitStatus() == 0)
@@ -337,6 +318,28 @@ final class ChecksumServer: Sendable {
     }
 
     func stop() async { try? await channel.close() }
+
+    /// `size` octets (a whole number of MiB) of the pattern up, whose SHA-256 the server answers,
+    /// then the same down, on `client`'s one connection, with `fields` added to both heads.
+    static func upAndDown(_ size: Int, through client: RawClient, fields: String = "") async throws {
+        var hasher = SHA256()
+        var generator = PatternGenerator(seed: 7)
+        try await client.send("PUT /upload HTTP/1.1\r\nHost: orders\r\n\(fields)Content-Length: \(size)\r\n\r\n")
+        for _ in 0..<(size >> 20) {
+            let chunk = generator.next(1 << 20)
+            hasher.update(data: chunk)
+            try await client.send(ByteBuffer(bytes: chunk))
+        }
+        let expected = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let upload = try await client.readResponse()
+        #expect(upload.head.hasPrefix("HTTP/1.1 200"))
+        #expect(upload.body == Array(expected.utf8))
+        try await client.send("GET /download/\(size) HTTP/1.1\r\nHost: orders\r\n\(fields)\r\n")
+        let download = try await client.readResponse(hashing: true)
+        #expect(download.head.hasPrefix("HTTP/1.1 200"))
+        #expect(download.length == size)
+        #expect(download.digest == expected)
+    }
 
     final class Handler: ChannelInboundHandler {
         typealias InboundIn = HTTPServerRequestPart
