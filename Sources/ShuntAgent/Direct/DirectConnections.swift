@@ -9,6 +9,8 @@ final class DirectClient {
     let portIndex: Int
     let remote: SocketAddress?
     var exchange: EdgeExchange
+    /// Served by the loop: false once closed or handed over.
+    var live = true
     /// Until the first octets tell HTTP/1.1 from the HTTP/2 preface.
     var sniffing = true
     var received: ByteBuffer?

@@ -435,8 +435,9 @@ final class DirectEdgeLoop: @unchecked Sendable {
         if isLive(client) { updateInterest(client) }
     }
 
+    /// Still served by this loop: not closed, not handed over.
     private func isLive(_ client: DirectClient) -> Bool {
-        clients[ObjectIdentifier(client)] === client
+        client.live
     }
 
     private enum ReadResult {
@@ -571,6 +572,7 @@ final class DirectEdgeLoop: @unchecked Sendable {
 
     private func closeClient(_ client: DirectClient) {
         guard isLive(client) else { return }
+        client.live = false
         clients[ObjectIdentifier(client)] = nil
         client.deadline = nil
         if let upstream = client.upstream {
@@ -584,6 +586,7 @@ final class DirectEdgeLoop: @unchecked Sendable {
     }
 
     private func handOver(_ client: DirectClient, prelude: HandOver.Prelude) {
+        client.live = false
         clients[ObjectIdentifier(client)] = nil
         client.deadline = nil
         release(client.descriptor, close: false)
