@@ -82,7 +82,8 @@ public final class AgentServer: Sendable {
         for app in configuration.appAddresses {
             poolBoxes.append(try await loop.submit {
                 NIOLoopBound(AppConnectionPool(address: app, eventLoop: loop, maxIdle: configuration.edge.maxIdleAppConnections,
-                                                  idleTimeout: configuration.edge.appIdleTimeout), eventLoop: loop)
+                                                  idleTimeout: configuration.edge.appIdleTimeout,
+                                                  connectTimeout: configuration.edge.appConnectTimeout), eventLoop: loop)
             }.get())
         }
         let pools = poolBoxes

@@ -8,10 +8,13 @@ final class AppConnectionPool {
     let address: SocketAddress
     let eventLoop: EventLoop
     private let idle: IdleConnections<UpstreamHandler>
+    private let connectTimeout: TimeAmount
 
-    init(address: SocketAddress, eventLoop: EventLoop, maxIdle: Int, idleTimeout: TimeAmount = .milliseconds(1_500)) {
+    init(address: SocketAddress, eventLoop: EventLoop, maxIdle: Int, idleTimeout: TimeAmount = .milliseconds(1_500),
+         connectTimeout: TimeAmount = .seconds(5)) {
         self.address = address
         self.eventLoop = eventLoop
+        self.connectTimeout = connectTimeout
         idle = IdleConnections(eventLoop: eventLoop, maxIdle: maxIdle, idleTimeout: idleTimeout)
     }
 
@@ -27,7 +30,7 @@ final class AppConnectionPool {
 
     /// A new connection (never an idle one) whose `UpstreamHandler` reports to `edge`.
     func dial(for edge: EdgeHandler) -> EventLoopFuture<Channel> {
-        idle.dial(address, connectTimeout: .seconds(5), handler: NIOLoopBound(UpstreamHandler(edge: edge), eventLoop: eventLoop))
+        idle.dial(address, connectTimeout: connectTimeout, handler: NIOLoopBound(UpstreamHandler(edge: edge), eventLoop: eventLoop))
     }
 
     /// The exchange on `channel` (whose handler is `handler`) is over and it may serve another.

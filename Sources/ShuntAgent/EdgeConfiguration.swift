@@ -19,6 +19,8 @@ public struct EdgeConfiguration: Sendable {
     /// the keep-alive timeout of common servers (gunicorn 2 s, Node.js and uvicorn 5 s), so that the
     /// app does not close a connection just as a request takes it.
     public var appIdleTimeout = TimeAmount.milliseconds(1_500)
+    /// How long a new connection to the app may take; then the request is answered 502.
+    public var appConnectTimeout = TimeAmount.seconds(5)
     /// HTTP/2 (h2c with prior knowledge) on the same ports.
     public var http2 = HTTP2EdgeLimits()
     /// What carries the edge's HTTP/1.1 connections (docs/EDGE-IO.md).

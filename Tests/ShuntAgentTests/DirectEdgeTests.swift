@@ -148,6 +148,30 @@ import Glibc
         try await appGroup.shutdownGracefully()
     }
 
+    /// An app whose listener takes no more connections (its queue is full): the connection the
+    /// edge opens for a request never completes, and at `appConnectTimeout` the caller gets a
+    /// 502 that says the app is unreachable, on either edge.
+    @Test(.timeLimit(.minutes(1)), arguments: EdgeConfiguration.EdgeIO.allCases)
+    func anAppConnectionThatDoesNotCompleteInTimeIsA502(io: EdgeConfiguration.EdgeIO) async throws {
+        let stalled = try StalledListener()
+        var edge = EdgeConfiguration()
+        edge.io = io
+        edge.appConnectTimeout = .milliseconds(300)
+        let world = try await AgentLoopbackTests.World.start(edge: edge) { configuration in
+            configuration.appAddresses = [try! SocketAddress(ipAddress: "127.0.0.1", port: stalled.port)]
+        }
+        let caller = try await KeepAliveClient(port: world.agent.edgePorts[0], group: world.group)
+        let since = ContinuousClock.now
+        let answer = try await caller.send("GET /slow HTTP/1.1\r\nHost: orders\r\n\r\n")
+        let waited = ContinuousClock.now - since
+        #expect(answer.status == 502)
+        #expect(answer.body.contains("is unreachable"), "\(answer.body)")
+        #expect(waited >= .milliseconds(300) && waited < .seconds(5), "answered after \(waited)")
+        await caller.close()
+        try await world.stop()
+        stalled.close()
+    }
+
     /// `.nio` keeps every edge connection on SwiftNIO's channels: requests with and without the
     /// header on one connection go where they should, and a malformed one is still refused.
     @Test(.timeLimit(.minutes(1))) func theSwiftNIOEdgeServesWhenChosen() async throws {
@@ -250,5 +274,38 @@ final class BlockingClient {
 
     func close() {
         Glibc.close(descriptor)
+    }
+}
+
+/// A listener on 127.0.0.1 whose queue of connections is full (a backlog of 0, taken by one
+/// connection nobody accepts): a further connection attempt gets no answer and stays pending.
+final class StalledListener {
+    let port: Int
+    private let listener: Int32
+    private let filler: BlockingClient
+
+    init() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                bind(listener, address, length) == 0 && getsockname(listener, address, &length) == 0
+            }
+        }
+        guard bound, listen(listener, 0) == 0 else {
+            Glibc.close(listener)
+            throw BlockingClient.Failure(description: "listen: errno \(errno)")
+        }
+        self.listener = listener
+        port = Int(UInt16(bigEndian: address.sin_port))
+        filler = try BlockingClient(port: port)
+    }
+
+    func close() {
+        filler.close()
+        Glibc.close(listener)
     }
 }

@@ -47,7 +47,6 @@ final class DirectEdgeLoop: @unchecked Sendable {
     /// The most octets one read takes, and the least it asks for.
     static let maxReadSize = 64 * 1024
     static let minReadSize = 2 * 1024
-    static let connectTimeout = TimeAmount.seconds(5)
 
     let ports: [Port]
     let boundPorts: [Int]
@@ -368,7 +367,7 @@ final class DirectEdgeLoop: @unchecked Sendable {
         for client in Array(clients.values) {
             if let upstream = client.upstream, upstream.connecting {
                 if upstream.connectDeadline <= now {
-                    connectFailed(client, upstream, reason: "no connection within \(Self.connectTimeout.nanoseconds / 1_000_000_000) s")
+                    connectFailed(client, upstream, reason: "no connection within \(Double(configuration.appConnectTimeout.nanoseconds) / 1e9) s")
                 } else {
                     next = min(next, upstream.connectDeadline)
                 }
@@ -722,7 +721,7 @@ final class DirectEdgeLoop: @unchecked Sendable {
             attach(client, upstream, reused: false)
         } else {
             upstream.connecting = true
-            upstream.connectDeadline = .now() + Self.connectTimeout
+            upstream.connectDeadline = .now() + configuration.appConnectTimeout
             if upstream.connectDeadline < nextWake { nextWake = upstream.connectDeadline }
             upstream.client = client
             client.upstream = upstream
