@@ -59,7 +59,6 @@ final class DirectEdgeLoop: @unchecked Sendable {
     private let wake: Int32
     private var listeners: [Int32]
     private var slots: [Slot?] = []
-    private var nextGeneration: UInt32 = 0
     private var clients: [ObjectIdentifier: DirectClient] = [:]
     private var pools: [[DirectUpstream]]
     private var nextWake = NIODeadline.distantFuture
@@ -74,7 +73,7 @@ final class DirectEdgeLoop: @unchecked Sendable {
     private let life = NIOLockedValueBox(Life.bound)
     private let listening = NIOLockedValueBox(true)
 
-    private enum Command { case drain, closeAll, stop }
+    private enum Command { case drain, stop }
     private enum Life { case bound, running, stopped }
 
     enum Slot {
@@ -136,9 +135,6 @@ final class DirectEdgeLoop: @unchecked Sendable {
 
     /// Stops accepting; each connection ends after the request in progress.
     func drain() { send(.drain) }
-
-    /// Closes every connection the loop still has.
-    func closeAll() { send(.closeAll) }
 
     /// Closes everything and ends the thread; returns once it has ended. Later calls do nothing.
     func stop() {
@@ -261,7 +257,6 @@ final class DirectEdgeLoop: @unchecked Sendable {
                     for command in commands.withLockedValue({ let taken = $0; $0 = []; return taken }) {
                         switch command {
                         case .drain: startDraining()
-                        case .closeAll: closeEverything()
                         case .stop:
                             closeEverything()
                             running = false
