@@ -264,7 +264,8 @@ final class DirectEdgeLoop: @unchecked Sendable {
                     }
                 }
             }
-            if NIODeadline.now() >= nextWake { clocksRanOut() }
+            let now = NIODeadline.now()
+            if now >= nextWake && now >= lastScan + Self.clockGranularity { clocksRanOut() }
         }
         for descriptor in listeners where descriptor >= 0 { Glibc.close(descriptor) }
         Glibc.close(epoll)
@@ -274,7 +275,8 @@ final class DirectEdgeLoop: @unchecked Sendable {
 
     private func waitMilliseconds() -> Int32 {
         guard nextWake != .distantFuture else { return -1 }
-        let left = nextWake.uptimeNanoseconds &- NIODeadline.now().uptimeNanoseconds
+        let due = max(nextWake, lastScan + Self.clockGranularity)
+        let left = due.uptimeNanoseconds &- NIODeadline.now().uptimeNanoseconds
         if Int64(bitPattern: left) <= 0 { return 0 }
         return Int32(clamping: (left + 999_999) / 1_000_000)
     }
@@ -352,10 +354,20 @@ final class DirectEdgeLoop: @unchecked Sendable {
         setClock(client, header ? .header : .idle)
     }
 
+    /// The clocks are read at most this often: a read visits every connection, and one read per
+    /// expiring connection would make many connections that time out one by one cost the square
+    /// of their number. A clock runs out at most this late.
+    static let clockGranularity = TimeAmount.milliseconds(25)
+    private var lastScan = NIODeadline.uptimeNanoseconds(0)
+    /// How many times the clocks were read (for the test of `clockGranularity`).
+    let clockReads = NIOLockedValueBox(0)
+
     /// Fires the clocks that ran out and finds the next deadline. A deadline set by what fires
     /// lowers `nextWake` through `setClock` as any other.
     private func clocksRanOut() {
         let now = NIODeadline.now()
+        lastScan = now
+        clockReads.withLockedValue { $0 += 1 }
         var next = NIODeadline.distantFuture
         nextWake = .distantFuture
         resumeAcceptingIfDue(now, next: &next)
