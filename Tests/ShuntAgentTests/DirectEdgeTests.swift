@@ -174,6 +174,26 @@ import Glibc
         stalled.close()
     }
 
+    /// Three requests sent in one write are answered in order on the one connection; a caller that
+    /// sends its last request and then FIN still gets that answer before the edge closes.
+    @Test(.timeLimit(.minutes(1))) func pipelinedRequestsAndAFinAfterTheLastAreAnsweredInOrder() async throws {
+        let world = try await AgentLoopbackTests.World.start()
+        let client = try BlockingClient(port: world.agent.edgePorts[0])
+        try client.send((1...3).map { "GET /p\($0) HTTP/1.1\r\nHost: orders\r\n\r\n" }.joined())
+        for index in 1...3 {
+            let head = try client.read(until: "\r\n\r\n")
+            #expect(head.hasPrefix("HTTP/1.1 200"), "\(head)")
+            #expect(try client.read(until: "GET /p\(index) 0") == "app GET /p\(index) 0")
+        }
+        try client.send("GET /last HTTP/1.1\r\nHost: orders\r\n\r\n")
+        client.shutdownOutput()
+        let rest = String(decoding: try client.readToEnd(), as: UTF8.self)
+        #expect(rest.hasPrefix("HTTP/1.1 200"), "\(rest)")
+        #expect(rest.hasSuffix("app GET /last 0"), "\(rest)")
+        client.close()
+        try await world.stop()
+    }
+
     /// `.nio` keeps every edge connection on SwiftNIO's channels: requests with and without the
     /// header on one connection go where they should, and a malformed one is still refused.
     @Test(.timeLimit(.minutes(1))) func theSwiftNIOEdgeServesWhenChosen() async throws {
