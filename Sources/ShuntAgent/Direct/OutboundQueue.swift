@@ -56,19 +56,15 @@ struct OutboundQueue {
     private func writeVector(to descriptor: Int32) -> Int {
         let used = min(buffers.count, Self.maxVectors)
         return withUnsafeTemporaryAllocation(of: iovec.self, capacity: used) { vectors in
-            var keep: [ByteBuffer] = []
-            keep.reserveCapacity(used)
             var index = buffers.startIndex
             for slot in 0..<used {
-                let buffer = buffers[index]
-                keep.append(buffer)
-                buffer.withUnsafeReadableBytes { bytes in
+                buffers[index].withUnsafeReadableBytes { bytes in
                     vectors[slot] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
                 }
                 index = buffers.index(after: index)
             }
-            // The buffers are held by `keep` (and the queue) while the kernel reads their storage.
-            return withExtendedLifetime(keep) { writev(descriptor, vectors.baseAddress, Int32(used)) }
+            // The queue holds the buffers, unchanged, while the kernel reads their storage.
+            return withExtendedLifetime(buffers) { writev(descriptor, vectors.baseAddress, Int32(used)) }
         }
     }
 
