@@ -27,6 +27,9 @@ public final class AgentMetrics: Sendable {
     private let handshakeFailures = NIOLockedValueBox<[String: CoreMetrics.Counter]>([:])
     private let sessionErrors = NIOLockedValueBox<[String: CoreMetrics.Counter]>([:])
     let sessionsAccepted: CoreMetrics.Counter
+    /// Times the edge's own loop stopped accepting for `DirectEdgeLoop.acceptPause`: the process was
+    /// out of file descriptors.
+    let edgeAcceptPauses: CoreMetrics.Counter
     private let tunnelOctetsIn: CoreMetrics.Counter
     private let tunnelOctetsOut: CoreMetrics.Counter
     /// Octets of sessions that ended, and what was last reported: the counters grow by the difference.
@@ -55,6 +58,7 @@ public final class AgentMetrics: Sendable {
         laptopStreamsReused = CoreMetrics.Counter(label: "shunt_agent_laptop_streams_reused_total", factory: factory)
         laptopRetries = CoreMetrics.Counter(label: "shunt_agent_laptop_retries_total", factory: factory)
         sessionsAccepted = CoreMetrics.Counter(label: "shunt_agent_sessions_accepted_total", factory: factory)
+        edgeAcceptPauses = CoreMetrics.Counter(label: "shunt_agent_edge_accept_pauses_total", factory: factory)
         tunnelOctetsIn = CoreMetrics.Counter(label: "shunt_agent_tunnel_octets_total", dimensions: [("direction", "in")], factory: factory)
         tunnelOctetsOut = CoreMetrics.Counter(label: "shunt_agent_tunnel_octets_total", dimensions: [("direction", "out")], factory: factory)
         sessionsGauge = CoreMetrics.Gauge(label: "shunt_agent_sessions", factory: factory)

@@ -107,7 +107,7 @@ public final class AgentServer: Sendable {
             let ports = configuration.edgePorts.indices.map {
                 DirectEdgeLoop.Port(host: edgeHost($0), port: configuration.edgePorts[$0], app: configuration.appAddresses[$0])
             }
-            let edgeLoop = try DirectEdgeLoop(ports: ports, configuration: configuration.edge, metrics: metrics)
+            let edgeLoop = try DirectEdgeLoop(ports: ports, configuration: configuration.edge, metrics: metrics, logger: logger)
             for (index, bound) in edgeLoop.boundPorts.enumerated() { portBoxes[index].withLockedValue { $0 = bound } }
             boundPorts = edgeLoop.boundPorts
             direct = edgeLoop
@@ -278,6 +278,8 @@ public final class AgentServer: Sendable {
                         channel.pipeline.syncOperations.fireChannelRead(NIOAny(bytes))
                     }
                 case .failure(let error):
+                    // The descriptor is closed: once SwiftNIO has wrapped it, a failure closes the
+                    // channel and it; before, only `fcntl` can fail, on a descriptor that is not open.
                     logger.warning("an edge connection could not be handed over to the event loop",
                                    metadata: ["error": .string("\(error)")])
                 }

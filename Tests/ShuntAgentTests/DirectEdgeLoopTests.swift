@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 @testable import ShuntAgent
 import Testing
@@ -37,6 +39,70 @@ import Testing
         #expect(reads <= bound, "\(reads) clock reads in \(elapsed) for \(count) connections")
         #expect(loop.openConnections == 0)
         loop.stop()
+    }
+
+    /// Out of file descriptors, the listeners rest `acceptPause` (100 ms) between tries instead of
+    /// waking the loop again at once for the connection that waits (level-triggered epoll would spin
+    /// a core): over 600 ms of EMFILE, about 7 tries, where without the pause there are thousands.
+    /// The waiting connection is taken once a descriptor is free again, and the pauses are counted.
+    @Test(.timeLimit(.minutes(1))) func outOfDescriptorsTheListenersRestBetweenTries() async throws {
+        let app = try SocketAddress(ipAddress: "127.0.0.1", port: 9)  // never used: no request is sent
+        let metrics = AgentMetrics()
+        let lines = NIOLockedValueBox<[String]>([])
+        let logger = Logger(label: "test") { _ in AgentLogHandler(format: .text) { line in lines.withLockedValue { $0.append(line) } } }
+        let loop = try DirectEdgeLoop(ports: [.init(host: "127.0.0.1", port: 0, app: app)], configuration: EdgeConfiguration(),
+                                      metrics: metrics, logger: logger)
+        let accepts = FailingAccept(loop.acceptCall)
+        loop.acceptCall = { accepts.call($0, $1, $2) }
+        loop.start(registry: InterceptRegistry(ports: loop.boundPorts)) { handOver in
+            Issue.record("nothing should be handed over")
+            Glibc.close(handOver.descriptor)
+        }
+        let client = try BlockingClient(port: loop.boundPorts[0])  // completed by the kernel; waits in the queue
+        let window = Duration.milliseconds(600)
+        try await Task.sleep(for: window)  // the window measured, not a wait for an event
+        let tries = accepts.stopFailing()
+        let pauses = Int(window / .nanoseconds(DirectEdgeLoop.acceptPause.nanoseconds))
+        #expect(tries >= 2 && tries <= pauses + 4, "\(tries) accept tries in \(window) out of descriptors")
+        for _ in 0..<200 where loop.openConnections == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(loop.openConnections == 1, "the waiting connection is taken once a descriptor is free")
+        let counted = metrics.registry.emitToString().split(separator: "\n")
+            .first { $0.hasPrefix("shunt_agent_edge_accept_pauses_total ") }.map { $0.split(separator: " ")[1] }
+        #expect(counted == "\(tries)", "one pause counted per failed try")
+        let logged = lines.withLockedValue { $0 }
+        #expect(logged.filter { $0.contains("out of file descriptors") && $0.contains("Too many open files") }.count == 1,
+                "said once for the episode, with the error: \(logged)")
+        #expect(logged.filter { $0.contains("accepts connections again") }.count == 1, "and once when it is over: \(logged)")
+        client.close()
+        loop.stop()
+    }
+}
+
+/// `accept4` that fails with EMFILE, counting its calls, until told to stop failing.
+private final class FailingAccept: @unchecked Sendable {
+    private let state = NIOLockedValueBox((failing: true, calls: 0))
+    private let real: DirectEdgeLoop.AcceptCall
+
+    init(_ real: @escaping DirectEdgeLoop.AcceptCall) {
+        self.real = real
+    }
+
+    func call(_ listener: Int32, _ address: UnsafeMutablePointer<sockaddr>, _ length: UnsafeMutablePointer<socklen_t>) -> Int32 {
+        let failing = state.withLockedValue { state in
+            if state.failing { state.calls += 1 }
+            return state.failing
+        }
+        guard failing else { return real(listener, address, length) }
+        errno = EMFILE
+        return -1
+    }
+
+    /// Returns the failed calls so far.
+    func stopFailing() -> Int {
+        state.withLockedValue { state in
+            state.failing = false
+            return state.calls
+        }
     }
 }
 #endif

@@ -2,6 +2,7 @@
 import CShuntEpoll
 import Foundation
 import Glibc
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import ShuntHTTP1
@@ -44,6 +45,11 @@ final class DirectEdgeLoop: @unchecked Sendable {
         let prelude: Prelude
     }
 
+    /// `accept4` as the loop calls it: a test puts a failing one here (before `start`) to run the
+    /// loop out of file descriptors without running the whole test process out of them.
+    typealias AcceptCall = (_ listener: Int32, _ address: UnsafeMutablePointer<sockaddr>, _ length: UnsafeMutablePointer<socklen_t>) -> Int32
+    var acceptCall: AcceptCall = { shunt_accept($0, $1, $2) }
+
     /// The most octets one read takes, and the least it asks for.
     static let maxReadSize = 64 * 1024
     static let minReadSize = 2 * 1024
@@ -52,6 +58,7 @@ final class DirectEdgeLoop: @unchecked Sendable {
     let boundPorts: [Int]
     private let configuration: EdgeConfiguration
     private let metrics: AgentMetrics
+    private let logger: Logger
     private var registry: InterceptRegistry!
     private var handOverHandler: (@Sendable (HandOver) -> Void)!
 
@@ -89,10 +96,12 @@ final class DirectEdgeLoop: @unchecked Sendable {
 
     /// Binds every port now (so that a busy one fails the agent's start, and ports of 0 are known);
     /// the loop runs once `start` is called.
-    init(ports: [Port], configuration: EdgeConfiguration, metrics: AgentMetrics) throws {
+    init(ports: [Port], configuration: EdgeConfiguration, metrics: AgentMetrics,
+         logger: Logger = Logger(label: "shunt-agent.edge")) throws {
         self.ports = ports
         self.configuration = configuration
         self.metrics = metrics
+        self.logger = logger
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
         wake = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
         guard epoll >= 0, wake >= 0 else { throw StartError(description: "the edge loop could not start: \(Self.describe(errno))") }
@@ -286,16 +295,20 @@ final class DirectEdgeLoop: @unchecked Sendable {
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let descriptor = withUnsafeMutablePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { shunt_accept(listener, $0, &length) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { acceptCall(listener, $0, &length) }
             }
             if descriptor < 0 {
                 if errno == EINTR || errno == ECONNABORTED { continue }
                 if errno == EMFILE || errno == ENFILE {
                     // Out of descriptors: the waiting connection would wake the loop again at once.
                     // The listeners rest for `acceptPause`, while connections end and free some.
-                    pauseAccepting()
+                    pauseAccepting(code: errno)
                 }
                 return
+            }
+            if outOfDescriptors {
+                outOfDescriptors = false
+                logger.notice("the edge accepts connections again")
             }
             Self.noDelay(descriptor)
             let remote = Self.socketAddress(storage)
@@ -316,9 +329,17 @@ final class DirectEdgeLoop: @unchecked Sendable {
     /// How long the listeners rest when the process is out of file descriptors.
     static let acceptPause = TimeAmount.milliseconds(100)
     private var acceptResumes: NIODeadline?
+    /// Since the last accept failed for want of descriptors: said once in the log, not per pause.
+    private var outOfDescriptors = false
 
-    private func pauseAccepting() {
+    private func pauseAccepting(code: Int32) {
         guard acceptResumes == nil else { return }
+        metrics.edgeAcceptPauses.increment()
+        if !outOfDescriptors {
+            outOfDescriptors = true
+            logger.warning("the edge is out of file descriptors: new connections wait in the listen queue, and accepting is tried again every \(Self.acceptPause.nanoseconds / 1_000_000) ms until one is free (raise the limit, ulimit -n)",
+                           metadata: ["error": .string(Self.describe(code))])
+        }
         let resume = NIODeadline.now() + Self.acceptPause
         acceptResumes = resume
         if resume < nextWake { nextWake = resume }
