@@ -205,8 +205,12 @@ final class LocalStreamHandler: ChannelDuplexHandler, TickFlushes.Member {
     private var idle = false
     /// A connection is being taken from the pool for the next exchange; what arrives meanwhile waits here.
     private var waiting: ByteBuffer?
-    /// What went out on a reused connection, while it may have to go out again; nil otherwise.
+    /// What went out on a reused connection, while it may have to go out again; nil otherwise. A
+    /// copy (`bytes` are slices of the session's TLS plaintext buffer, and keeping one until the
+    /// answer began made the next TLS read copy that whole buffer), into storage the stream reuses
+    /// from one exchange to the next (`resendSpare`).
     private var resend: ByteBuffer?
+    private var resendSpare: ByteBuffer?
     private var resent = false
     /// The most octets of a request kept for sending it again: a head without a body.
     let maxResendBytes: Int
@@ -225,7 +229,15 @@ final class LocalStreamHandler: ChannelDuplexHandler, TickFlushes.Member {
 
     /// The connection came from the pool: what the request sends is kept until the answer begins.
     func connectionWasReused() {
-        if !resent { resend = ByteBuffer() }
+        guard !resent else { return }
+        var buffer = resendSpare.take() ?? ByteBuffer()
+        buffer.clear()
+        resend = buffer
+    }
+
+    /// The request will not be sent again: its copy's storage waits for the next exchange.
+    private func dropResend() {
+        if let buffer = resend.take() { resendSpare = buffer }
     }
 
     /// Joins the connection; called once, before the handler is added to the stream.
@@ -275,9 +287,7 @@ final class LocalStreamHandler: ChannelDuplexHandler, TickFlushes.Member {
         tracker.requestRead(bytes)
         if resend != nil {
             if resend!.readableBytes + bytes.readableBytes > maxResendBytes {
-                resend = nil
-            } else if resend!.readableBytes == 0 {
-                resend = bytes  // shares the octets written: no copy unless more follow
+                dropResend()
             } else {
                 resend!.writeImmutableBuffer(bytes)
             }
@@ -291,7 +301,7 @@ final class LocalStreamHandler: ChannelDuplexHandler, TickFlushes.Member {
     private func beginExchange(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
         idle = false
         tracker = LocalExchange(limits: tracker.limits)
-        resend = nil
+        dropResend()
         resent = false
         waiting = bytes
         if let (channel, handler) = pool.acquireIdle(for: self) {
@@ -402,7 +412,7 @@ final class LocalStreamHandler: ChannelDuplexHandler, TickFlushes.Member {
 
     func localRead(_ bytes: ByteBuffer) {
         guard let context, !finished else { return }
-        resend = nil
+        dropResend()
         observer?.sawResponse(bytes)
         context.write(wrapOutboundOut(bytes), promise: nil)
         streamNeedsFlush = true

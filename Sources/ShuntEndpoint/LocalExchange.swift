@@ -15,7 +15,10 @@ import ShuntHTTP1
 public struct LocalExchange {
     public let limits: HTTP1Limits
     private var requestParser: RequestHeadParser
-    private var request: ShuntHTTP1.RequestHead?
+    /// What the rest of the exchange needs of the request's head, not the head: a head that arrived
+    /// whole is a slice of the buffer it came in (the session's TLS plaintext), and holding it until
+    /// the response ends made the next TLS read copy that whole buffer (copy-on-write).
+    private var request: RequestFacts?
     private var requestFramer: BodyFramer?
     public private(set) var requestComplete = false
     private var responseParser: ResponseHeadParser
@@ -46,7 +49,7 @@ public struct LocalExchange {
     /// complete, safe and without a body (RFC 9110 §9.2.1: a request that may have had an effect is
     /// never replayed), and nothing of the answer came.
     public var mayResend: Bool {
-        guard requestComplete, !responseStarted, !spent, !switchedProtocols, let request, request.framing == .none else { return false }
+        guard requestComplete, !responseStarted, !spent, !switchedProtocols, let request, !request.hasBody else { return false }
         switch request.method {
         case .get, .head, .options, .trace: return true
         default: return false
@@ -66,7 +69,7 @@ public struct LocalExchange {
             // sliced from the input, not copied.
             do {
                 guard let head = try requestParser.parse(&input) else { return }
-                request = head
+                request = RequestFacts(method: head.method, isUpgradeRequest: head.isUpgradeRequest, hasBody: head.framing != .none)
                 if !head.keepAlive { keepAlive = false }
                 requestFramer = BodyFramer(framing: head.framing, limits: limits)
             } catch {
@@ -134,4 +137,11 @@ public struct LocalExchange {
             return false
         }
     }
+}
+
+/// The request's method, whether it asks for an upgrade, and whether a body follows its head.
+private struct RequestFacts {
+    let method: HTTPMethod
+    let isUpgradeRequest: Bool
+    let hasBody: Bool
 }

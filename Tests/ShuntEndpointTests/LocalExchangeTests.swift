@@ -124,4 +124,22 @@ import Testing
         _ = exchange.responseRead(ByteBuffer(string: "H"))
         #expect(!exchange.mayResend, "an octet of the answer came")
     }
+
+    /// Nothing of the buffers read is kept: they are slices of the session's TLS plaintext buffer,
+    /// and a slice kept past the read made the next TLS read copy that whole buffer (copy-on-write).
+    /// Seen from outside: a write into the buffer after the exchange read it leaves it where it was.
+    @Test func theBuffersReadAreNotKept() {
+        var exchange = LocalExchange()
+        for (octets, isRequest) in [("GET /a HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi", true),
+                                    ("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false)] {
+            var buffer = ByteBufferAllocator().buffer(capacity: 4096)
+            buffer.writeString(octets)
+            let before = buffer.withVeryUnsafeBytes { UInt(bitPattern: $0.baseAddress) }
+            if isRequest { exchange.requestRead(buffer) } else { _ = exchange.responseRead(buffer) }
+            buffer.clear()  // unique: keeps its storage; shared: takes new storage
+            buffer.writeString("x")
+            #expect(buffer.withVeryUnsafeBytes { UInt(bitPattern: $0.baseAddress) } == before, "\(octets.prefix(8)) kept")
+        }
+        #expect(exchange.reusable)
+    }
 }
