@@ -9,8 +9,10 @@ import ShuntHTTP1
 /// request wait until the response before them is complete.
 public struct EdgeExchange {
     public enum Action {
-        /// A request head arrived: choose its upstream, then call `upstreamReady()` or `upstreamFailed`.
-        case route(ShuntHTTP1.RequestHead)
+        /// A request head arrived (`routingHead`): choose its upstream, then call `upstreamReady()` or
+        /// `upstreamFailed`. The head is not carried here: an action is as large as its largest case,
+        /// and a head made every action of every list 131 octets, copied in and out.
+        case route
         case sendUpstream(ByteBuffer)
         case sendClient(ByteBuffer)
         /// The exchange with the upstream is over. `reusable`: the upstream connection may serve another request.
@@ -91,6 +93,12 @@ public struct EdgeExchange {
     /// request was passed on, reading goes on until `limits.maxHeadSize` octets of what follows (a
     /// pipelined request) wait unparsed: the next request is not parsed before this one is answered,
     /// and an idle client costs no re-arming of its read interest for each request.
+    /// The head of the request waiting for its upstream (after `.route`, until `upstreamReady()` or
+    /// `upstreamFailed`); nil otherwise.
+    public var routingHead: ShuntHTTP1.RequestHead? {
+        state == .routing ? request : nil
+    }
+
     public var wantsClientBytes: Bool {
         switch state {
         case .head, .piping: true
@@ -435,7 +443,7 @@ public struct EdgeExchange {
                 headStarted = false
                 if !head.keepAlive { keepAlive = false }
                 state = .routing
-                return actions.append(.route(head))
+                return actions.append(.route)
             case .exchanging:
                 guard !requestDone, requestFramer != nil else { return }
                 let event: BodyFramer.Event?

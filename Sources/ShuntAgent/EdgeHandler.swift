@@ -269,9 +269,9 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
         guard let context else { return }
         for action in actions {
             switch action {
-            case .route(let head):
+            case .route:
                 cancelTimer()
-                route(head)
+                if let head = exchange.routingHead { route(head) }
             case .sendUpstream(let bytes):
                 guard let upstream else { continue }
                 if upstreamHandler?.write(bytes) != true { upstream.write(bytes, promise: nil) }

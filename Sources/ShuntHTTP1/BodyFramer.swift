@@ -31,7 +31,9 @@ public struct BodyFramer: Sendable {
         case chunkLine
         case chunkData(remaining: Int64)
         case chunkDataEnd(sawCR: Bool)
-        case trailers(FieldBlockScanner)
+        /// Boxed: the scanner is most of the state's size, and trailers are rare; every framer of every
+        /// exchange carried it inline (280 octets, copied on each exchange's start).
+        indirect case trailers(FieldBlockScanner)
         case closeDelimited
         case ending(trailers: HTTPHeaderFields?)
         case done

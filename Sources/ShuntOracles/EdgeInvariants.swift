@@ -62,8 +62,9 @@ public enum EdgeInvariants {
                 let action = pending.removeFirst()
                 if closed { throw Violation(description: "\(action) after the client connection was closed") }
                 switch action {
-                case .route(let head):
+                case .route:
                     if upstreamReady { throw Violation(description: "a route asked while a request is in progress") }
+                    guard let head = exchange.routingHead else { throw Violation(description: "a route asked without a head waiting") }
                     routes += 1
                     _ = table.route(head)
                     if exchange.wantsClientBytes { throw Violation(description: "wants client bytes while routing") }

@@ -17,10 +17,10 @@ import Testing
         var closed = false
         var retries = 0
 
-        mutating func apply(_ actions: [EdgeExchange.Action]) {
+        mutating func apply(_ actions: [EdgeExchange.Action], from exchange: EdgeExchange) {
             for action in actions {
                 switch action {
-                case .route(let head): routes.append(String(decoding: head.requestLine, as: UTF8.self))
+                case .route: routes.append(exchange.routingHead.map { String(decoding: $0.requestLine, as: UTF8.self) } ?? "no head")
                 case .sendUpstream(let bytes): upstream += String(buffer: bytes)
                 case .sendClient(let bytes): client += String(buffer: bytes)
                 case .finishUpstream(let reusable): finishes.append(reusable)
@@ -70,7 +70,7 @@ import Testing
         let large = "GET /d HTTP/1.1\r\nHost: h\r\nX-Big: " + String(repeating: "b", count: EdgeExchange.maxKeptForwardedHeadCapacity) + "\r\n\r\n"
         _ = exchange.clientRead(ByteBuffer(string: large))
         var outcome = Outcome()
-        outcome.apply(exchange.upstreamReady())
+        outcome.apply(exchange.upstreamReady(), from: exchange)
         #expect(outcome.upstream.hasPrefix(String(large.dropLast(2))))
         #expect(exchange.keptForwardedHeadCapacity == 0)
         _ = exchange.upstreamRead(Self.response)
@@ -101,13 +101,13 @@ import Testing
         // read is dropped once `maxConsumedInboundOctets` of it lie in front of the waiting ones.
         var pipelined = EdgeExchange(client: Self.client)
         var outcome = Outcome()
-        outcome.apply(pipelined.clientRead(ByteBuffer(string: request + request + request)))
+        outcome.apply(pipelined.clientRead(ByteBuffer(string: request + request + request)), from: pipelined)
         var mostConsumed = 0
         for _ in 0..<3_000 {
-            outcome.apply(pipelined.upstreamReady())
+            outcome.apply(pipelined.upstreamReady(), from: pipelined)
             mostConsumed = max(mostConsumed, pipelined.consumedInboundOctets)
-            outcome.apply(pipelined.clientRead(ByteBuffer(string: request)))
-            outcome.apply(pipelined.upstreamRead(Self.response))  // a waiting request is routed
+            outcome.apply(pipelined.clientRead(ByteBuffer(string: request)), from: pipelined)
+            outcome.apply(pipelined.upstreamRead(Self.response), from: pipelined)  // a waiting request is routed
         }
         // Dropped when the limit is passed, not before: at most one request's octets beyond it.
         #expect(mostConsumed > EdgeExchange.maxConsumedInboundOctets)
@@ -121,17 +121,17 @@ import Testing
     @Test func aRequestIsRoutedForwardedWithTheClientAndAnsweredVerbatim() {
         var exchange = EdgeExchange(client: Self.client)
         var outcome = Outcome()
-        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET /orders?id=1 HTTP/1.1\r\nHost: orders\r\nConnection: keep-alive\r\n\r\n")))
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET /orders?id=1 HTTP/1.1\r\nHost: orders\r\nConnection: keep-alive\r\n\r\n")), from: exchange)
         #expect(outcome.routes == ["GET /orders?id=1 HTTP/1.1"])
         #expect(outcome.upstream.isEmpty)
-        outcome.apply(exchange.upstreamReady())
+        outcome.apply(exchange.upstreamReady(), from: exchange)
         #expect(outcome.upstream.hasPrefix("GET /orders?id=1 HTTP/1.1\r\n"))
         #expect(outcome.upstream.lowercased().contains("x-forwarded-for: 10.1.2.3\r\n"))
         #expect(!outcome.upstream.lowercased().contains("connection: keep-alive"))
         #expect(exchange.wantsClientBytes, "reading goes on while the response is awaited")
-        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel")))
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel")), from: exchange)
         #expect(outcome.finishes.isEmpty)
-        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "lo")))
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "lo")), from: exchange)
         #expect(outcome.client == "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
         #expect(outcome.finishes == [true])
         #expect(!outcome.closed)
@@ -142,11 +142,11 @@ import Testing
     @Test func pipelinedRequestsAreServedOneAtATimeInOrder() {
         var exchange = EdgeExchange(client: Self.client)
         var outcome = Outcome()
-        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")))
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")), from: exchange)
         #expect(outcome.routes == ["GET /a HTTP/1.1"])
-        outcome.apply(exchange.upstreamReady())
+        outcome.apply(exchange.upstreamReady(), from: exchange)
         #expect(outcome.routes.count == 1)
-        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 204 No Content\r\n\r\n")))
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 204 No Content\r\n\r\n")), from: exchange)
         #expect(outcome.routes == ["GET /a HTTP/1.1", "GET /b HTTP/1.1"])
         #expect(outcome.finishes == [true])
     }
@@ -158,13 +158,13 @@ import Testing
             var exchange = EdgeExchange(client: Self.client)
             var outcome = Outcome()
             let bytes = Array(request.utf8)
-            outcome.apply(exchange.clientRead(ByteBuffer(bytes: bytes[..<split])))
+            outcome.apply(exchange.clientRead(ByteBuffer(bytes: bytes[..<split])), from: exchange)
             if outcome.routes.isEmpty {
-                outcome.apply(exchange.clientRead(ByteBuffer(bytes: bytes[split...])))
-                outcome.apply(exchange.upstreamReady())
+                outcome.apply(exchange.clientRead(ByteBuffer(bytes: bytes[split...])), from: exchange)
+                outcome.apply(exchange.upstreamReady(), from: exchange)
             } else {
-                outcome.apply(exchange.upstreamReady())
-                outcome.apply(exchange.clientRead(ByteBuffer(bytes: bytes[split...])))
+                outcome.apply(exchange.upstreamReady(), from: exchange)
+                outcome.apply(exchange.clientRead(ByteBuffer(bytes: bytes[split...])), from: exchange)
             }
             #expect(outcome.upstream.hasSuffix("\r\n\r\n" + body), "split at \(split)")
         }
@@ -180,7 +180,7 @@ import Testing
     func aSmugglingAttemptGets400AndTheConnectionCloses(request: String) {
         var exchange = EdgeExchange(client: Self.client)
         var outcome = Outcome()
-        outcome.apply(exchange.clientRead(ByteBuffer(string: request)))
+        outcome.apply(exchange.clientRead(ByteBuffer(string: request)), from: exchange)
         #expect(outcome.routes.isEmpty)
         #expect(outcome.client.hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
         #expect(outcome.closed)
@@ -189,36 +189,36 @@ import Testing
     @Test func aContinueIsPassedOnBeforeTheFinalResponse() {
         var exchange = EdgeExchange(client: Self.client)
         var outcome = Outcome()
-        outcome.apply(exchange.clientRead(ByteBuffer(string: "PUT /f HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")))
-        outcome.apply(exchange.upstreamReady())
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "PUT /f HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")), from: exchange)
+        outcome.apply(exchange.upstreamReady(), from: exchange)
         #expect(exchange.wantsClientBytes)
-        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")))
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")), from: exchange)
         #expect(outcome.client == "HTTP/1.1 100 Continue\r\n\r\n")
-        outcome.apply(exchange.clientRead(ByteBuffer(string: "abc")))
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "abc")), from: exchange)
         #expect(outcome.upstream.hasSuffix("\r\n\r\nabc"))
-        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")))
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")), from: exchange)
         #expect(outcome.finishes == [true])
     }
 
     @Test func anUpgradeBecomesARawPipe() {
         var exchange = EdgeExchange(client: Self.client)
         var outcome = Outcome()
-        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")))
-        outcome.apply(exchange.upstreamReady())
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")), from: exchange)
+        outcome.apply(exchange.upstreamReady(), from: exchange)
         #expect(outcome.upstream.lowercased().contains("upgrade: websocket"))
-        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nFRAME1")))
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nFRAME1")), from: exchange)
         #expect(outcome.piped)
         #expect(outcome.client.hasSuffix("\r\n\r\nFRAME1"))
-        outcome.apply(exchange.clientRead(ByteBuffer(string: "\u{1}\u{2}raw")))
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "\u{1}\u{2}raw")), from: exchange)
         #expect(outcome.upstream.hasSuffix("\u{1}\u{2}raw"))
     }
 
     @Test func anUpstreamThatClosesBeforeAnsweringIsA502() {
         var exchange = EdgeExchange(client: Self.client)
         var outcome = Outcome()
-        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n")))
-        outcome.apply(exchange.upstreamReady())
-        outcome.apply(exchange.upstreamEnded())
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n")), from: exchange)
+        outcome.apply(exchange.upstreamReady(), from: exchange)
+        outcome.apply(exchange.upstreamEnded(), from: exchange)
         #expect(outcome.client.hasPrefix("HTTP/1.1 502 Bad Gateway\r\n"))
         #expect(outcome.client.contains("closed before it answered"))
         #expect(outcome.closed)
@@ -228,8 +228,8 @@ import Testing
     @Test func aFailedUpstreamNamesWhatFailed() {
         var exchange = EdgeExchange(client: Self.client)
         var outcome = Outcome()
-        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n")))
-        outcome.apply(exchange.upstreamFailed(status: 502, message: "shunt: intercept orders-alice: alice's laptop could not serve the request: nothing listens on 127.0.0.1:8080"))
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n")), from: exchange)
+        outcome.apply(exchange.upstreamFailed(status: 502, message: "shunt: intercept orders-alice: alice's laptop could not serve the request: nothing listens on 127.0.0.1:8080"), from: exchange)
         #expect(outcome.client.contains("nothing listens on 127.0.0.1:8080"))
         #expect(outcome.closed)
     }
@@ -237,9 +237,9 @@ import Testing
     @Test func connectionCloseEndsTheConnectionAfterTheResponse() {
         var exchange = EdgeExchange(client: Self.client)
         var outcome = Outcome()
-        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")))
-        outcome.apply(exchange.upstreamReady())
-        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")))
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")), from: exchange)
+        outcome.apply(exchange.upstreamReady(), from: exchange)
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")), from: exchange)
         #expect(outcome.finishes == [false])
         #expect(outcome.closed)
     }
@@ -249,9 +249,9 @@ import Testing
     @Test func anEarlyAnswerEndsTheConnection() {
         var exchange = EdgeExchange(client: Self.client)
         var outcome = Outcome()
-        outcome.apply(exchange.clientRead(ByteBuffer(string: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")))
-        outcome.apply(exchange.upstreamReady())
-        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n")))
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")), from: exchange)
+        outcome.apply(exchange.upstreamReady(), from: exchange)
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n")), from: exchange)
         #expect(outcome.client.hasPrefix("HTTP/1.1 413"))
         #expect(outcome.closed)
         #expect(outcome.finishes == [false])
@@ -260,11 +260,11 @@ import Testing
     @Test func aCloseDelimitedResponseEndsWithTheUpstreamAndTheConnection() {
         var exchange = EdgeExchange(client: Self.client)
         var outcome = Outcome()
-        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n")))
-        outcome.apply(exchange.upstreamReady())
-        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 200 OK\r\n\r\nall of it")))
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n")), from: exchange)
+        outcome.apply(exchange.upstreamReady(), from: exchange)
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 200 OK\r\n\r\nall of it")), from: exchange)
         #expect(outcome.finishes.isEmpty)
-        outcome.apply(exchange.upstreamEnded())
+        outcome.apply(exchange.upstreamEnded(), from: exchange)
         #expect(outcome.client.hasSuffix("all of it"))
         #expect(outcome.finishes == [false])
         #expect(outcome.closed)
@@ -279,7 +279,7 @@ extension EdgeExchangeTests {
         var exchange = EdgeExchange(client: Self.client)
         var outcome = Outcome()
         let host = String(repeating: "\u{C4}", count: 2_000)
-        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: \(host)\r\n\r\n")))
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: \(host)\r\n\r\n")), from: exchange)
         #expect(outcome.client.hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
         #expect(!outcome.client.contains("\u{C4}"))
         #expect(outcome.client.utf8.count < 200 + EdgeExchange.maxErrorMessage)
@@ -292,21 +292,21 @@ extension EdgeExchangeTests {
         let limits = HTTP1Limits()
         var exchange = EdgeExchange(client: Self.client, limits: limits)
         var outcome = Outcome()
-        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: orders\r\n\r\n")))
-        outcome.apply(exchange.upstreamReady())
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: orders\r\n\r\n")), from: exchange)
+        outcome.apply(exchange.upstreamReady(), from: exchange)
         let next = "GET /b HTTP/1.1\r\nHost: orders\r\nX-Pad: "
         let pad = String(repeating: "p", count: limits.maxHeadSize - next.utf8.count - 5)
-        outcome.apply(exchange.clientRead(ByteBuffer(string: next + pad)))
+        outcome.apply(exchange.clientRead(ByteBuffer(string: next + pad)), from: exchange)
         #expect(exchange.wantsClientBytes, "one octet under the limit")
         #expect(outcome.routes.count == 1)
-        outcome.apply(exchange.clientRead(ByteBuffer(string: "\r\n")))
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "\r\n")), from: exchange)
         #expect(exchange.wantsClientBytes, "still under the limit")
-        outcome.apply(exchange.clientRead(ByteBuffer(string: "\r\n")))
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "\r\n")), from: exchange)
         #expect(exchange.wantsClientBytes, "still under the limit")
-        outcome.apply(exchange.clientRead(ByteBuffer(string: "x")))
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "x")), from: exchange)
         #expect(!exchange.wantsClientBytes, "at the limit")
         #expect(outcome.routes.count == 1, "the next request is not parsed before this one is answered")
-        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 204 No Content\r\n\r\n")))
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 204 No Content\r\n\r\n")), from: exchange)
         #expect(outcome.finishes == [true])
         #expect(outcome.routes.count == 2, "the waiting request is routed once the response is complete")
     }
@@ -318,26 +318,26 @@ extension EdgeExchangeTests {
     @Test func aSafeRequestOnAReusedConnectionThatClosedIsSentAgainOnce() {
         var exchange = EdgeExchange(client: Self.client)
         var outcome = Outcome()
-        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: x\r\n\r\n")))
-        outcome.apply(exchange.upstreamReady(reused: true))
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: x\r\n\r\n")), from: exchange)
+        outcome.apply(exchange.upstreamReady(reused: true), from: exchange)
         let firstSend = outcome.upstream
-        outcome.apply(exchange.upstreamEnded())
+        outcome.apply(exchange.upstreamEnded(), from: exchange)
         #expect(outcome.retries == 1 && outcome.finishes == [false] && outcome.client.isEmpty && !outcome.closed)
         #expect(!exchange.wantsClientBytes, "waiting for the new connection")
-        outcome.apply(exchange.upstreamReady())
+        outcome.apply(exchange.upstreamReady(), from: exchange)
         #expect(outcome.upstream == firstSend + firstSend, "the same request again")
-        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")))
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")), from: exchange)
         #expect(outcome.client == "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         #expect(outcome.finishes == [false, true])
 
         // The next request may be retried again; a second failure of the same request is a 502.
         outcome = Outcome()
-        outcome.apply(exchange.clientRead(ByteBuffer(string: "HEAD /b HTTP/1.1\r\nHost: x\r\n\r\n")))
-        outcome.apply(exchange.upstreamReady(reused: true))
-        outcome.apply(exchange.upstreamFailed(status: 502, message: "connection reset"))
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "HEAD /b HTTP/1.1\r\nHost: x\r\n\r\n")), from: exchange)
+        outcome.apply(exchange.upstreamReady(reused: true), from: exchange)
+        outcome.apply(exchange.upstreamFailed(status: 502, message: "connection reset"), from: exchange)
         #expect(outcome.retries == 1)
-        outcome.apply(exchange.upstreamReady(reused: true))
-        outcome.apply(exchange.upstreamEnded())
+        outcome.apply(exchange.upstreamReady(reused: true), from: exchange)
+        outcome.apply(exchange.upstreamEnded(), from: exchange)
         #expect(outcome.retries == 1)
         #expect(outcome.client.hasPrefix("HTTP/1.1 502 Bad Gateway"))
         #expect(outcome.closed)
@@ -352,9 +352,9 @@ extension EdgeExchangeTests {
     func otherRequestsAreNotSentAgain(request: String, reused: Bool, why: String) {
         var exchange = EdgeExchange(client: Self.client)
         var outcome = Outcome()
-        outcome.apply(exchange.clientRead(ByteBuffer(string: request)))
-        outcome.apply(exchange.upstreamReady(reused: reused))
-        outcome.apply(exchange.upstreamEnded())
+        outcome.apply(exchange.clientRead(ByteBuffer(string: request)), from: exchange)
+        outcome.apply(exchange.upstreamReady(reused: reused), from: exchange)
+        outcome.apply(exchange.upstreamEnded(), from: exchange)
         #expect(outcome.retries == 0, "\(why)")
         #expect(outcome.client.hasPrefix("HTTP/1.1 502 Bad Gateway"), "\(why)")
     }
@@ -372,16 +372,16 @@ extension EdgeExchangeTests {
     func aRefusedRequestIsSentAgainWhenTheExchangeStillHasItWhole(request: String, reused: Bool, retries: Int, why: String) {
         var exchange = EdgeExchange(client: Self.client)
         var outcome = Outcome()
-        outcome.apply(exchange.clientRead(ByteBuffer(string: request)))
-        outcome.apply(exchange.upstreamReady(reused: reused))
+        outcome.apply(exchange.clientRead(ByteBuffer(string: request)), from: exchange)
+        outcome.apply(exchange.upstreamReady(reused: reused), from: exchange)
         let firstSend = outcome.upstream
-        outcome.apply(exchange.upstreamRefused(status: 502, message: "refused"))
+        outcome.apply(exchange.upstreamRefused(status: 502, message: "refused"), from: exchange)
         #expect(outcome.retries == retries, "\(why)")
         if retries == 1 {
             #expect(outcome.client.isEmpty && !outcome.closed, "\(why)")
-            outcome.apply(exchange.upstreamReady())
+            outcome.apply(exchange.upstreamReady(), from: exchange)
             #expect(outcome.upstream == firstSend + firstSend, "the same request again: \(why)")
-            outcome.apply(exchange.upstreamRefused(status: 502, message: "refused again"))
+            outcome.apply(exchange.upstreamRefused(status: 502, message: "refused again"), from: exchange)
             #expect(outcome.retries == 1, "once only: \(why)")
         }
         #expect(outcome.client.hasPrefix("HTTP/1.1 502 Bad Gateway"), "\(why)")
@@ -392,10 +392,10 @@ extension EdgeExchangeTests {
     @Test func noRetryOnceTheAnswerBegan() {
         var exchange = EdgeExchange(client: Self.client)
         var outcome = Outcome()
-        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: x\r\n\r\n")))
-        outcome.apply(exchange.upstreamReady(reused: true))
-        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\npar")))
-        outcome.apply(exchange.upstreamEnded())
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: x\r\n\r\n")), from: exchange)
+        outcome.apply(exchange.upstreamReady(reused: true), from: exchange)
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\npar")), from: exchange)
+        outcome.apply(exchange.upstreamEnded(), from: exchange)
         #expect(outcome.retries == 0 && outcome.closed)
     }
 
@@ -413,13 +413,13 @@ extension EdgeExchangeTests {
             for split in 0..<octets.count {
                 var exchange = EdgeExchange(client: Self.client)
                 var outcome = Outcome()
-                outcome.apply(exchange.clientRead(ByteBuffer(string: "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")))
-                outcome.apply(exchange.upstreamReady())
+                outcome.apply(exchange.clientRead(ByteBuffer(string: "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")), from: exchange)
+                outcome.apply(exchange.upstreamReady(), from: exchange)
                 var writes = 0
                 for piece in [octets[..<split], octets[split...]] where !piece.isEmpty {
                     let actions = exchange.upstreamRead(ByteBuffer(bytes: piece))
                     writes += actions.filter { if case .sendClient = $0 { true } else { false } }.count
-                    outcome.apply(actions)
+                    outcome.apply(actions, from: exchange)
                 }
                 #expect(outcome.client == response, "split at \(split)")
                 #expect(outcome.finishes == [true], "split at \(split)")

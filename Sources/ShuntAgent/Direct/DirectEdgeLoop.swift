@@ -659,8 +659,9 @@ final class DirectEdgeLoop: @unchecked Sendable {
         for action in actions {
             guard isLive(client) else { return }
             switch action {
-            case .route(let head):
+            case .route:
                 client.deadline = nil
+                guard let head = client.exchange.routingHead else { continue }
                 switch registry.route(head, port: boundPorts[client.portIndex]) {
                 case .app:
                     metrics.routedToApp.increment()

@@ -163,8 +163,8 @@ final class DirectEdge {
         for action in actions {
             guard clients[Int(client.fd)] === client else { break }
             switch action {
-            case .route(let head):
-                guard case .app = registry.route(head, port: port) else {
+            case .route:
+                guard let head = client.exchange.routingHead, case .app = registry.route(head, port: port) else {
                     closeClient(client)
                     continue
                 }
