@@ -89,16 +89,16 @@ public struct EdgeExchange {
         responseParser = ResponseHeadParser(limits: limits)
     }
 
-    /// Whether the owner should read from the client now. While a response is awaited after the whole
-    /// request was passed on, reading goes on until `limits.maxHeadSize` octets of what follows (a
-    /// pipelined request) wait unparsed: the next request is not parsed before this one is answered,
-    /// and an idle client costs no re-arming of its read interest for each request.
     /// The head of the request waiting for its upstream (after `.route`, until `upstreamReady()` or
     /// `upstreamFailed`); nil otherwise.
     public var routingHead: ShuntHTTP1.RequestHead? {
         state == .routing ? request : nil
     }
 
+    /// Whether the owner should read from the client now. While a response is awaited after the whole
+    /// request was passed on, reading goes on until `limits.maxHeadSize` octets of what follows (a
+    /// pipelined request) wait unparsed: the next request is not parsed before this one is answered,
+    /// and an idle client costs no re-arming of its read interest for each request.
     public var wantsClientBytes: Bool {
         switch state {
         case .head, .piping: true
