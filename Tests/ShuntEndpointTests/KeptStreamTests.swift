@@ -46,6 +46,23 @@ import Testing
         try await world.stop()
     }
 
+    /// A later exchange of a kept stream whose reused connection the service closes as the request
+    /// arrives is sent again on a new connection, exactly as it went out: the copy kept for sending
+    /// it again lives in storage the stream reuses from one exchange to the next, and holds that
+    /// exchange's octets only (a longer request before it leaves nothing behind).
+    @Test func aLaterExchangeIsSentAgainAsItWentOutWhenItsReusedConnectionClosesOnIt() async throws {
+        let world = try await PoolWorld.start(response: Self.response, closeOnRequest: 3, pool: LocalPoolLimits(idleTimeout: .seconds(60)))
+        let stream = try await KeptStream.open(on: world.connection, requestID: "5")
+        // /a on a new connection; /bbbb reuses it; /c reuses it, is dropped, and goes out again on a second one.
+        for path in ["/a", "/bbbb", "/c"] {
+            let request = Array("GET \(path) HTTP/1.1\r\nHost: orders\r\n\r\n".utf8)
+            #expect(try await stream.exchange(request, responseLength: Self.response.count) == Self.response, "\(path)")
+        }
+        #expect(world.local.answered.withLockedValue { $0 } == ["GET /a HTTP/1.1", "GET /bbbb HTTP/1.1", "GET /c HTTP/1.1"])
+        #expect(world.local.accepted.withLockedValue { $0 } == 2)
+        try await world.stop()
+    }
+
     /// A response that says `Connection: close` ends the stream after it (FIN); a request that the
     /// agent sent before that FIN reached it is refused: nothing of it reached the service.
     @Test func aRequestAfterTheLaptopEndedTheStreamIsRefused() async throws {

@@ -138,11 +138,13 @@ final class KeepAliveServer: @unchecked Sendable {
     let accepted = NIOLockedValueBox(0)
     let open = NIOLockedValueBox(0)
     let requests = NIOLockedValueBox(0)
+    /// The request line of each request answered, in order.
+    let answered = NIOLockedValueBox<[String]>([])
     let response: NIOLockedValueBox<[UInt8]>
     let closeOnRequest: NIOLockedValueBox<Int>
 
     init(group: EventLoopGroup, response: [UInt8], closeOnRequest: Int = 0) async throws {
-        let state = (accepted, open, requests, NIOLockedValueBox(response))
+        let state = (accepted, open, requests, NIOLockedValueBox(response), answered)
         let closing = NIOLockedValueBox(closeOnRequest)
         self.closeOnRequest = closing
         self.response = state.3
@@ -154,7 +156,7 @@ final class KeepAliveServer: @unchecked Sendable {
                 state.1.withLockedValue { $0 += 1 }
                 channel.closeFuture.whenComplete { _ in state.1.withLockedValue { $0 -= 1 } }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Responder(response: state.3, requests: state.2, closeOnRequest: closing))
+                    try channel.pipeline.syncOperations.addHandler(Responder(response: state.3, requests: state.2, answered: state.4, closeOnRequest: closing))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -169,19 +171,23 @@ final class KeepAliveServer: @unchecked Sendable {
         typealias OutboundOut = ByteBuffer
         let response: NIOLockedValueBox<[UInt8]>
         let requests: NIOLockedValueBox<Int>
+        let answered: NIOLockedValueBox<[String]>
         let closeOnRequest: NIOLockedValueBox<Int>
         var pending: [UInt8] = []
         var seen = 0
 
-        init(response: NIOLockedValueBox<[UInt8]>, requests: NIOLockedValueBox<Int>, closeOnRequest: NIOLockedValueBox<Int>) {
+        init(response: NIOLockedValueBox<[UInt8]>, requests: NIOLockedValueBox<Int>, answered: NIOLockedValueBox<[String]>,
+             closeOnRequest: NIOLockedValueBox<Int>) {
             self.response = response
             self.requests = requests
+            self.answered = answered
             self.closeOnRequest = closeOnRequest
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             pending += Array(unwrapInboundIn(data).readableBytesView)
             while let end = pending.indices.dropLast(3).first(where: { pending[$0..<$0 + 4].elementsEqual("\r\n\r\n".utf8) }) {
+                let line = String(decoding: pending[..<end].prefix { $0 != UInt8(ascii: "\r") }, as: UTF8.self)
                 pending.removeFirst(end + 4)
                 seen += 1
                 let closeOn = closeOnRequest.withLockedValue { $0 }
@@ -190,6 +196,7 @@ final class KeepAliveServer: @unchecked Sendable {
                     return
                 }
                 requests.withLockedValue { $0 += 1 }
+                answered.withLockedValue { $0.append(line) }
                 let answer = response.withLockedValue { $0 }
                 context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: answer)), promise: nil)
                 if String(decoding: answer, as: UTF8.self).lowercased().contains("connection: close") {
