@@ -48,7 +48,11 @@ struct LossyProxy {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var serverConfiguration = SessionConfiguration(role: .server)
         serverConfiguration.pingInterval = .milliseconds(100)
-        serverConfiguration.deathBound = .milliseconds(500)
+        // Longer than the client's: the side asserted on below must be the first to see the death.
+        // With equal bounds the server could win the race on a loaded machine, close its TCP
+        // connection, and the proxy would pass that close on: the client then saw "the connection
+        // closed" instead of detecting the silence itself.
+        serverConfiguration.deathBound = .seconds(2)
         let server = serverConfiguration
         let serverListener = try await ServerBootstrap(group: group)
             .childChannelInitializer { channel in
