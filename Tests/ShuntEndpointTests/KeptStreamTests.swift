@@ -32,7 +32,7 @@ import Testing
             let answer = try await stream.exchange(Self.request, responseLength: Self.response.count)
             #expect(answer == Self.response, "exchange \(round)")
         }
-        #expect(world.local.requests.withLockedValue { $0 } == 5)
+        #expect(world.local.requests == 5)
         #expect(world.local.accepted.withLockedValue { $0 } == 1, "one connection from the pool served all five")
         try await stream.finish()  // our FIN between exchanges: the laptop answers with its own
 
@@ -73,7 +73,7 @@ import Testing
         try await stream.waitForFIN()
         let refusal = try await stream.sendExpectingReset(Self.request)
         #expect(refusal.code == .refusedStream)
-        #expect(world.local.requests.withLockedValue { $0 } == 1)
+        #expect(world.local.requests == 1)
         try await world.stop()
     }
 

@@ -24,7 +24,7 @@ import Testing
             #expect(answer == response)
         }
         #expect(local.accepted.withLockedValue { $0 } == 1)
-        #expect(local.requests.withLockedValue { $0 } == 20)
+        #expect(local.requests == 20)
         #expect(world.forwarder.connectionsDialled == 1)
 
         try await world.stop()
@@ -43,7 +43,7 @@ import Testing
             let answer = try await FakeAgent.exchange(on: connection, request: Self.request, responseLength: response.count, requestID: "r\(id)")
             #expect(answer == response, "request \(id)")
         }
-        #expect(local.requests.withLockedValue { $0 } == 3)
+        #expect(local.requests == 3)
         #expect(local.accepted.withLockedValue { $0 } == 3)
 
         let post = Array("POST /api HTTP/1.1\r\nHost: orders\r\nContent-Length: 0\r\n\r\n".utf8)
@@ -137,14 +137,15 @@ final class KeepAliveServer: @unchecked Sendable {
     let listener: Channel
     let accepted = NIOLockedValueBox(0)
     let open = NIOLockedValueBox(0)
-    let requests = NIOLockedValueBox(0)
     /// The request line of each request answered, in order.
     let answered = NIOLockedValueBox<[String]>([])
+    /// Requests answered.
+    var requests: Int { answered.withLockedValue { $0.count } }
     let response: NIOLockedValueBox<[UInt8]>
     let closeOnRequest: NIOLockedValueBox<Int>
 
     init(group: EventLoopGroup, response: [UInt8], closeOnRequest: Int = 0) async throws {
-        let state = (accepted, open, requests, NIOLockedValueBox(response), answered)
+        let state = (accepted, open, answered, NIOLockedValueBox(response))
         let closing = NIOLockedValueBox(closeOnRequest)
         self.closeOnRequest = closing
         self.response = state.3
@@ -156,7 +157,7 @@ final class KeepAliveServer: @unchecked Sendable {
                 state.1.withLockedValue { $0 += 1 }
                 channel.closeFuture.whenComplete { _ in state.1.withLockedValue { $0 -= 1 } }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Responder(response: state.3, requests: state.2, answered: state.4, closeOnRequest: closing))
+                    try channel.pipeline.syncOperations.addHandler(Responder(response: state.3, answered: state.2, closeOnRequest: closing))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -170,16 +171,13 @@ final class KeepAliveServer: @unchecked Sendable {
         typealias InboundIn = ByteBuffer
         typealias OutboundOut = ByteBuffer
         let response: NIOLockedValueBox<[UInt8]>
-        let requests: NIOLockedValueBox<Int>
         let answered: NIOLockedValueBox<[String]>
         let closeOnRequest: NIOLockedValueBox<Int>
         var pending: [UInt8] = []
         var seen = 0
 
-        init(response: NIOLockedValueBox<[UInt8]>, requests: NIOLockedValueBox<Int>, answered: NIOLockedValueBox<[String]>,
-             closeOnRequest: NIOLockedValueBox<Int>) {
+        init(response: NIOLockedValueBox<[UInt8]>, answered: NIOLockedValueBox<[String]>, closeOnRequest: NIOLockedValueBox<Int>) {
             self.response = response
-            self.requests = requests
             self.answered = answered
             self.closeOnRequest = closeOnRequest
         }
@@ -195,7 +193,6 @@ final class KeepAliveServer: @unchecked Sendable {
                     context.close(promise: nil)
                     return
                 }
-                requests.withLockedValue { $0 += 1 }
                 answered.withLockedValue { $0.append(line) }
                 let answer = response.withLockedValue { $0 }
                 context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: answer)), promise: nil)

@@ -274,7 +274,7 @@ final class DirectEdgeLoop: @unchecked Sendable {
                 }
             }
             let now = NIODeadline.now()
-            if now >= nextWake && now >= lastScan + Self.clockGranularity { clocksRanOut() }
+            if now >= nextWake && now >= lastScan + Self.clockGranularity { clocksRanOut(now) }
         }
         for descriptor in listeners where descriptor >= 0 { Glibc.close(descriptor) }
         Glibc.close(epoll)
@@ -385,8 +385,7 @@ final class DirectEdgeLoop: @unchecked Sendable {
 
     /// Fires the clocks that ran out and finds the next deadline. A deadline set by what fires
     /// lowers `nextWake` through `setClock` as any other.
-    private func clocksRanOut() {
-        let now = NIODeadline.now()
+    private func clocksRanOut(_ now: NIODeadline) {
         lastScan = now
         clockReads.withLockedValue { $0 += 1 }
         var next = NIODeadline.distantFuture
