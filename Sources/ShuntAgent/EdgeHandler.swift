@@ -339,6 +339,12 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
 
     private func routeTo(_ laptop: Route.Laptop) {
         if let (stream, handler) = takeKept(for: laptop) {
+            // A request on a kept stream is a request the laptop takes, as one on a new stream is
+            // (`FailOpenEpisodes.succeeded`). It does not end a fail-open episode: the episode is
+            // about opening streams (a laptop out of stream credit fails new callers open while
+            // its kept streams still serve), and ending it on every kept request would log one
+            // episode per failed request.
+            shared.metrics.routedToLaptop.increment()
             shared.metrics.laptopStreamsReused.increment()
             attach(stream, handler: handler, laptop: laptop, reused: true, counted: true)
             return

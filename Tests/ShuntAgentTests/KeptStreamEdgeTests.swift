@@ -71,6 +71,9 @@ import Testing
         }
         #expect(try await caller.send("POST /k HTTP/1.1\r\nHost: orders\r\nx-dev: alice\r\nContent-Length: 5\r\n\r\nhello").body == "laptop POST /k 5")
         #expect(try await Self.metric("shunt_agent_laptop_streams_reused_total", world) == "5")
+        // Every request counts where it went, on a kept stream as on a new one.
+        #expect(try await Self.metric(#"shunt_agent_requests_total{route="laptop"}"#, world) == "6")
+        #expect(try await Self.metric(#"shunt_agent_requests_total{route="app"}"#, world) == "5")
         #expect(try await alice.openStreams() == 1, "one stream, kept between the requests")
         #expect(alice.forwarder.connectionsDialled == 1)
 
@@ -110,6 +113,7 @@ import Testing
         }
         // Callers 0 and 1 reused their streams in rounds 1–3; caller 2 never kept one.
         #expect(try await Self.metric("shunt_agent_laptop_streams_reused_total", world) == "6")
+        #expect(try await Self.metric(#"shunt_agent_requests_total{route="laptop"}"#, world) == "12")
 
         for caller in callers { await caller.close() }
         #expect(try await alice.waitForOpenStreams(0) == 0)
