@@ -2,7 +2,7 @@
 # Two builds of Shunt side by side in one run, with haproxy as the yardstick: the load on these
 # shared machines drifts by a factor of two within minutes, so a change is judged by rounds that
 # alternate haproxy, build A and build B, each a short wrk -t1 -c50 run, all three set up at once.
-#   tools/bench/ab.sh pass|intercepted OLD_DIR NEW_DIR [SECONDS] [ROUNDS]   (default 5 s, 6 rounds)
+#   tools/bench/ab.sh pass|intercepted|global OLD_DIR NEW_DIR [SECONDS] [ROUNDS]   (default 5 s, 6 rounds)
 # TOGETHER=1: each round loads A and B at the same time (a wrk -t1 -c50 each, no haproxy), so both
 # run in the same state of the machine and share its two cores; the build that needs less CPU per
 # request serves more. Rounds of the same build against itself still differ by up to ±12%, so a
@@ -12,11 +12,16 @@
 # commits). pass: requests without the header, agent → in-cluster origin; intercepted: with it,
 # agent → tunnel → `shunt intercept` → local origin. Prints each round (requests/s, p99, CPU per
 # request of the chain: agent, + laptop when intercepted) and the medians of B/A and of each/haproxy.
+# global: as intercepted, but the laptop holds a global intercept (`--http-header all`): every
+# connection is a raw pipe through the tunnel, no HTTP work per request on either side. The same
+# build as A and B in `intercepted` and in `global` tells what the per-request HTTP work costs
+# end to end, and what the chain would reach without it.
 # Needs: nginx-light haproxy wrk (apt-get install -y nginx-light haproxy wrk).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-mode=${1:?pass or intercepted}; old=${2:?OLD_DIR}; new=${3:?NEW_DIR}; seconds=${4:-5}; rounds=${5:-6}
-case "$mode" in pass|intercepted) ;; *) echo "ab.sh: the mode is pass or intercepted, not $mode" >&2; exit 2 ;; esac
+mode=${1:?pass, intercepted or global}; old=${2:?OLD_DIR}; new=${3:?NEW_DIR}; seconds=${4:-5}; rounds=${5:-6}
+case "$mode" in pass|intercepted|global) ;; *) echo "ab.sh: the mode is pass, intercepted or global, not $mode" >&2; exit 2 ;; esac
+rule=x-dev=alice; [ "$mode" = global ] && rule=all
 for tool in nginx haproxy wrk python3; do
   command -v "$tool" >/dev/null || { echo "ab.sh: $tool is missing (apt-get install -y nginx-light haproxy wrk)" >&2; exit 2; }
 done
@@ -37,16 +42,16 @@ start() {
     --admin-listen 127.0.0.1:0 --certs "$work/certs" --service orders 2>"$work/$name.log" & agent=$!; pids+=($!)
   chain=$agent
   wait_port "$edge"; wait_port "$tunnel"
-  "$dir/shunt" intercept orders --port "$laptop" --http-header x-dev=alice --agent 127.0.0.1:"$tunnel" --certs "$work/certs" \
+  "$dir/shunt" intercept orders --port "$laptop" --http-header "$rule" --agent 127.0.0.1:"$tunnel" --certs "$work/certs" \
     --output json >/dev/null 2>&1 & pids+=($!)
-  [ "$mode" = intercepted ] && chain="$agent $!"
+  [ "$mode" != pass ] && chain="$agent $!"
   for _ in $(seq 100); do grep -q registered "$work/$name.log" && break; sleep 0.1; done
   grep -q registered "$work/$name.log" || { echo "ab.sh: the laptop of $name did not register" >&2; exit 1; }
   printf -v "edge_$name" '%s' "$edge"; printf -v "chain_$name" '%s' "$chain"
 }
 start A "$old"; start B "$new"
 
-header=(); [ "$mode" = intercepted ] && header=(-H "X-Dev: alice")
+header=(); [ "$mode" != pass ] && header=(-H "X-Dev: alice")
 ticks() { local total=0 pid; for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
 # measure NAME PORT PID...: one wrk run; appends "NAME requests/s p99_ms cpu_us non2xx" to the results.
 measure() {
