@@ -286,7 +286,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
             case .retryOnNewConnection:
                 if let laptop = retryLaptop {
                     shared.metrics.laptopRetries.increment()
-                    openStream(to: laptop)
+                    openStream(to: laptop, retry: true)
                 } else {
                     shared.metrics.appRetries.increment()
                     connectApp(fresh: true)
@@ -352,12 +352,13 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
         openStream(to: laptop)
     }
 
-    /// A new tunnel stream to `laptop` for the request; when none can be had, the app serves it.
-    private func openStream(to laptop: Route.Laptop) {
+    /// A new tunnel stream to `laptop` for the request; when none can be had, the app serves it. A
+    /// `retry` (the request goes out again after its kept stream was refused) was counted already.
+    private func openStream(to laptop: Route.Laptop, retry: Bool = false) {
         openStream(to: laptop, kind: .http).assumeIsolated().whenComplete { result in
             switch result {
             case .success(let stream):
-                self.shared.failOpen.succeeded(intercept: laptop.intercept, owner: laptop.owner)
+                self.shared.failOpen.succeeded(intercept: laptop.intercept, owner: laptop.owner, counted: !retry)
                 self.attach(stream, laptop: laptop)
             case .failure(let error):
                 // Fail open: a laptop that cannot take the request leaves it to the app.

@@ -122,6 +122,62 @@ import Testing
         try await world.stop()
     }
 
+    /// A laptop that refuses the second request of a kept stream (REFUSED_STREAM, as when it had
+    /// ended the stream as the request went out): the edge sends the request again on a new stream,
+    /// and the caller never sees the refusal. The request is counted once where it went, and once as
+    /// a retry.
+    @Test(.timeLimit(.minutes(1))) func aRequestRefusedOnAKeptStreamGoesOutAgainAndCountsOnce() async throws {
+        let world = try await World.start(admin: true)
+        let opened = NIOLockedValueBox(0)
+        let client = try await InterceptClient.connect(
+            host: "127.0.0.1", port: world.agent.tunnelPort, endpoint: try world.certs.developer("alice"), group: world.group,
+            configuration: InterceptClient.sessionConfiguration,
+            streams: { stream in
+                let number = opened.withLockedValue { $0 += 1; return $0 }
+                return stream.eventLoop.makeCompletedFuture {
+                    try stream.pipeline.syncOperations.addHandler(OneAnswerPerStream(body: "stream \(number)"))
+                }
+            })
+        _ = try await client.register(InterceptCalls.RegisterRequest(name: "orders-alice", rule: try RuleFlags(httpHeader: ["x-dev=alice"]).spec()))
+
+        let caller = try await KeepAliveClient(port: world.agent.edgePorts[0], group: world.group)
+        #expect(try await caller.send("GET /1 HTTP/1.1\r\nHost: o\r\nx-dev: alice\r\n\r\n").body == "stream 1")
+        // Sent on the kept stream 1, refused there, answered on stream 2.
+        #expect(try await caller.send("GET /2 HTTP/1.1\r\nHost: o\r\nx-dev: alice\r\n\r\n").body == "stream 2")
+        #expect(opened.withLockedValue { $0 } == 2)
+        #expect(try await Self.metric("shunt_agent_laptop_streams_reused_total", world) == "1")
+        #expect(try await Self.metric("shunt_agent_laptop_retries_total", world) == "1")
+        #expect(try await Self.metric(#"shunt_agent_requests_total{route="laptop"}"#, world) == "2")
+        #expect(try await Self.metric(#"shunt_agent_requests_total{route="failed_open"}"#, world) == "0")
+
+        await caller.close()
+        await client.close()
+        try await world.stop()
+    }
+
+    /// On a laptop's stream: answers the first request with `body`, and resets the stream with
+    /// REFUSED_STREAM when a second arrives on it.
+    final class OneAnswerPerStream: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        let body: String
+        var answered = false
+
+        init(body: String) {
+            self.body = body
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            guard !answered else {
+                (context.channel as? ShuntStreamChannel)?.reset(code: .refusedStream, reason: "one exchange per stream here")
+                return
+            }
+            answered = true
+            let response = "HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: response)), promise: nil)
+        }
+    }
+
     /// A laptop whose HELLO does not set HTTP_KEEP_ALIVE (an older one) gets one stream per request,
     /// each ended after its response.
     @Test(.timeLimit(.minutes(1))) func aLaptopWithoutTheSettingGetsAStreamPerRequest() async throws {
