@@ -97,7 +97,7 @@ public final class InterceptStatusWriter: Sendable {
     public typealias Store = @Sendable (_ data: Data, _ file: URL) -> Void
 
     private let file: URL
-    private let state: NIOLockedValueBox<(status: InterceptStatus, written: ContinuousClock.Instant?)>
+    private let state: NIOLockedValueBox<State>
     private let files = DispatchQueue(label: "shunt.intercept-status")
     /// Set by `remove`, on `files`: a write queued before it is not done after it.
     private let removed = NIOLockedValueBox(false)
@@ -107,10 +107,20 @@ public final class InterceptStatusWriter: Sendable {
     public static let defaultCountInterval = Duration.seconds(1)
     private let countInterval: Duration
 
+    private struct State {
+        var status: InterceptStatus
+        /// When the last write was queued.
+        var written: ContinuousClock.Instant?
+        /// A count that changed too soon after a write is written once the interval has passed: a
+        /// write for it is scheduled (one at a time). Without it, the last requests of a burst stayed
+        /// out of the file until the next event, however long that took.
+        var trailingScheduled = false
+    }
+
     public init(_ status: InterceptStatus, folder: URL = InterceptStatus.defaultFolder, countInterval: Duration = InterceptStatusWriter.defaultCountInterval,
                 store: @escaping Store = InterceptStatusWriter.storeAtomically) {
         file = InterceptStatus.file(pid: status.pid, in: folder)
-        state = NIOLockedValueBox((status, nil))
+        state = NIOLockedValueBox(State(status: status))
         self.countInterval = countInterval
         self.store = store
         files.async {
@@ -146,24 +156,54 @@ public final class InterceptStatusWriter: Sendable {
     }
 
     /// Changes the status (`change` returns whether more than counts changed, which forces a write)
-    /// and queues the file's write unless only counts changed and the last write was under
-    /// `countInterval` ago.
-    private func write(_ change: (inout (status: InterceptStatus, written: ContinuousClock.Instant?)) -> Bool) {
-        let changed: InterceptStatus? = state.withLockedValue { state in
+    /// and queues the file's write, unless only counts changed and the last write was under
+    /// `countInterval` ago: then one write is scheduled for when the interval has passed.
+    private func write(_ change: (inout State) -> Bool) {
+        enum Plan {
+            case now(InterceptStatus)
+            case after(Duration)
+            case nothing
+        }
+        let plan: Plan = state.withLockedValue { state in
             let force = change(&state)
             let now = ContinuousClock.now
-            if !force, let written = state.written, now - written < countInterval { return nil }
+            if !force, let written = state.written, now - written < countInterval {
+                guard !state.trailingScheduled else { return .nothing }
+                state.trailingScheduled = true
+                return .after(countInterval - (now - written))
+            }
             state.written = now
+            state.trailingScheduled = false  // this write carries the counts
+            return .now(state.status)
+        }
+        switch plan {
+        case .now(let status):
+            files.async { [self] in save(status) }
+        case .after(let delay):
+            files.asyncAfter(deadline: .now() + delay.inSeconds) { [weak self] in self?.writeTrailing() }
+        case .nothing:
+            return
+        }
+    }
+
+    /// On `files`: the counts that waited for the interval, if no write carried them meanwhile.
+    private func writeTrailing() {
+        let status: InterceptStatus? = state.withLockedValue { state in
+            guard state.trailingScheduled else { return nil }
+            state.trailingScheduled = false
+            state.written = .now
             return state.status
         }
-        guard let changed else { return }
-        files.async { [file, removed, store] in
-            guard !removed.withLockedValue({ $0 }) else { return }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            guard let data = try? encoder.encode(changed) else { return }
-            store(data, file)
-        }
+        if let status { save(status) }
+    }
+
+    /// On `files`: writes `status` unless the file was removed.
+    private func save(_ status: InterceptStatus) {
+        guard !removed.withLockedValue({ $0 }) else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(status) else { return }
+        store(data, file)
     }
 
     /// Waits until the writes queued so far are done.

@@ -4,7 +4,8 @@ import NIOConcurrencyHelpers
 import Testing
 
 /// The status file `shunt status` reads: requests are counted at once, but written at most once a
-/// second; any other change is written at once, with the counts so far; never on the caller's thread.
+/// second (counts that changed in between are written when the second has passed); any other change
+/// is written at once, with the counts so far; never on the caller's thread.
 @Suite struct InterceptStatusWriterTests {
     static func status() -> InterceptStatus {
         InterceptStatus(pid: getpid(), name: "orders-alice", service: "orders", agent: "127.0.0.1:1", local: "127.0.0.1:2",
@@ -56,6 +57,31 @@ import Testing
             writer.settle()
             #expect(try Self.onDisk(folder).requests == count)
         }
+        writer.remove()
+    }
+
+    /// Counts that changed too soon after a write are written once the interval has passed, with no
+    /// other event to carry them (the last requests of a burst), by one write however many came.
+    @Test func theLastCountsOfABurstAreWrittenWhenTheIntervalHasPassed() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shunt-status-writer-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let stored = NIOLockedValueBox([Int]())
+        // A second, as in use: ample for three calls in a row on a loaded machine.
+        let writer = InterceptStatusWriter(Self.status(), folder: folder, countInterval: .seconds(1), store: { data, _ in
+            if let status = try? JSONDecoder().decode(InterceptStatus.self, from: data) { stored.withLockedValue { $0.append(status.requests) } }
+        })
+        let line = RequestLogLine(start: Date(), method: "GET", path: "/", status: 200, duration: .milliseconds(1), bytesIn: 10, bytesOut: 20)
+        for _ in 0..<3 { writer.observe(.request(line)) }  // within the second after the first write
+        let since = ContinuousClock.now
+        while stored.withLockedValue({ $0.last }) != 3 && ContinuousClock.now - since < .seconds(5) {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        #expect(stored.withLockedValue { $0 } == [0, 3], "the first write, then one for the three counts")
+        // The next count, once the interval has passed since that write, goes at once.
+        Thread.sleep(forTimeInterval: 1.05)
+        writer.observe(.request(line))
+        writer.settle()
+        #expect(stored.withLockedValue { $0 } == [0, 3, 4])
         writer.remove()
     }
 
