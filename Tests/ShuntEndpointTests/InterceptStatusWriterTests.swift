@@ -62,7 +62,7 @@ import Testing
 
     /// Counts that changed too soon after a write are written once the interval has passed, with no
     /// other event to carry them (the last requests of a burst), by one write however many came.
-    @Test func theLastCountsOfABurstAreWrittenWhenTheIntervalHasPassed() throws {
+    @Test func theLastCountsOfABurstAreWrittenWhenTheIntervalHasPassed() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shunt-status-writer-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
         let stored = NIOLockedValueBox([Int]())
@@ -74,11 +74,12 @@ import Testing
         for _ in 0..<3 { writer.observe(.request(line)) }  // within the second after the first write
         let since = ContinuousClock.now
         while stored.withLockedValue({ $0.last }) != 3 && ContinuousClock.now - since < .seconds(5) {
-            Thread.sleep(forTimeInterval: 0.02)
+            try await Task.sleep(for: .milliseconds(20))
         }
         #expect(stored.withLockedValue { $0 } == [0, 3], "the first write, then one for the three counts")
-        // The next count, once the interval has passed since that write, goes at once.
-        Thread.sleep(forTimeInterval: 1.05)
+        // The next count, once the interval has passed since that write, goes at once: the wait is
+        // the interval itself, not a synchronisation (`settle` is).
+        try await Task.sleep(for: .milliseconds(1_050))
         writer.observe(.request(line))
         writer.settle()
         #expect(stored.withLockedValue { $0 } == [0, 3, 4])
