@@ -47,6 +47,11 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
     private var kept: (channel: Channel, handler: UpstreamHandler, laptop: Route.Laptop)?
     /// The laptop of the request in progress, for sending it again on a new stream.
     private var retryLaptop: Route.Laptop?
+    /// The request in progress went out on a kept stream and is not counted yet: it counts for the
+    /// laptop once the laptop answers it or the stream ends without a retry. Refused and sent again
+    /// on a new stream, it counts where the retry takes it (the laptop, or the app when no stream
+    /// can be had), once.
+    private var keptRequestUncounted = false
     private var piping = false
     private var closing = false
     /// The agent is shutting down: the connection ends after the request in progress.
@@ -174,6 +179,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
     func channelInactive(context: ChannelHandlerContext) {
         stopWakeUp()
         endKept()
+        if keptRequestUncounted { countKeptRequest() }  // the caller left with it on the laptop
         if let upstream {
             detachUpstream()
             upstream.close(promise: nil)
@@ -214,6 +220,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
             if channel === kept?.channel { endKept(reset: true) }
             return
         }
+        if keptRequestUncounted { countKeptRequest() }
         perform { $0.upstreamRead(bytes, into: &$1) }
     }
 
@@ -228,6 +235,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
             return
         }
         perform { $0.upstreamEnded(into: &$1) }
+        if keptRequestUncounted { countKeptRequest() }  // not sent again: it went to the laptop
     }
 
     func upstreamFailed(_ channel: Channel, error: Error) {
@@ -235,13 +243,19 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
             if channel === kept?.channel { endKept(reset: true) }
             return
         }
-        if let reset = error as? StreamResetError, reset.byPeer, reset.code == .refusedStream {
-            let message = describeFailure(error)
-            perform { $0.upstreamRefused(status: 502, message: message, into: &$1) }
-            return
-        }
         let message = describeFailure(error)
-        perform { $0.upstreamFailed(status: 502, message: message, into: &$1) }
+        if let reset = error as? StreamResetError, reset.byPeer, reset.code == .refusedStream {
+            perform { $0.upstreamRefused(status: 502, message: message, into: &$1) }
+        } else {
+            perform { $0.upstreamFailed(status: 502, message: message, into: &$1) }
+        }
+        if keptRequestUncounted { countKeptRequest() }  // not sent again: it went to the laptop
+    }
+
+    /// The request sent on a kept stream counts for the laptop (see `keptRequestUncounted`).
+    private func countKeptRequest() {
+        keptRequestUncounted = false
+        shared.metrics.routedToLaptop.increment()
     }
 
     func upstreamWritabilityChanged() {
@@ -286,7 +300,9 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
             case .retryOnNewConnection:
                 if let laptop = retryLaptop {
                     shared.metrics.laptopRetries.increment()
-                    openStream(to: laptop, retry: true)
+                    // Counted where the new stream takes it (a retry always follows a kept stream).
+                    keptRequestUncounted = false
+                    openStream(to: laptop)
                 } else {
                     shared.metrics.appRetries.increment()
                     connectApp(fresh: true)
@@ -340,11 +356,11 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
     private func routeTo(_ laptop: Route.Laptop) {
         if let (stream, handler) = takeKept(for: laptop) {
             // A request on a kept stream is a request the laptop takes, as one on a new stream is
-            // (`FailOpenEpisodes.succeeded`). It does not end a fail-open episode: the episode is
-            // about opening streams (a laptop out of stream credit fails new callers open while
-            // its kept streams still serve), and ending it on every kept request would log one
-            // episode per failed request.
-            shared.metrics.routedToLaptop.increment()
+            // (`FailOpenEpisodes.succeeded`), once it is not refused (`keptRequestUncounted`). It
+            // does not end a fail-open episode: the episode is about opening streams (a laptop out
+            // of stream credit fails new callers open while its kept streams still serve), and
+            // ending it on every kept request would log one episode per failed request.
+            keptRequestUncounted = true
             shared.metrics.laptopStreamsReused.increment()
             attach(stream, handler: handler, laptop: laptop, reused: true, counted: true)
             return
@@ -352,17 +368,17 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
         openStream(to: laptop)
     }
 
-    /// A new tunnel stream to `laptop` for the request; when none can be had, the app serves it. A
-    /// `retry` (the request goes out again after its kept stream was refused) was counted already.
-    private func openStream(to laptop: Route.Laptop, retry: Bool = false) {
+    /// A new tunnel stream to `laptop` for the request; when none can be had, the app serves it.
+    private func openStream(to laptop: Route.Laptop) {
         openStream(to: laptop, kind: .http).assumeIsolated().whenComplete { result in
             switch result {
             case .success(let stream):
-                self.shared.failOpen.succeeded(intercept: laptop.intercept, owner: laptop.owner, counted: !retry)
+                self.shared.failOpen.succeeded(intercept: laptop.intercept, owner: laptop.owner)
                 self.attach(stream, laptop: laptop)
             case .failure(let error):
                 // Fail open: a laptop that cannot take the request leaves it to the app.
                 self.shared.failOpen.failed(intercept: laptop.intercept, owner: laptop.owner, error: error)
+                self.shared.registry.failedOpen(laptop.intercept)
                 self.connectApp()
             }
         }
@@ -528,6 +544,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
             case .failure(let error):
                 // Fail open: the connection is served by the app, as HTTP or not, through the edge.
                 failOpen.failed(intercept: laptop.intercept, owner: laptop.owner, error: error, global: true)
+                self.shared.registry.failedOpen(laptop.intercept)
                 self.starting = false
                 self.armTimer(header: false)
                 client.read()

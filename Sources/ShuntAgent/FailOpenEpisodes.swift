@@ -30,10 +30,9 @@ public final class FailOpenEpisodes: Sendable {
                        metadata: ["intercept": .string(intercept), "owner": .string(owner), "error": .string("\(error)")])
     }
 
-    /// The laptop of `intercept` took a request; `counted` false when the request was counted
-    /// already (it goes out again after its kept stream was refused).
-    public func succeeded(intercept: String, owner: String, counted: Bool = true) {
-        if counted { metrics.routedToLaptop.increment() }
+    /// The laptop of `intercept` took a request (or a global intercept's connection) on a new stream.
+    public func succeeded(intercept: String, owner: String) {
+        metrics.routedToLaptop.increment()
         guard let count = open.withLockedValue({ $0.removeValue(forKey: intercept) }) else { return }
         logger.notice("the laptop takes the intercept's requests again",
                       metadata: ["intercept": .string(intercept), "owner": .string(owner), "failed_open": "\(count)"])

@@ -173,6 +173,15 @@ public final class InterceptRegistry: Sendable {
         return .laptop(count(&state.entries.values[index]))
     }
 
+    /// A request (or connection) routed to `intercept` went to the app after all (failed open): it
+    /// is not one the laptop took, and `shunt list` does not count it.
+    public func failedOpen(_ intercept: String) {
+        state.withLockedValue { state in
+            guard let index = state.entries.index(forKey: intercept) else { return }
+            state.entries.values[index].requests = max(0, state.entries.values[index].requests - 1)
+        }
+    }
+
     private static func count(_ entry: inout Entry) -> Route.Laptop {
         entry.requests += 1
         return entry.laptop

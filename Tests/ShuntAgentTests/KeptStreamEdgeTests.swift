@@ -155,20 +155,68 @@ import Testing
         try await world.stop()
     }
 
+    /// The same refusal from a laptop that is going away (GOAWAY just before it): the new stream
+    /// for the retry cannot be had, so the app serves the request. It counts for the app alone, in
+    /// the metrics and in `shunt list`. A second caller's request, held unanswered by the laptop,
+    /// keeps alice's session (and so her intercept) open while bob lists it.
+    @Test(.timeLimit(.minutes(1))) func aRefusedRequestWhoseRetryFailsOpenCountsForTheAppAlone() async throws {
+        let world = try await World.start(admin: true)
+        let client = try await InterceptClient.connect(
+            host: "127.0.0.1", port: world.agent.tunnelPort, endpoint: try world.certs.developer("alice"), group: world.group,
+            configuration: InterceptClient.sessionConfiguration,
+            streams: { stream in
+                stream.eventLoop.makeCompletedFuture {
+                    try stream.pipeline.syncOperations.addHandler(OneAnswerPerStream(body: "laptop", goAwayFirst: true))
+                }
+            })
+        _ = try await client.register(InterceptCalls.RegisterRequest(name: "orders-alice", rule: try RuleFlags(httpHeader: ["x-dev=alice"]).spec()))
+
+        let caller = try await KeepAliveClient(port: world.agent.edgePorts[0], group: world.group)
+        #expect(try await caller.send("GET /1 HTTP/1.1\r\nHost: o\r\nx-dev: alice\r\n\r\n").body == "laptop")
+        let holder = try await KeepAliveClient(port: world.agent.edgePorts[0], group: world.group)
+        let held = Task { try await holder.send("GET /hold HTTP/1.1\r\nHost: o\r\nx-dev: alice\r\n\r\n") }
+        for _ in 0..<250 where try await Self.metric(#"shunt_agent_requests_total{route="laptop"}"#, world) != "2" {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try await caller.send("GET /2 HTTP/1.1\r\nHost: o\r\nx-dev: alice\r\n\r\n").body == "app GET /2 0")
+        #expect(try await Self.metric("shunt_agent_laptop_streams_reused_total", world) == "1")
+        #expect(try await Self.metric("shunt_agent_laptop_retries_total", world) == "1")
+        #expect(try await Self.metric(#"shunt_agent_requests_total{route="laptop"}"#, world) == "2", "/1 and /hold")
+        #expect(try await Self.metric(#"shunt_agent_requests_total{route="failed_open"}"#, world) == "1")
+        let bob = try await InterceptClient.connect(host: "127.0.0.1", port: world.agent.tunnelPort, endpoint: try world.certs.developer("bob"),
+                                                    group: world.group, configuration: InterceptClient.sessionConfiguration,
+                                                    streams: { $0.eventLoop.makeSucceededVoidFuture() })
+        let listed = try await bob.list()
+        #expect(listed.first { $0.name == "orders-alice" }?.requests == 2, "\(listed)")
+
+        await caller.close()
+        await holder.close()
+        _ = await held.result
+        await bob.close()
+        await client.close()
+        try await world.stop()
+    }
+
     /// On a laptop's stream: answers the first request with `body`, and resets the stream with
-    /// REFUSED_STREAM when a second arrives on it.
+    /// REFUSED_STREAM when a second arrives on it (`goAwayFirst`: after sending GOAWAY on its session).
     final class OneAnswerPerStream: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
         typealias OutboundOut = ByteBuffer
         let body: String
+        let goAwayFirst: Bool
         var answered = false
 
-        init(body: String) {
+        init(body: String, goAwayFirst: Bool = false) {
             self.body = body
+            self.goAwayFirst = goAwayFirst
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            if goAwayFirst, String(buffer: unwrapInboundIn(data)).hasPrefix("GET /hold ") { return }  // never answered
             guard !answered else {
+                if goAwayFirst, let session = try? context.channel.parent?.pipeline.syncOperations.handler(type: SessionHandler.self) {
+                    session.goAway(debug: "leaving")
+                }
                 (context.channel as? ShuntStreamChannel)?.reset(code: .refusedStream, reason: "one exchange per stream here")
                 return
             }

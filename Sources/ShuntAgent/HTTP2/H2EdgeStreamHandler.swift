@@ -160,6 +160,7 @@ final class H2EdgeStreamHandler: ChannelDuplexHandler {
                 if case .laptop(let laptop) = route {
                     // Fail open: a laptop that cannot take the stream leaves it to the app.
                     self.connection.shared.failOpen.failed(intercept: laptop.intercept, owner: laptop.owner, error: error)
+                    self.connection.shared.registry.failedOpen(laptop.intercept)
                     self.laptop = nil
                     self.open(.app)
                 } else {
