@@ -80,7 +80,7 @@ struct Intercept: AsyncParsableCommand {
     var envFile: String?
 
     @Argument(parsing: .postTerminator, help: ArgumentHelp(
-        "A program to run with the application's environment; shunt exits when it does, with its exit status.", valueName: "COMMAND"))
+        "A program to run with the application's environment (found in this machine's PATH); shunt exits when it does, with its exit status.", valueName: "COMMAND"))
     var command: [String] = []
 
     func validate() throws {
@@ -195,8 +195,9 @@ struct Intercept: AsyncParsableCommand {
                     try EnvFile.write(info.env, to: envFile)
                 }
                 if !command.isEmpty {
-                    let environment = ProcessInfo.processInfo.environment.merging(info.env) { _, application in application }
-                    let started = ChildCommand(arguments: command, environment: environment)
+                    let laptop = ProcessInfo.processInfo.environment
+                    let environment = laptop.merging(info.env) { _, application in application }
+                    let started = try ChildCommand(arguments: command, environment: environment, searchPath: laptop["PATH"])
                     try started.start()
                     child = started
                 }
@@ -205,7 +206,7 @@ struct Intercept: AsyncParsableCommand {
             session.stop()
             try? await session.serve()
             try? await group.shutdownGracefully()
-            throw CommandFailure.exit("intercept", "\(error)")
+            throw CommandFailure.exit("intercept", "\(error)", status: error is ChildCommand.NotFound ? 127 : 1)
         }
         let interruptedMeanwhile = phase.withLockedValue { phase in
             defer { phase = .running(child) }

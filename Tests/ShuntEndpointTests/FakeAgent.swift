@@ -36,6 +36,8 @@ final class FakeAgent: @unchecked Sendable {
     let removeFailure = NIOLockedValueBox<InterceptCalls.Failure?>(nil)
     /// What `intercept.list` answers.
     let listed = NIOLockedValueBox<[InterceptCalls.Intercept]>([])
+    /// The application's environment `agent.info` reports.
+    let appEnvironment = NIOLockedValueBox(["DATABASE_URL": "postgres://db/orders", "GREETING": "hello world"])
     /// When false, `intercept.remove` is never answered (until `stop`).
     let answersRemovals = NIOLockedValueBox(true)
     private let unanswered = NIOLockedValueBox<[EventLoopPromise<ByteBuffer>]>([])
@@ -49,7 +51,8 @@ final class FakeAgent: @unchecked Sendable {
         self.registrations = registrations
         self.connections = connections
         let calls = Calls(registerFailure: registerFailure, removeFailure: removeFailure, removals: removals, listed: listed,
-                          answersRemovals: answersRemovals, unanswered: unanswered, registered: registered)
+                          answersRemovals: answersRemovals, unanswered: unanswered, registered: registered,
+                          appEnvironment: appEnvironment)
         listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
@@ -91,6 +94,7 @@ final class FakeAgent: @unchecked Sendable {
         let answersRemovals: NIOLockedValueBox<Bool>
         let unanswered: NIOLockedValueBox<[EventLoopPromise<ByteBuffer>]>
         let registered: AsyncStream<InterceptCalls.RegisterRequest>.Continuation
+        let appEnvironment: NIOLockedValueBox<[String: String]>
     }
 
     private static func answer(_ call: String, _ body: ByteBuffer, owner: String, calls: Calls) -> ByteBuffer {
@@ -124,7 +128,7 @@ final class FakeAgent: @unchecked Sendable {
             response = try? encoder.encode(InterceptCalls.Response(InterceptCalls.ListResult(intercepts: calls.listed.withLockedValue { $0 })))
         case InterceptCalls.agentInfo:
             response = try? encoder.encode(InterceptCalls.Response(InterceptCalls.AgentInfo(
-                service: "orders", ports: [8080], env: ["DATABASE_URL": "postgres://db/orders", "GREETING": "hello world"])))
+                service: "orders", ports: [8080], env: calls.appEnvironment.withLockedValue { $0 })))
         default:
             response = try? encoder.encode(InterceptCalls.Response<InterceptCalls.Empty>(failure: .init(.unknownCall, call)))
         }

@@ -71,6 +71,29 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    /// The command is found in this machine's PATH even when the application's environment sets
+    /// its own (here one where nothing is): the child still gets the application's value. A command
+    /// that is nowhere exits 127 with the shell's words, and the intercept is removed.
+    @Test func theCommandIsFoundInThisMachinesPathNotTheApplications() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let agent = try await FakeAgent(group: group)
+        agent.appEnvironment.withLockedValue { $0["PATH"] = "/nonexistent/app/bin" }
+        let common = ["intercept", "orders", "--agent", "127.0.0.1:\(agent.port)", "--certs", agent.certificates.folder.url.path, "--port", "9999:8080"]
+
+        let (found, _, foundErrors) = try Self.launch(common + ["--", "sh", "-c", #"test "$PATH" = /nonexistent/app/bin && exit 7"#])
+        #expect(await Self.exitStatus(found) == 7, "\(Self.text(foundErrors))")
+
+        let (missing, _, missingErrors) = try Self.launch(common + ["--name", "orders-missing", "--", "no-such-command-for-shunt", "--flag"])
+        #expect(await Self.exitStatus(missing) == 127)
+        #expect(Self.text(missingErrors).contains("shunt intercept: no-such-command-for-shunt: command not found in this machine's PATH"))
+        let (path, _, pathErrors) = try Self.launch(common + ["--name", "orders-path", "--", "/nonexistent/run-orders.sh"])
+        #expect(await Self.exitStatus(path) == 127)
+        #expect(Self.text(pathErrors).contains("shunt intercept: /nonexistent/run-orders.sh: no such executable file"))
+        #expect(agent.removals.withLockedValue { $0 } == ["orders-alice", "orders-missing", "orders-path"])
+        await agent.stop()
+        try await group.shutdownGracefully()
+    }
+
     @Test func sigintRemovesTheInterceptAndExitsZero() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let agent = try await FakeAgent(group: group)
