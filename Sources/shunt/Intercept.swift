@@ -112,6 +112,10 @@ struct Intercept: AsyncParsableCommand {
         let rule = try rule()
         let (local, remote) = try ports()
         let format = OutputFormat(rawValue: output) ?? .text
+        // A command that is nowhere is said before anything is registered.
+        if let name = command.first, ChildCommand.executable(name, searchPath: ProcessInfo.processInfo.environment["PATH"]) == nil {
+            throw CommandFailure.exit("intercept", ChildCommand.NotFound(name: name, searched: !name.contains("/")).description, status: 127)
+        }
         // Without --agent: every replica's agent, each through its own kubectl port-forward.
         let kubectl = try agentOptions.agent == nil ? locateKubectl() : nil
         let forwards = try kubectl.map(openPortForwards) ?? []
