@@ -50,6 +50,10 @@ struct Status: ParsableCommand {
         }
         if let identity {
             print("You are \(identity.name) (certificate in \(identity.certificates), \(identity.expired ? "EXPIRED on" : "valid until") \(identity.validUntil)).")
+        } else if !report.intercepts.isEmpty {
+            // They were started with --certs elsewhere: say whose they are rather than what to run.
+            let names = Set(report.intercepts.map(\.identity)).sorted().joined(separator: ", ")
+            print("No client certificate in \(folder.url.path); the intercepts below run as \(names).")
         } else {
             print("No client certificate in \(folder.url.path): run `shunt certs init` (or pass --certs DIR).")
         }

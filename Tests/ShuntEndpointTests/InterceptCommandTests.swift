@@ -180,6 +180,10 @@ extension InterceptCommandTests {
         #expect(entry["local"] as? String == "127.0.0.1:3000")
         #expect(entry["state"] as? String == "connected")
         #expect((report["identity"] as? [String: Any])?["name"] as? String != nil)
+        // Without --certs, status looks in the default folder (here empty): it says whose the intercept is.
+        let (plain, plainOutput, _) = try Self.launch(["status"], environment: environment)
+        #expect(await Self.exitStatus(plain) == 0)
+        #expect(Self.text(plainOutput).hasPrefix("No client certificate in \(config.path)/certs; the intercepts below run as alice.\n"))
 
         kill(process.processIdentifier, SIGINT)
         #expect(await Self.exitStatus(process) == 0, "\(Self.text(errors))")
