@@ -107,7 +107,7 @@ let package = Package(
         ),
         .target(
             name: "ShuntOracles",
-            dependencies: ["ShuntWire", "ShuntSession", "ShuntHTTP1", "ShuntAgent", "ShuntMatch", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["ShuntWire", "ShuntSession", "ShuntHTTP1", "ShuntAgent", "ShuntEndpoint", "ShuntMatch", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .executableTarget(
             name: "shunt-agent",

@@ -20,6 +20,10 @@ let package = Package(
             dependencies: ["CLibFuzzer", .product(name: "ShuntOracles", package: "Shunt")]
         ),
         .executableTarget(
+            name: "FuzzBoundary",
+            dependencies: ["CLibFuzzer", .product(name: "ShuntOracles", package: "Shunt")]
+        ),
+        .executableTarget(
             name: "FuzzSession",
             dependencies: ["CLibFuzzer", .product(name: "ShuntOracles", package: "Shunt")]
         ),

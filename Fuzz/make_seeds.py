@@ -9,6 +9,9 @@ stream behind the preface.
 FuzzHTTP1 input is one selector octet (bit 0: responses instead of requests; bit 1: small limits;
 bits 2-7: piece size) and then the bytes of one connection (see Sources/ShuntOracles/HTTP1Invariants.swift).
 
+FuzzBoundary input is one octet for the piece size (bits 0-3), one that splits the rest into a
+caller's octets and a local service's answer (see Sources/ShuntOracles/BoundaryAgreement.swift).
+
 FuzzSession input is a program for one SessionStateMachine: a setup octet, then operations, each an
 opcode octet and its operands. The format is documented at the top of
 Sources/ShuntOracles/SessionInvariants.swift; the seeds below are hand-encoded in it.
@@ -128,6 +131,29 @@ elif target == "FuzzEdge":
     edge("upstream-fails", 0x13, b"GET / HTTP/1.1\r\n" + host + b"\r\n", b"")
     edge("upstream-ends-early", 0x24, b"GET / HTTP/1.1\r\n" + host + b"\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
     edge("close-delimited", 0x01, b"GET / HTTP/1.1\r\n" + host + b"\r\n", b"HTTP/1.1 200 OK\r\n\r\nuntil the end")
+elif target == "FuzzBoundary":
+    # octet 0: piece size (bits 0-3); octet 1: caller/service split.
+    def boundary(name, flags, caller, service):
+        total = len(caller) + len(service)
+        split = (len(caller) * 256 + total - 1) // total if total else 0
+        seed(name, bytes([flags, min(split, 255)]) + caller + service)
+    host = b"Host: orders\r\n"
+    get = b"GET /a HTTP/1.1\r\n" + host + b"\r\n"
+    boundary("length", 0x07, get, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+    boundary("chunked-trailers", 0x03, get, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: 1\r\n\r\n")
+    boundary("head", 0x0F, b"HEAD /a HTTP/1.1\r\n" + host + b"\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n")
+    boundary("no-content", 0x01, get, b"HTTP/1.1 204 No Content\r\n\r\n")
+    boundary("not-modified", 0x02, get, b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n")
+    boundary("continue", 0x05, b"POST /o HTTP/1.1\r\n" + host + b"Expect: 100-continue\r\nContent-Length: 2\r\n\r\nok",
+             b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    boundary("close-delimited", 0x04, get, b"HTTP/1.1 200 OK\r\n\r\nuntil the end")
+    boundary("service-closes", 0x06, get, b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+    boundary("http10", 0x08, get, b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    boundary("early-answer", 0x09, b"POST /o HTTP/1.1\r\n" + host + b"Content-Length: 10\r\n\r\nabc",
+             b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n")
+    boundary("extra-octets", 0x0A, get, b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxy")
+    boundary("upgrade", 0x0B, b"GET /ws HTTP/1.1\r\n" + host + b"Connection: upgrade\r\nUpgrade: websocket\r\n\r\n",
+             b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\nraw")
 else:
     sys.exit(f"make_seeds.py: unknown target {target}")
 print(f"make_seeds.py: {count} seeds for {target} in {out}")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds a libFuzzer target with ASan and runs it: Fuzz/run.sh TARGET SECONDS [extra libFuzzer flags]
-#   TARGET: FuzzFrameDecoder, FuzzSession, FuzzHTTP1, FuzzEdge
+#   TARGET: FuzzFrameDecoder, FuzzSession, FuzzHTTP1, FuzzEdge, FuzzBoundary
 # Seeds come from Fuzz/make_seeds.py plus Fuzz/FailCases/TARGET-*; the growing corpus is
 # kept in Fuzz/corpus-work/TARGET and crashes land in Fuzz/artifacts/ (both git-ignored). Copy a
 # crash into Fuzz/FailCases/ once fixed: the unit tests replay every file there.
