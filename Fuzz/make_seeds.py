@@ -34,6 +34,13 @@ def seed(name, data):
     count += 1
 
 
+def two_sided(name, flags, first, second):
+    """A seed of FuzzEdge or FuzzBoundary: the flags octet, an octet that splits the rest, both sides."""
+    total = len(first) + len(second)
+    split = (len(first) * 256 + total - 1) // total if total else 0
+    seed(name, bytes([flags, min(split, 255)]) + first + second)
+
+
 if target == "FuzzFrameDecoder":
     frames = json.loads((vectors / "frames.json").read_text())["frames"]
     malformed = json.loads((vectors / "malformed.json").read_text())["cases"]
@@ -113,10 +120,7 @@ elif target == "FuzzHTTP1":
         seed(f"response-{i:02}", bytes([0x01 | (i * 4) & 0xFC]) + r)
 elif target == "FuzzEdge":
     # octet 0: piece size (bits 0-3), upstreams fail (bit 4), end early (bit 5); octet 1: client/upstream split.
-    def edge(name, flags, client, upstream):
-        total = len(client) + len(upstream)
-        split = (len(client) * 256 + total - 1) // total if total else 0
-        seed(name, bytes([flags, min(split, 255)]) + client + upstream)
+    edge = two_sided
     host = b"Host: orders\r\n"
     edge("personal-get", 0x07, b"GET /orders/1 HTTP/1.1\r\n" + host + b"X-Dev: alice\r\n\r\n",
          b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -133,10 +137,7 @@ elif target == "FuzzEdge":
     edge("close-delimited", 0x01, b"GET / HTTP/1.1\r\n" + host + b"\r\n", b"HTTP/1.1 200 OK\r\n\r\nuntil the end")
 elif target == "FuzzBoundary":
     # octet 0: piece size (bits 0-3); octet 1: caller/service split.
-    def boundary(name, flags, caller, service):
-        total = len(caller) + len(service)
-        split = (len(caller) * 256 + total - 1) // total if total else 0
-        seed(name, bytes([flags, min(split, 255)]) + caller + service)
+    boundary = two_sided
     host = b"Host: orders\r\n"
     get = b"GET /a HTTP/1.1\r\n" + host + b"\r\n"
     boundary("length", 0x07, get, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")

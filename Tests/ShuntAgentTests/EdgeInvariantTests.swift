@@ -1,15 +1,13 @@
 import Foundation
 import ShuntOracles
+import ShuntTestSupport
 import Testing
 
 /// The fuzz target `FuzzEdge`'s invariants (`EdgeInvariants`) on its seeds and on a few thousand
 /// seeded mutations of them, plus every `Fuzz/FailCases/FuzzEdge-*` file.
 @Suite struct EdgeInvariantTests {
     static func edge(_ flags: UInt8, _ client: String, _ upstream: String) -> [UInt8] {
-        let c = Array(client.utf8), u = Array(upstream.utf8)
-        let total = c.count + u.count
-        let split = total == 0 ? 0 : min(255, (c.count * 256 + total - 1) / total)
-        return [flags, UInt8(split)] + c + u
+        FuzzSeeds.twoSided(flags, client, upstream)
     }
 
     static let host = "Host: orders\r\n"
@@ -35,25 +33,9 @@ import Testing
 
     /// Byte flips, insertions, deletions and cuts of the seeds, from a fixed random seed.
     @Test func mutatedSeedsKeepTheEdgeInvariants() {
-        var state: UInt64 = 0x5348_554E_5445_4447
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var mutations = SeededMutations(seed: 0x5348_554E_5445_4447)
         for round in 0..<3_000 {
-            var input = Self.seeds[Int(next() % UInt64(Self.seeds.count))]
-            for _ in 0..<(1 + Int(next() % 4)) {
-                let position = Int(next() % UInt64(max(1, input.count)))
-                switch next() % 4 {
-                case 0: if position < input.count { input[position] = UInt8(truncatingIfNeeded: next()) }
-                case 1: input.insert(UInt8(truncatingIfNeeded: next()), at: min(position, input.count))
-                case 2: if position < input.count { input.remove(at: position) }
-                default: input = Array(input.prefix(position))
-                }
-            }
+            let input = mutations.mutated(Self.seeds)
             do {
                 try EdgeInvariants.check(input)
             } catch {
@@ -63,16 +45,11 @@ import Testing
         }
     }
 
-    static let folder = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fuzz/FailCases")
-    static let failCases: [String] = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [])
-        .filter { $0.hasPrefix("FuzzEdge-") }
-        .sorted()
+    static let failCases = FuzzSeeds.failCases(of: "FuzzEdge")
 
     @Test(arguments: failCases)
     func aFailCaseKeepsTheEdgeInvariants(_ name: String) throws {
-        let data = try Data(contentsOf: Self.folder.appendingPathComponent(name))
-        #expect(throws: Never.self) { try EdgeInvariants.check(Array(data)) }
+        let input = try FuzzSeeds.failCase(name)
+        #expect(throws: Never.self) { try EdgeInvariants.check(input) }
     }
 }
