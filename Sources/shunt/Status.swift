@@ -61,8 +61,8 @@ struct Status: ParsableCommand {
             print("No intercepts run on this machine.")
             return
         }
-        let rows = [["NAME", "SERVICE", "AGENT", "LOCAL", "STATE", "SINCE", "REQUESTS", "PID", "RULE"]] + report.intercepts.map { status in
-            [status.name, status.service, status.agent, status.local, status.state.rawValue + (status.trouble.map { " (\($0))" } ?? ""),
+        let rows = [["NAME", "OWNER", "SERVICE", "AGENT", "LOCAL", "STATE", "SINCE", "REQUESTS", "PID", "RULE"]] + report.intercepts.map { status in
+            [status.name, status.identity, status.service, status.agent, status.local, status.state.rawValue + (status.trouble.map { " (\($0))" } ?? ""),
              status.since, "\(status.requests)", "\(status.pid)", status.rule]
         }
         print(List.table(rows), terminator: "")

@@ -183,7 +183,11 @@ extension InterceptCommandTests {
         // Without --certs, status looks in the default folder (here empty): it says whose the intercept is.
         let (plain, plainOutput, _) = try Self.launch(["status"], environment: environment)
         #expect(await Self.exitStatus(plain) == 0)
-        #expect(Self.text(plainOutput).hasPrefix("No client certificate in \(config.path)/certs; the intercepts below run as alice.\n"))
+        let plainText = Self.text(plainOutput)
+        #expect(plainText.hasPrefix("No client certificate in \(config.path)/certs; the intercepts below run as alice.\n"))
+        let table = plainText.split(separator: "\n").dropFirst().map { $0.split(separator: " ", omittingEmptySubsequences: true) }
+        #expect(table.first?.prefix(3) == ["NAME", "OWNER", "SERVICE"])
+        #expect(table.dropFirst().first?.prefix(3) == ["orders-alice", "alice", "orders"], "\(plainText)")
 
         kill(process.processIdentifier, SIGINT)
         #expect(await Self.exitStatus(process) == 0, "\(Self.text(errors))")
