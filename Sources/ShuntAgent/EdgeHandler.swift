@@ -28,6 +28,13 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
         let keptStreams: KeptStreams
         /// Writes are flushed at the end of the event loop's wake-up, together with the other edges'.
         let flushes: TickFlushes
+
+        /// A request (or, `global`, a connection) routed to `laptop` goes to the app instead: the
+        /// episode and the metric count it, and the intercept's own count (`shunt list`) gives it back.
+        func failedOpen(_ laptop: Route.Laptop, error: Error, global: Bool = false) {
+            failOpen.failed(intercept: laptop.intercept, owner: laptop.owner, error: error, global: global)
+            registry.failedOpen(laptop.intercept)
+        }
     }
 
     private let shared: Shared
@@ -377,8 +384,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
                 self.attach(stream, laptop: laptop)
             case .failure(let error):
                 // Fail open: a laptop that cannot take the request leaves it to the app.
-                self.shared.failOpen.failed(intercept: laptop.intercept, owner: laptop.owner, error: error)
-                self.shared.registry.failedOpen(laptop.intercept)
+                self.shared.failedOpen(laptop, error: error)
                 self.connectApp()
             }
         }
@@ -543,8 +549,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
                 client.read()
             case .failure(let error):
                 // Fail open: the connection is served by the app, as HTTP or not, through the edge.
-                failOpen.failed(intercept: laptop.intercept, owner: laptop.owner, error: error, global: true)
-                self.shared.registry.failedOpen(laptop.intercept)
+                self.shared.failedOpen(laptop, error: error, global: true)
                 self.starting = false
                 self.armTimer(header: false)
                 client.read()

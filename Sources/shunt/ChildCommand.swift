@@ -7,22 +7,16 @@ import NIOPosix
 final class ChildCommand: @unchecked Sendable {
     private let process = Process()
     /// Completed by the termination handler (or by `start` when the program could not be run); any
-    /// number of waiters. Made once the command is found: a promise dropped unfulfilled is a fault.
-    private let exited: EventLoopPromise<Int32>
+    /// number of waiters.
+    private let exited = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Int32.self)
 
-    /// `arguments[0]` is looked up as the shell that typed it would: in this machine's `PATH`
-    /// (`searchPath`), not in the application's, which `environment` may carry (a pod spec that sets
-    /// `PATH` names the image's folders).
-    init(arguments: [String], environment: [String: String], searchPath: String?) throws {
-        let name = arguments.first ?? ""
-        guard let executable = Self.executable(name, searchPath: searchPath) else {
-            throw NotFound(name: name, searched: !name.contains("/"))
-        }
+    /// Runs `executable` (found by `executable(_:searchPath:)`) with `arguments` after the command's
+    /// name, and `environment`.
+    init(executable: String, arguments: [String], environment: [String: String]) {
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = Array(arguments.dropFirst())
+        process.arguments = arguments
         process.environment = environment
-        let exited = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Int32.self)
-        self.exited = exited
+        let exited = self.exited
         process.terminationHandler = { process in
             let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
             exited.succeed(status)
@@ -38,14 +32,10 @@ final class ChildCommand: @unchecked Sendable {
         }
     }
 
-    /// The command could not be found (127, as a shell says it).
-    struct NotFound: Error, CustomStringConvertible {
-        let name: String
-        /// Looked up in PATH (a bare name), or taken as a path (it has a slash).
-        let searched: Bool
-        var description: String {
-            searched ? "\(name): command not found in this machine's PATH" : "\(name): no such executable file"
-        }
+    /// What a shell says of a command `name` that `executable(_:searchPath:)` did not find: a bare
+    /// name was looked up in PATH, one with a slash was taken as a path.
+    static func notFound(_ name: String) -> String {
+        name.contains("/") ? "\(name): no such executable file" : "\(name): command not found in this machine's PATH"
     }
 
     /// The file `name` runs, as execvp(3) finds it: a name with a slash as it is, else the first

@@ -112,9 +112,12 @@ struct Intercept: AsyncParsableCommand {
         let rule = try rule()
         let (local, remote) = try ports()
         let format = OutputFormat(rawValue: output) ?? .text
-        // A command that is nowhere is said before anything is registered.
-        if let name = command.first, ChildCommand.executable(name, searchPath: ProcessInfo.processInfo.environment["PATH"]) == nil {
-            throw CommandFailure.exit("intercept", ChildCommand.NotFound(name: name, searched: !name.contains("/")).description, status: 127)
+        // The command is found in this machine's PATH (a pod spec that sets PATH names the image's
+        // folders), once, and one that is nowhere is said before anything is registered.
+        var executable: String?
+        if let name = command.first {
+            executable = ChildCommand.executable(name, searchPath: ProcessInfo.processInfo.environment["PATH"])
+            if executable == nil { throw CommandFailure.exit("intercept", ChildCommand.notFound(name), status: 127) }
         }
         // Without --agent: every replica's agent, each through its own kubectl port-forward.
         let kubectl = try agentOptions.agent == nil ? locateKubectl() : nil
@@ -198,10 +201,9 @@ struct Intercept: AsyncParsableCommand {
                 if let envFile {
                     try EnvFile.write(info.env, to: envFile)
                 }
-                if !command.isEmpty {
-                    let laptop = ProcessInfo.processInfo.environment
-                    let environment = laptop.merging(info.env) { _, application in application }
-                    let started = try ChildCommand(arguments: command, environment: environment, searchPath: laptop["PATH"])
+                if let executable {
+                    let environment = ProcessInfo.processInfo.environment.merging(info.env) { _, application in application }
+                    let started = ChildCommand(executable: executable, arguments: Array(command.dropFirst()), environment: environment)
                     try started.start()
                     child = started
                 }
@@ -210,7 +212,7 @@ struct Intercept: AsyncParsableCommand {
             session.stop()
             try? await session.serve()
             try? await group.shutdownGracefully()
-            throw CommandFailure.exit("intercept", "\(error)", status: error is ChildCommand.NotFound ? 127 : 1)
+            throw CommandFailure.exit("intercept", "\(error)")
         }
         let interruptedMeanwhile = phase.withLockedValue { phase in
             defer { phase = .running(child) }

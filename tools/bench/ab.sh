@@ -34,20 +34,13 @@ start_peers
 "$old/shunt" certs init --dir "$work/certs" --name alice >/dev/null
 wait_port "$haproxy_port"; wait_port "$cluster"; wait_port "$laptop"
 
-# start NAME DIR: an agent (and, intercepted, a laptop) from DIR; sets edge_NAME and chain_NAME (PIDs).
+# start NAME DIR: an agent and a laptop from DIR (start_chain); sets chain_NAME: the PIDs whose CPU
+# is counted (the agent; intercepted and global, the laptop too).
 start() {
-  local name=$1 dir=$2 edge tunnel agent chain
-  edge=$(port); tunnel=$(port)
-  "$dir/shunt-agent" --listen 127.0.0.1:"$edge" --app 127.0.0.1:"$cluster" --tunnel-listen 127.0.0.1:"$tunnel" \
-    --admin-listen 127.0.0.1:0 --certs "$work/certs" --service orders 2>"$work/$name.log" & agent=$!; pids+=($!)
-  chain=$agent
-  wait_port "$edge"; wait_port "$tunnel"
-  "$dir/shunt" intercept orders --port "$laptop" --http-header "$rule" --agent 127.0.0.1:"$tunnel" --certs "$work/certs" \
-    --output json >/dev/null 2>&1 & pids+=($!)
-  [ "$mode" != pass ] && chain="$agent $!"
-  for _ in $(seq 100); do grep -q registered "$work/$name.log" && break; sleep 0.1; done
-  grep -q registered "$work/$name.log" || { echo "ab.sh: the laptop of $name did not register" >&2; exit 1; }
-  printf -v "edge_$name" '%s' "$edge"; printf -v "chain_$name" '%s' "$chain"
+  local name=$1 agent laptop_pid
+  start_chain "$name" "$2" "$rule"
+  agent=agent_$name; laptop_pid=laptop_$name
+  if [ "$mode" = pass ]; then printf -v "chain_$name" '%s' "${!agent}"; else printf -v "chain_$name" '%s' "${!agent} ${!laptop_pid}"; fi
 }
 start A "$old"; start B "$new"
 

@@ -55,3 +55,20 @@ start_peers() {
   nginx -c "$work/nginx.conf" -p "$work" 2>/dev/null
   haproxy -f "$work/haproxy.cfg" -db >/dev/null 2>&1 & haproxy_pid=$!; pids+=($!)
 }
+
+# start_chain NAME DIR RULE: from DIR, an agent in front of the cluster origin and a laptop holding
+# RULE (`--http-header`) that serves the laptop origin, both with the certificates in $work/certs;
+# sets edge_NAME (the agent's edge port), agent_NAME and laptop_NAME (PIDs). Exits 1 when the
+# laptop does not register.
+start_chain() {
+  local name=$1 dir=$2 rule=$3 edge tunnel agent
+  edge=$(port); tunnel=$(port)
+  "$dir/shunt-agent" --listen 127.0.0.1:"$edge" --app 127.0.0.1:"$cluster" --tunnel-listen 127.0.0.1:"$tunnel" \
+    --admin-listen 127.0.0.1:0 --certs "$work/certs" --service orders 2>"$work/$name.log" & agent=$!; pids+=($!)
+  wait_port "$edge"; wait_port "$tunnel"
+  "$dir/shunt" intercept orders --port "$laptop" --http-header "$rule" --agent 127.0.0.1:"$tunnel" --certs "$work/certs" \
+    --output json >/dev/null 2>&1 & pids+=($!)
+  for _ in $(seq 100); do grep -q registered "$work/$name.log" && break; sleep 0.1; done
+  grep -q registered "$work/$name.log" || { echo "${0##*/}: the laptop of $name did not register" >&2; exit 1; }
+  printf -v "edge_$name" '%s' "$edge"; printf -v "agent_$name" '%s' "$agent"; printf -v "laptop_$name" '%s' "$!"
+}

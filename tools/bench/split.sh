@@ -22,20 +22,7 @@ start_peers
 "$dir/shunt" certs init --dir "$work/certs" --name alice >/dev/null
 wait_port "$haproxy_port"; wait_port "$cluster"; wait_port "$laptop"
 
-# start NAME RULE: an agent and a laptop holding RULE; sets edge_NAME and chain_NAME (their PIDs).
-start() {
-  local name=$1 rule=$2 edge tunnel agent
-  edge=$(port); tunnel=$(port)
-  "$dir/shunt-agent" --listen 127.0.0.1:"$edge" --app 127.0.0.1:"$cluster" --tunnel-listen 127.0.0.1:"$tunnel" \
-    --admin-listen 127.0.0.1:0 --certs "$work/certs" --service orders 2>"$work/$name.log" & agent=$!; pids+=($!)
-  wait_port "$edge"; wait_port "$tunnel"
-  "$dir/shunt" intercept orders --port "$laptop" --http-header "$rule" --agent 127.0.0.1:"$tunnel" --certs "$work/certs" \
-    --output json >/dev/null 2>&1 & pids+=($!)
-  for _ in $(seq 100); do grep -q registered "$work/$name.log" && break; sleep 0.1; done
-  grep -q registered "$work/$name.log" || { echo "split.sh: the laptop of $name did not register" >&2; exit 1; }
-  printf -v "edge_$name" '%s' "$edge"; printf -v "chain_$name" '%s' "$agent $!"
-}
-start intercepted x-dev=alice; start global all
+start_chain intercepted "$dir" x-dev=alice; start_chain global "$dir" all
 workers=$(pgrep -P "$(cat "$work/nginx.pid")" | tr '\n' ' ')
 
 ticks() { local field=$1 total=0 pid; shift; for pid in "$@"; do total=$((total + $(awk "{print \$$field}" "/proc/$pid/stat"))); done; echo "$total"; }
@@ -63,10 +50,10 @@ echo "split.sh: $dir; wrk -t1 -c50 -d${seconds}s, $rounds rounds; µs of CPU per
 for round in $(seq "$rounds"); do
   echo "round $round"
   measure haproxy "$haproxy_port" "$haproxy_pid"
-  # shellcheck disable=SC2086,SC2154
-  measure intercepted "$edge_intercepted" $chain_intercepted
-  # shellcheck disable=SC2086,SC2154
-  measure global "$edge_global" $chain_global
+  # shellcheck disable=SC2154
+  measure intercepted "$edge_intercepted" "$agent_intercepted" "$laptop_intercepted"
+  # shellcheck disable=SC2154
+  measure global "$edge_global" "$agent_global" "$laptop_global"
 done
 python3 - "$work/split.txt" <<'PY'
 import statistics, sys

@@ -159,8 +159,7 @@ final class H2EdgeStreamHandler: ChannelDuplexHandler {
                 guard self.state == .connecting else { return }
                 if case .laptop(let laptop) = route {
                     // Fail open: a laptop that cannot take the stream leaves it to the app.
-                    self.connection.shared.failOpen.failed(intercept: laptop.intercept, owner: laptop.owner, error: error)
-                    self.connection.shared.registry.failedOpen(laptop.intercept)
+                    self.connection.shared.failedOpen(laptop, error: error)
                     self.laptop = nil
                     self.open(.app)
                 } else {
