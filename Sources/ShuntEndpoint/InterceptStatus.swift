@@ -145,8 +145,8 @@ public final class InterceptStatusWriter: Sendable {
                 state.status.trouble = reason
             case .localReachable:
                 state.status.trouble = nil
-            case .request:
-                state.status.requests += 1
+            case .request(let line):
+                if line.failure == nil { state.status.requests += 1 }
                 return false
             case .removed, .removalFailed:
                 state.status.state = .stopping

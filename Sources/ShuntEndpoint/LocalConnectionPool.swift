@@ -339,6 +339,7 @@ final class LocalStreamHandler: ChannelDuplexHandler, TickFlushes.Member {
         case .failure(let error):
             guard !finished, let context else { return }
             finished = true
+            observer?.failure = LocalForwarder.notServed
             (context.channel as? ShuntStreamChannel)?.reset(code: .connectError, reason: reachable(.failure(error)) ?? "\(error)")
         }
     }

@@ -73,10 +73,17 @@ public final class LocalForwarder: Sendable {
                     return reason
                 }
             }), eventLoop: loop)
+            let unservedObserver = NIOLoopBound(observer, eventLoop: loop)
             return pool.acquire(for: handler.value).flatMapError { error in
                 let reason = self.unreachableReason(error)
                 self.unanswered(reason)
+                // Its line says what it was and that it was not served: the warning is said once per
+                // episode, and the caller's 502 is not seen here.
+                let observer = unservedObserver.value
+                for bytes in stream.bufferedPlainInbound { observer.sawRequest(bytes) }
+                observer.failure = Self.notServed
                 stream.reset(code: .connectError, reason: reason)
+                observer.streamClosed()
                 return loop.makeFailedFuture(error)
             }.flatMap { socket in
                 self.answered()
@@ -151,6 +158,10 @@ public final class LocalForwarder: Sendable {
             pool.eventLoop.execute { pool.closeAll() }
         }
     }
+
+    /// What the request log says of a request the local service could not be reached for (the reason
+    /// is in the warning, said once per episode).
+    static let notServed = "local service unreachable"
 
     /// "nothing listens on 127.0.0.1:8080 on alice's laptop", or the connect error.
     func unreachableReason(_ error: Error) -> String {

@@ -22,6 +22,9 @@ public struct RequestLogLine: Sendable, Hashable {
     /// (`CANCEL`, …) when a reset ended the stream.
     public var grpcStatus: Int?
     public var reset: String?
+    /// Why the laptop did not serve the request (`local service unreachable`): the agent answered
+    /// its caller instead (502, naming the laptop). Such a line does not count as a request served.
+    public var failure: String?
 
     public init(start: Date, method: String?, path: String?, status: Int?, duration: Duration, bytesIn: Int, bytesOut: Int,
                 intercept: String? = nil, requestID: String? = nil, client: String? = nil) {
@@ -43,7 +46,7 @@ public struct RequestLogLine: Sendable, Hashable {
     public func text(timeZone: TimeZone = .current) -> String {
         let seconds = start.timeIntervalSince1970.rounded(.down)
         let local = Int(seconds) + timeZone.secondsFromGMT(for: start)
-        let strings = (method?.utf8.count ?? 1) + (path?.utf8.count ?? 1) + (reset?.utf8.count ?? 0)
+        let strings = (method?.utf8.count ?? 1) + (path?.utf8.count ?? 1) + (reset?.utf8.count ?? 0) + (failure?.utf8.count ?? 0)
         return String(unsafeUninitializedCapacity: Self.textFixedBound + strings) { buffer in
             var out = LineCursor(buffer.baseAddress!)
             out.clock(secondsOfDay: ((local % 86_400) + 86_400) % 86_400)
@@ -61,6 +64,10 @@ public struct RequestLogLine: Sendable, Hashable {
                 out.literal(" reset ")
                 out.text(reset)
             }
+            if let failure {
+                out.literal(" not served: ")
+                out.text(failure)
+            }
             out.literal("  ")
             out.duration(duration)
             out.literal("  in ")
@@ -72,9 +79,9 @@ public struct RequestLogLine: Sendable, Hashable {
     }
 
     /// The most octets of a text line besides its strings' own: the clock (8), separators and words
-    /// (under 40), two integers of at most 20 octets, and the duration and the two byte counts, each
+    /// (under 60), two integers of at most 20 octets, and the duration and the two byte counts, each
     /// at most `LineCursor.maxFigureSize` with its unit.
-    static let textFixedBound = 8 + 40 + 2 * 20 + 3 * LineCursor.maxFigureSize
+    static let textFixedBound = 8 + 60 + 2 * 20 + 3 * LineCursor.maxFigureSize
 
     /// One JSON object on one line, for `--output json`: keys sorted, absent fields left out. Written
     /// by hand straight into the string's own storage, whose size is bounded beforehand: this runs
@@ -88,6 +95,7 @@ public struct RequestLogLine: Sendable, Hashable {
         strings += path?.utf8.count ?? 0
         strings += requestID?.utf8.count ?? 0
         strings += reset?.utf8.count ?? 0
+        strings += failure?.utf8.count ?? 0
         return String(unsafeUninitializedCapacity: Self.jsonFixedBound + LineCursor.maxEscapedSize * strings) { buffer in
             var out = LineCursor(buffer.baseAddress!)
             out.literal(#"{"bytes_in":"#)
@@ -98,6 +106,7 @@ public struct RequestLogLine: Sendable, Hashable {
             out.literal(#","duration_ms":"#)
             out.milliseconds(duration)
             out.literal(#","event":"request""#)
+            if let failure { out.field(#","failure":"#, failure) }
             if let grpcStatus {
                 out.literal(#","grpc_status":"#)
                 out.integer(grpcStatus)
@@ -118,9 +127,9 @@ public struct RequestLogLine: Sendable, Hashable {
         }
     }
 
-    /// The most octets of a JSON line besides its strings' own: every key and quote (170), four
+    /// The most octets of a JSON line besides its strings' own: every key and quote (under 185), four
     /// integers of at most 20 octets, the duration (at most 20) and the time.
-    static let jsonFixedBound = 170 + 4 * 20 + 20 + timeBound
+    static let jsonFixedBound = 185 + 4 * 20 + 20 + timeBound
 
     /// `1970-01-01T01:02:03.000Z` (RFC 3339, UTC, milliseconds).
     static func internetTime(_ date: Date) -> String {

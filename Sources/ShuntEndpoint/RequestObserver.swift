@@ -65,6 +65,10 @@ final class RequestObserver: ChannelDuplexHandler {
         response.scan(bytes.readableBytesView)
     }
 
+    /// Why the exchange in progress was not served (the local service could not be reached): said on
+    /// its line, which is reported when the stream closes.
+    var failure: String?
+
     /// The exchange in progress ended and the stream waits for the next: it is reported now.
     func exchangeEnded() {
         reportExchange()
@@ -88,8 +92,11 @@ final class RequestObserver: ChannelDuplexHandler {
     private func reportExchange() {
         reported += 1
         let id = reported == 1 ? requestID : requestID.map { "\($0).\(reported)" }
-        report(RequestLogLine(start: start, method: request.method, path: request.path, status: response.status,
-                              duration: ContinuousClock.now - opened, bytesIn: bytesIn, bytesOut: bytesOut,
-                              intercept: intercept, requestID: id, client: client))
+        var line = RequestLogLine(start: start, method: request.method, path: request.path, status: response.status,
+                                  duration: ContinuousClock.now - opened, bytesIn: bytesIn, bytesOut: bytesOut,
+                                  intercept: intercept, requestID: id, client: client)
+        line.failure = failure
+        failure = nil
+        report(line)
     }
 }

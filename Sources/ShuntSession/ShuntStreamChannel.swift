@@ -265,6 +265,14 @@ public final class ShuntStreamChannel: Channel, ChannelCore, @unchecked Sendable
         return pendingReads.reduce(0) { $0 + $1.bytes.readableBytes }
     }
 
+    /// The octets received from the peer and not yet read by the pipeline, as they came (those that
+    /// arrived compressed are left out): what a stream reset before it was served carried, for its
+    /// log line.
+    public var bufferedPlainInbound: [ByteBuffer] {
+        eventLoop.preconditionInEventLoop()
+        return pendingReads.compactMap { $0.compressed ? nil : $0.bytes }
+    }
+
     /// One line on the channel's internal state, for diagnostics.
     var debugState: String {
         "state=\(state) reads=\(pendingReads.count) wantsRead=\(unsatisfiedRead) autoRead=\(autoRead) inFin=\(inputFinished)/\(inputClosedDelivered) "

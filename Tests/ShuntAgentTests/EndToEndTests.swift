@@ -270,6 +270,10 @@ import Testing
         #expect(await laptop.exitStatus() == 0)
         let warnings = laptop.stdout.components(separatedBy: "nothing listens").count - 1 + laptop.stderr.components(separatedBy: "nothing listens").count - 1
         #expect(warnings == 1, "stdout: \(laptop.stdout) stderr: \(laptop.stderr)")
+        // Each request still has its line (this laptop writes JSON), saying it was not served.
+        let unserved = laptop.stdout.split(separator: "\n").filter { $0.contains(#""failure":"local service unreachable""#) }
+        #expect(unserved.count == 2, "stdout: \(laptop.stdout)")
+        #expect(unserved.first?.contains(#""path":"/x""#) == true && unserved.last?.contains(#""path":"/y""#) == true, "stdout: \(laptop.stdout)")
         withExtendedLifetime(closed) {}
         try await world.stop()
     }

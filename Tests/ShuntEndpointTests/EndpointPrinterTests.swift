@@ -119,18 +119,19 @@ import Testing
                                       intercept: text, requestID: text, client: text)
             line.grpcStatus = numbers[(index + 3) % numbers.count]
             line.reset = text
+            line.failure = text
             let json = line.json
-            #expect(json.utf8.count <= RequestLogLine.jsonFixedBound + LineCursor.maxEscapedSize * 6 * text.utf8.count)
+            #expect(json.utf8.count <= RequestLogLine.jsonFixedBound + LineCursor.maxEscapedSize * 7 * text.utf8.count)
             #expect(json.contains(#""path":\#(JSONText.quoted(text)),"#))
             let object = try #require(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(json)")
-            for key in ["method", "path", "intercept", "request_id", "client", "reset"] {
+            for key in ["method", "path", "intercept", "request_id", "client", "reset", "failure"] {
                 #expect(object[key] as? String == text, "\(key) in \(json)")
             }
             #expect((object["status"] as? NSNumber)?.int64Value == Int64(numbers[index % numbers.count]))
             #expect((object["bytes_in"] as? NSNumber)?.int64Value == Int64(numbers[(index + 1) % numbers.count]))
             // The text line, written the same way, stays within its own bound and says the same.
             let text = line.text(timeZone: TimeZone(identifier: "UTC")!)
-            #expect(text.utf8.count <= RequestLogLine.textFixedBound + 3 * line.path!.utf8.count)
+            #expect(text.utf8.count <= RequestLogLine.textFixedBound + 4 * line.path!.utf8.count)
             #expect(text.contains("  \(line.method!) \(line.path!)  "))
             #expect(text.hasSuffix("  in \(RequestLogLine.format(bytes: line.bytesIn))  out \(RequestLogLine.format(bytes: line.bytesOut))"))
         }

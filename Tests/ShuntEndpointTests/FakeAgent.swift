@@ -145,14 +145,18 @@ final class FakeAgent: @unchecked Sendable {
         let metadata = StreamMetadata([(key: "intercept", value: "orders-alice"), (key: "client", value: "10.1.2.3:40000"),
                                        (key: "port", value: "8080"), (key: "request-id", value: requestID)])
         let session = connection.session
-        let stream = try await loop.flatSubmit {
+        // The request goes out in the loop turn that opens the stream, as the agent's edge sends it:
+        // the laptop has it when the stream's initializer runs.
+        _ = try await loop.flatSubmit {
             session.openStream(kind: kind, metadata: metadata) { stream in
                 stream.eventLoop.makeCompletedFuture {
                     try stream.pipeline.syncOperations.addHandler(ExchangeCollector(expected: responseLength, done: done))
                 }
+            }.map { stream in
+                stream.writeAndFlush(ByteBuffer(bytes: request), promise: nil)
+                return stream
             }
         }.get()
-        stream.writeAndFlush(ByteBuffer(bytes: request), promise: nil)
         return try await done.futureResult.get()
     }
 }

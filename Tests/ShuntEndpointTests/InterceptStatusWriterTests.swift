@@ -27,6 +27,11 @@ import Testing
 
         let line = RequestLogLine(start: Date(), method: "GET", path: "/", status: 200, duration: .milliseconds(1), bytesIn: 10, bytesOut: 20)
         for _ in 0..<3 { writer.observe(.request(line)) }
+        // A request the local service could not be reached for was not served: it is not counted.
+        var unserved = line
+        unserved.status = nil
+        unserved.failure = "local service unreachable"
+        writer.observe(.request(unserved))
         #expect(writer.status.requests == 3)
         writer.settle()
         #expect(try Self.onDisk(folder).requests == 0, "counts alone wait for the interval to pass")

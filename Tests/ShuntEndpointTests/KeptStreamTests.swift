@@ -80,7 +80,8 @@ import Testing
     /// Between two exchanges the pooled connection idles out and the service stops listening: the
     /// next request on the kept stream resets it with CONNECT_ERROR, naming the address.
     @Test func aServiceGoneBetweenExchangesResetsTheStreamWithTheReason() async throws {
-        let world = try await PoolWorld.start(response: Self.response, pool: LocalPoolLimits(idleTimeout: .milliseconds(50)))
+        let events = EventRecorder()
+        let world = try await PoolWorld.start(response: Self.response, pool: LocalPoolLimits(idleTimeout: .milliseconds(50)), events: events.sink)
         let stream = try await KeptStream.open(on: world.connection, requestID: "9")
         #expect(try await stream.exchange(Self.request, responseLength: Self.response.count) == Self.response)
         let port = world.local.port
@@ -95,6 +96,12 @@ import Testing
         let reset = try await stream.sendExpectingReset(Self.request)
         #expect(reset.code == .connectError)
         #expect(reset.reason.contains("nothing listens on 127.0.0.1:\(port)"), "\(reset.reason)")
+        // The second exchange's line says it was not served; the first's, that it was.
+        let lines = events.all.compactMap { event -> RequestLogLine? in if case .request(let line) = event { line } else { nil } }
+        #expect(lines.map(\.requestID) == ["9", "9.2"])
+        #expect(lines.map(\.status) == [200, nil])
+        #expect(lines.map(\.failure) == [nil, "local service unreachable"])
+        #expect(lines.last?.path == "/api")
         try await world.stop()
     }
 }

@@ -58,7 +58,8 @@ import Testing
 
         for id in 1...3 {
             await #expect {
-                _ = try await FakeAgent.exchange(on: connection, request: Array("GET / HTTP/1.1\r\n\r\n".utf8), responseLength: 1, requestID: "r\(id)")
+                _ = try await FakeAgent.exchange(on: connection, request: Array("GET /orders/\(id)?k=v HTTP/1.1\r\n\r\n".utf8), responseLength: 1,
+                                                 requestID: "r\(id)")
             } throws: { error in
                 guard let reset = error as? StreamResetError else { return false }
                 return reset.code == .connectError && reset.reason == "nothing listens on 127.0.0.1:\(port) on alice's laptop"
@@ -67,6 +68,19 @@ import Testing
 
         let warnings = events.all.filter { if case .localUnreachable = $0 { true } else { false } }
         #expect(warnings.count == 1)
+        // Each request has its line, saying it was not served: the warning is said once.
+        let lines = events.all.compactMap { event -> RequestLogLine? in if case .request(let line) = event { line } else { nil } }
+        #expect(lines.map(\.requestID) == ["r1", "r2", "r3"])
+        #expect(lines.map(\.path) == ["/orders/1", "/orders/2", "/orders/3"])
+        for line in lines {
+            #expect(line.method == "GET")
+            #expect(line.status == nil)
+            #expect(line.failure == "local service unreachable")
+            #expect(line.bytesIn == "GET /orders/1?k=v HTTP/1.1\r\n\r\n".utf8.count)
+            #expect(line.bytesOut == 0)
+            #expect(line.text().contains("  GET \(line.path!)  - not served: local service unreachable  "), "\(line.text())")
+            #expect(line.json.contains(#""failure":"local service unreachable""#), "\(line.json)")
+        }
         withExtendedLifetime(closed) {}
         await client.close()
         await agent.stop()
