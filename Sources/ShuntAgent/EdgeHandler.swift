@@ -467,6 +467,10 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
         retryLaptop = laptop
         upstreamCounted = counted
         perform { $0.upstreamReady(reused: reused, into: &$1) }
+        // A stream just opened: its request joins the session's writes now, so that the opening and
+        // the request leave in one write (the session flushes at the end of this wake-up, before the
+        // edge's own flushes), and the laptop has the request when it starts serving the stream.
+        if laptop != nil && !reused { flushUpstreamNow() }
     }
 
     private func finishUpstream(reusable: Bool) {

@@ -63,7 +63,7 @@ public struct EndpointPrinter: Sendable {
         case .localUnreachable(let reason):
             Line(text: "warning: \(reason): callers get 502 until it answers (said once)", isTrouble: true)
         case .localReachable(let address):
-            Line(text: "\(address) answers again", isTrouble: true)
+            Line(text: "\(address) answers now", isTrouble: true)
         case .request(let line):
             Line(text: line.text(), isTrouble: false)
         case .removed(let name):

@@ -78,13 +78,19 @@ public final class LocalForwarder: Sendable {
                 let reason = self.unreachableReason(error)
                 self.unanswered(reason)
                 // Its line says what it was and that it was not served: the warning is said once per
-                // episode, and the caller's 502 is not seen here.
-                let observer = unservedObserver.value
-                for bytes in stream.bufferedPlainInbound { observer.sawRequest(bytes) }
-                observer.failure = Self.notServed
-                stream.reset(code: .connectError, reason: reason)
-                observer.streamClosed()
-                return loop.makeFailedFuture(error)
+                // episode, and the caller's 502 is not seen here. A refused connect to 127.0.0.1 can
+                // fail at once, before the session has read the request that came with the stream's
+                // opening (the agent sends both together): the stream is reset a loop turn later.
+                let reported = loop.makePromise(of: Channel.self)
+                loop.execute {
+                    let observer = unservedObserver.value
+                    for bytes in stream.bufferedPlainInbound { observer.sawRequest(bytes) }
+                    observer.failure = Self.notServed
+                    stream.reset(code: .connectError, reason: reason)
+                    observer.streamClosed()
+                    reported.fail(error)
+                }
+                return reported.futureResult
             }.flatMap { socket in
                 self.answered()
                 return loop.makeCompletedFuture {
@@ -132,6 +138,20 @@ public final class LocalForwarder: Sendable {
                 socket.close(promise: nil)
                 throw error
             }
+        }
+    }
+
+    /// Connects to the local service once and closes: when nothing answers, the developer is warned
+    /// now (once, as a failed stream would warn), not at the first intercepted request. Completes
+    /// within `connectTimeout`, and never fails.
+    public func probe(on loop: EventLoop) -> EventLoopFuture<Void> {
+        let bootstrap = ClientBootstrap(group: loop).connectTimeout(connectTimeout)
+        let socket = socketAddress.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: host, port: port)
+        return socket.flatMap { channel in
+            self.answered()
+            return channel.close().recover { _ in }
+        }.recover { error in
+            self.unanswered(self.unreachableReason(error))
         }
     }
 

@@ -192,6 +192,11 @@ struct Intercept: AsyncParsableCommand {
 
         var child: ChildCommand?
         let interrupted = phase.withLockedValue { if case .starting(true) = $0 { true } else { false } }
+        // Said now rather than at the first intercepted request: nothing listens on --port yet. A
+        // command after -- starts the service itself, so it is not expected to be there before it.
+        if !interrupted && command.isEmpty {
+            try? await replicas[0].replica.session.forwarder.probe(on: group.next()).get()
+        }
         do {
             if !interrupted && (envFile != nil || !command.isEmpty) {
                 let info = try await session.agentInfo()

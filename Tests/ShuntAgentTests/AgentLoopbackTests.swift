@@ -156,6 +156,39 @@ import Testing
         try await world.stop()
     }
 
+    /// A request that opens a stream leaves the agent in the same write as the opening: when the
+    /// laptop starts serving the stream its request is there, so a laptop that cannot reach its
+    /// service can still say which request it was. (The session's flush was queued when the stream
+    /// opened, and the edge's own flush of the request after it: the two went in separate writes.)
+    @Test(.timeLimit(.minutes(1))) func aNewStreamsRequestLeavesWithItsOpening() async throws {
+        let world = try await World.start()
+        let buffered = NIOLockedValueBox<[Int]>([])
+        let alice = try await TestLaptop.connect(agentPort: world.agent.tunnelPort, endpoint: try world.certs.developer("alice"),
+                                                 localPort: 1, group: world.group) { stream in
+            // Once the session has read what came with the opening (a loop turn later); the stream is
+            // not active before then, so what arrived waits in it.
+            let served = stream.eventLoop.makePromise(of: Void.self)
+            stream.eventLoop.execute {
+                buffered.withLockedValue { $0.append(stream.bufferedInboundBytes) }
+                stream.reset(code: .connectError, reason: "the test laptop serves nothing")
+                served.succeed()
+            }
+            return served.futureResult
+        }
+        _ = try await alice.register("orders-alice", rule: try RuleFlags(httpHeader: ["x-dev=alice"]).spec())
+        for round in 0..<20 {
+            let caller = try await KeepAliveClient(port: world.agent.edgePorts[0], group: world.group)
+            let answer = try await caller.send("GET /orders/\(round) HTTP/1.1\r\nHost: o\r\nx-dev: alice\r\n\r\n")
+            #expect(answer.status == 502)
+            await caller.close()
+        }
+        let counts = buffered.withLockedValue { $0 }
+        #expect(counts.count == 20)
+        #expect(counts.allSatisfy { $0 > 0 }, "octets of each request there when its stream was served: \(counts)")
+        await alice.close()
+        try await world.stop()
+    }
+
     /// A global intercept takes whole connections, whatever they carry (not only HTTP).
     @Test(.timeLimit(.minutes(1))) func aGlobalInterceptCarriesRawTCP() async throws {
         let world = try await World.start()

@@ -163,9 +163,11 @@ struct TestLaptop: @unchecked Sendable {
     let connection: ShuntConnection
     let group: EventLoopGroup
 
-    static func connect(agentPort: Int, endpoint: ShuntTLSEndpoint, localPort: Int, group: EventLoopGroup) async throws -> TestLaptop {
+    /// `initializer` serves the streams instead, when given.
+    static func connect(agentPort: Int, endpoint: ShuntTLSEndpoint, localPort: Int, group: EventLoopGroup,
+                        initializer: SessionHandler.StreamInitializer? = nil) async throws -> TestLaptop {
         let result = group.next().makePromise(of: ShuntConnection.self)
-        let forward: SessionHandler.StreamInitializer = { stream in
+        let forward: SessionHandler.StreamInitializer = initializer ?? { stream in
             ClientBootstrap(group: stream.eventLoop)
                 .channelOption(.allowRemoteHalfClosure, value: true)
                 .connect(host: "127.0.0.1", port: localPort)

@@ -255,9 +255,15 @@ import Testing
         #expect(unreachable.stderr.contains("127.0.0.1:\(closedPort)"), "\(unreachable.stderr)")
         #expect(unreachable.stderr.lowercased().contains("refused"), "\(unreachable.stderr)")
 
-        // The local service is down: callers get a 502 naming the laptop; the CLI warns once.
+        // The local service is down: the CLI says so as the intercept starts, before any request;
+        // callers get a 502 naming the laptop; the warning is not said again.
         let laptop = try await Self.intercept(world, local: closedPort)
         defer { laptop.cleanUp() }
+        let since = ContinuousClock.now
+        while !laptop.stdout.contains(#""event":"local-unreachable""#) && ContinuousClock.now - since < .seconds(5) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(laptop.stdout.contains(#""reason":"nothing listens on 127.0.0.1:\#(closedPort) on alice's laptop""#), "\(laptop.stdout)")
         let caller = try await KeepAliveClient(port: world.agent.edgePorts[0], group: world.group)
         let answer = try await caller.send("GET /x HTTP/1.1\r\nHost: orders\r\nx-dev: alice\r\n\r\n")
         #expect(answer.status == 502)

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import ShuntMatch
+import ShuntTestSupport
 import Testing
 
 /// The `shunt intercept` process against the fake agent: what it registers, what it prints, the
@@ -99,9 +100,11 @@ import Testing
     @Test func sigintRemovesTheInterceptAndExitsZero() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let agent = try await FakeAgent(group: group)
+        let local = try ReservedPort()
+        defer { withExtendedLifetime(local) {} }
         let (process, _, errors) = try Self.launch([
             "intercept", "orders", "--agent", "127.0.0.1:\(agent.port)", "--certs", agent.certificates.folder.url.path,
-            "--http-header=all", "--name", "orders-everything", "--output", "json",
+            "--http-header=all", "--name", "orders-everything", "--output", "json", "--port", "\(local.port)",
         ])
         var registrations = agent.registrations.makeAsyncIterator()
         let request = try #require(await registrations.next())
@@ -156,9 +159,11 @@ extension InterceptCommandTests {
         let config = FileManager.default.temporaryDirectory.appendingPathComponent("shunt-status-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: config) }
         let environment = ["SHUNT_CONFIG_DIR": config.path]
+        let local = try ReservedPort()
+        defer { withExtendedLifetime(local) {} }
         let (process, _, errors) = try Self.launch([
             "intercept", "orders", "--agent", "127.0.0.1:\(agent.port)", "--certs", agent.certificates.folder.url.path,
-            "--http-header=x-dev=alice", "--port", "3000", "--output", "json",
+            "--http-header=x-dev=alice", "--port", "\(local.port)", "--output", "json",
         ], environment: environment)
         var registrations = agent.registrations.makeAsyncIterator()
         _ = try #require(await registrations.next())
@@ -177,7 +182,7 @@ extension InterceptCommandTests {
         #expect(entry["pid"] as? Int == Int(process.processIdentifier))
         #expect(entry["service"] as? String == "orders")
         #expect(entry["agent"] as? String == "127.0.0.1:\(agent.port)")
-        #expect(entry["local"] as? String == "127.0.0.1:3000")
+        #expect(entry["local"] as? String == "127.0.0.1:\(local.port)")
         #expect(entry["state"] as? String == "connected")
         #expect((report["identity"] as? [String: Any])?["name"] as? String != nil)
         // Without --certs, status looks in the default folder (here empty): it says whose the intercept is.

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import ShuntMatch
+import ShuntTestSupport
 import Testing
 
 /// `shunt intercept` without --agent: the pods come from a fake `kubectl` on PATH, whose
@@ -53,8 +54,11 @@ import Testing
         let folder = try Self.fakeKubectl(agentPort: agent.port)
         defer { try? FileManager.default.removeItem(at: folder) }
 
+        // The laptop's side of the intercept: refused (nothing listens), and no one else's port.
+        let local = try ReservedPort()
+        defer { withExtendedLifetime(local) {} }
         let (process, _, errors) = try InterceptCommandTests.launch(
-            ["intercept", "orders", "-n", "shop", "--certs", agent.certificates.folder.url.path, "--port", "9999:8080", "--replica-poll", "0"],
+            ["intercept", "orders", "-n", "shop", "--certs", agent.certificates.folder.url.path, "--port", "\(local.port):8080", "--replica-poll", "0"],
             environment: ["PATH": "\(folder.path):/usr/bin:/bin"])
         var registrations = agent.registrations.makeAsyncIterator()
         let first = try #require(await registrations.next())
@@ -84,8 +88,11 @@ import Testing
         let folder = try Self.fakeKubectl(agentPort: agent.port, pods: ["orders-a"])
         defer { try? FileManager.default.removeItem(at: folder) }
 
+        // The laptop's side of the intercept: refused (nothing listens), and no one else's port.
+        let local = try ReservedPort()
+        defer { withExtendedLifetime(local) {} }
         let (process, _, errors) = try InterceptCommandTests.launch(
-            ["intercept", "orders", "--certs", agent.certificates.folder.url.path, "--port", "9999:8080", "--replica-poll", "1"],
+            ["intercept", "orders", "--certs", agent.certificates.folder.url.path, "--port", "\(local.port):8080", "--replica-poll", "1"],
             environment: ["PATH": "\(folder.path):/usr/bin:/bin"])
         var registrations = agent.registrations.makeAsyncIterator()
         let first = try #require(await registrations.next())
@@ -154,8 +161,11 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         _ = FileManager.default.createFile(atPath: folder.appendingPathComponent("drop-first").path, contents: nil)
 
+        // The laptop's side of the intercept: refused (nothing listens), and no one else's port.
+        let local = try ReservedPort()
+        defer { withExtendedLifetime(local) {} }
         let (process, _, errors) = try InterceptCommandTests.launch(
-            ["intercept", "orders", "--certs", agent.certificates.folder.url.path, "--port", "9999:8080", "--replica-poll", "1"],
+            ["intercept", "orders", "--certs", agent.certificates.folder.url.path, "--port", "\(local.port):8080", "--replica-poll", "1"],
             environment: ["PATH": "\(folder.path):/usr/bin:/bin"])
         var registrations = agent.registrations.makeAsyncIterator()
         let first = try #require(await registrations.next())

@@ -87,6 +87,41 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    /// The probe `shunt intercept` makes as it starts warns when nothing listens, and that warning is
+    /// the episode's one: the streams that fail after it do not repeat it. Against a listening
+    /// service it says nothing, and ends a warned episode.
+    @Test func theStartProbeWarnsOnceAndOnlyWhenNothingListens() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let closed = try ReservedPort()
+        let events = EventRecorder()
+        let forwarder = LocalForwarder(port: closed.port, developer: "alice", events: events.sink)
+        try await forwarder.probe(on: group.next()).get()
+        let warnings = { events.all.compactMap { event -> String? in if case .localUnreachable(let reason) = event { reason } else { nil } } }
+        #expect(warnings() == ["nothing listens on 127.0.0.1:\(closed.port) on alice's laptop"])
+
+        let agent = try await FakeAgent(group: group)
+        let client = try await InterceptClient.connect(host: "127.0.0.1", port: agent.port, endpoint: try agent.developerEndpoint(),
+                                                       group: group, streams: forwarder.streamInitializer)
+        var connections = agent.connections.makeAsyncIterator()
+        let connection = try #require(await connections.next())
+        await #expect(throws: StreamResetError.self) {
+            _ = try await FakeAgent.exchange(on: connection, request: Array("GET / HTTP/1.1\r\n\r\n".utf8), responseLength: 1)
+        }
+        #expect(warnings().count == 1, "the failed stream does not warn again")
+        withExtendedLifetime(closed) {}
+
+        let local = try await LocalHTTPServer(group: group, response: Array("HTTP/1.1 204 No Content\r\n\r\n".utf8))
+        let listening = LocalForwarder(port: local.port, developer: "alice", events: events.sink)
+        try await listening.probe(on: group.next()).get()
+        #expect(warnings().count == 1, "a listening service is not warned about")
+        #expect(!events.all.contains { if case .localReachable = $0 { true } else { false } }, "nor said to answer again")
+
+        await client.close()
+        await local.stop()
+        await agent.stop()
+        try await group.shutdownGracefully()
+    }
+
     @Test func streamsOfOtherKindsAreResetAsUnsupported() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let agent = try await FakeAgent(group: group)
