@@ -12,6 +12,9 @@ public enum EndpointEvent: Sendable {
     /// A stream could not reach the local service (said once until it answers again).
     case localUnreachable(String)
     case localReachable(address: String)
+    /// The service refused at `from` and answers at `to` (127.0.0.1 and ::1, see `LocalTarget`):
+    /// requests go there from now on.
+    case localMoved(from: String, to: String)
     case request(RequestLogLine)
     case removed(name: String)
     case removalFailed(name: String, reason: String)

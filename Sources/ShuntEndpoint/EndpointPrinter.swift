@@ -64,6 +64,8 @@ public struct EndpointPrinter: Sendable {
             Line(text: "warning: \(reason): callers get 502 until it answers (said once)", isTrouble: true)
         case .localReachable(let address):
             Line(text: "\(address) answers now", isTrouble: true)
+        case .localMoved(let from, let to):
+            Line(text: "nothing listens on \(from) but \(to) answers: requests go there", isTrouble: true)
         case .request(let line):
             Line(text: line.text(), isTrouble: false)
         case .removed(let name):
@@ -119,6 +121,7 @@ public struct EndpointPrinter: Sendable {
         var rule: RuleSpec?
         var header: InterceptCalls.Header?
         var local: String?
+        var from: String?
         var reason: String?
         var retryInMs: Int64?
     }
@@ -141,6 +144,8 @@ public struct EndpointPrinter: Sendable {
             record = Record(event: "local-unreachable", local: local, reason: reason)
         case .localReachable(let address):
             record = Record(event: "local-reachable", local: address)
+        case .localMoved(let from, let to):
+            record = Record(event: "local-moved", local: to, from: from)
         case .removed(let name):
             record = Record(event: "removed", name: name)
         case .removalFailed(let name, let reason):

@@ -145,6 +145,9 @@ public final class InterceptStatusWriter: Sendable {
                 state.status.trouble = reason
             case .localReachable:
                 state.status.trouble = nil
+            case .localMoved(_, let to):
+                state.status.local = to
+                state.status.trouble = nil
             case .request(let line):
                 if line.failure == nil { state.status.requests += 1 }
                 return false

@@ -28,7 +28,8 @@ public struct LocalPoolLimits: Sendable, Hashable {
 final class LocalConnectionPool: @unchecked Sendable {
     typealias Limits = LocalPoolLimits
 
-    let address: SocketAddress
+    /// 127.0.0.1 or ::1, whichever the service answers at.
+    let target: LocalTarget
     let eventLoop: EventLoop
     let limits: Limits
     let connectTimeout: TimeAmount
@@ -39,8 +40,8 @@ final class LocalConnectionPool: @unchecked Sendable {
     private let dialled = NIOLockedValueBox(0)
     var dialledCount: Int { dialled.withLockedValue { $0 } }
 
-    init(address: SocketAddress, eventLoop: EventLoop, limits: Limits, connectTimeout: TimeAmount) {
-        self.address = address
+    init(target: LocalTarget, eventLoop: EventLoop, limits: Limits, connectTimeout: TimeAmount) {
+        self.target = target
         self.eventLoop = eventLoop
         self.limits = limits
         self.connectTimeout = connectTimeout
@@ -69,7 +70,10 @@ final class LocalConnectionPool: @unchecked Sendable {
     /// A new connection, for a request sent again after a reused one closed on it.
     func dial(for exchange: LocalStreamHandler) -> EventLoopFuture<Channel> {
         dialled.withLockedValue { $0 += 1 }
-        return idle.dial(address, connectTimeout: connectTimeout, handler: NIOLoopBound(LocalSocketHandler(exchange: exchange), eventLoop: eventLoop))
+        let (idle, connectTimeout, eventLoop) = (self.idle, self.connectTimeout, self.eventLoop)
+        return target.connect(on: eventLoop) { address in
+            idle.dial(address, connectTimeout: connectTimeout, handler: NIOLoopBound(LocalSocketHandler(exchange: exchange), eventLoop: eventLoop))
+        }
     }
 
     /// The exchange on `channel` is over and it may serve another; `handler` is its `LocalSocketHandler`.

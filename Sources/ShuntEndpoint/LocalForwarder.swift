@@ -6,8 +6,8 @@ import ShuntSession
 import ShuntWire
 
 /// Serves the streams the agent opens. Each HTTP stream carries one request, or one after another
-/// (spec §10.2): each is served on a keep-alive connection to 127.0.0.1:`port`, the developer's
-/// service, taken from a pool (see `LocalConnectionPool`, `LocalExchange`) and watched for the
+/// (spec §10.2): each is served on a keep-alive connection to 127.0.0.1:`port` (or [::1]:`port`, for
+/// a service that listens on IPv6 alone: `LocalTarget`), the developer's service, taken from a pool (see `LocalConnectionPool`, `LocalExchange`) and watched for the
 /// request log. Each TCP stream (a global
 /// intercept) is joined to a new connection of its own.
 ///
@@ -16,14 +16,13 @@ import ShuntWire
 /// after the service has answered in between. Other kinds, CONTROL included, are reset with
 /// UNSUPPORTED_KIND.
 public final class LocalForwarder: Sendable {
-    public let host = "127.0.0.1"
     public let port: Int
     /// Whose laptop, for the reset reason the caller may see.
     public let developer: String
     public let compress: Bool
     public let connectTimeout: TimeAmount
-    /// 127.0.0.1:`port`, resolved once: a name lookup per stream cost more than the connect.
-    private let socketAddress: SocketAddress?
+    /// 127.0.0.1:`port` or [::1]:`port`, made once: a name lookup per stream cost more than the connect.
+    public let target: LocalTarget
     private let events: @Sendable (EndpointEvent) -> Void
     private let warned = NIOLockedValueBox(false)
     public let poolLimits: LocalPoolLimits
@@ -36,12 +35,15 @@ public final class LocalForwarder: Sendable {
         self.developer = developer
         self.compress = compress
         self.connectTimeout = connectTimeout
-        self.socketAddress = try? SocketAddress(ipAddress: host, port: port)
+        self.target = LocalTarget(port: port) { from, to in
+            events(.localMoved(from: LocalTarget.text(from), to: LocalTarget.text(to)))
+        }
         self.poolLimits = pool
         self.events = events
     }
 
-    public var address: String { "\(host):\(port)" }
+    /// Where streams go now, as the developer reads it: `127.0.0.1:8080` or `[::1]:8080`.
+    public var address: String { target.text }
 
     public var streamInitializer: SessionHandler.StreamInitializer {
         { [self] stream in serve(stream) }
@@ -106,7 +108,7 @@ public final class LocalForwarder: Sendable {
         let bootstrap = ClientBootstrap(group: loop)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .connectTimeout(connectTimeout)
-        let socket = socketAddress.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: host, port: port)
+        let socket = target.connect(on: loop) { bootstrap.connect(to: $0) }
         let connected: EventLoopFuture<Channel?> = socket.map { Optional($0) }
         return connected.flatMapError { error in
             let reason = self.unreachableReason(error)
@@ -145,8 +147,10 @@ public final class LocalForwarder: Sendable {
     /// now (once, as a failed stream would warn), not at the first intercepted request. Completes
     /// within `connectTimeout`, and never fails.
     public func probe(on loop: EventLoop) -> EventLoopFuture<Void> {
-        let bootstrap = ClientBootstrap(group: loop).connectTimeout(connectTimeout)
-        let socket = socketAddress.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: host, port: port)
+        let socket = loop.flatSubmit { [target, connectTimeout] in
+            let bootstrap = ClientBootstrap(group: loop).connectTimeout(connectTimeout)
+            return target.connect(on: loop) { bootstrap.connect(to: $0) }
+        }
         return socket.flatMap { channel in
             self.answered()
             return channel.close().recover { _ in }
@@ -157,10 +161,10 @@ public final class LocalForwarder: Sendable {
 
     /// This event loop's pool, or nil when the address did not parse (then every stream dials).
     private func pool(for loop: EventLoop) -> LocalConnectionPool? {
-        guard let socketAddress else { return nil }
+        guard target.address != nil else { return nil }
         return pools.withLockedValue { pools in
             if let pool = pools[ObjectIdentifier(loop)] { return pool }
-            let pool = LocalConnectionPool(address: socketAddress, eventLoop: loop, limits: poolLimits, connectTimeout: connectTimeout)
+            let pool = LocalConnectionPool(target: target, eventLoop: loop, limits: poolLimits, connectTimeout: connectTimeout)
             pools[ObjectIdentifier(loop)] = pool
             return pool
         }

@@ -41,7 +41,7 @@ struct Intercept: AsyncParsableCommand {
     var service: String
 
     @Option(help: ArgumentHelp(
-        "Your program's port on 127.0.0.1, and optionally the service port to take (REMOTE; default: the service's only or first port).",
+        "Your program's port on 127.0.0.1 (or ::1, if it listens there alone), and optionally the service port to take (REMOTE; default: the service's only or first port).",
         valueName: "LOCAL[:REMOTE]"))
     var port = "8080"
 

@@ -43,6 +43,12 @@ import Testing
         #expect(written.trouble == "nothing listens on 127.0.0.1:2")
         #expect(written.state == .connected)
 
+        // The service answers on ::1 instead: the status says where requests go now.
+        writer.observe(.localMoved(from: "127.0.0.1:2", to: "[::1]:2"))
+        writer.settle()
+        #expect(try Self.onDisk(folder).local == "[::1]:2")
+        #expect(try Self.onDisk(folder).trouble == nil)
+
         writer.observe(.tunnelLost(reason: "the agent went away", retryIn: .seconds(1)))
         writer.settle()
         #expect(try Self.onDisk(folder).state == .reconnecting)

@@ -122,6 +122,60 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    /// A service that listens on ::1 alone (one started on "localhost" by Node.js 17 and later) is
+    /// reached there when 127.0.0.1 refuses, by the streams and by the probe at start; the developer
+    /// is told once per forwarder where requests go, and is not told the service is unreachable.
+    @Test(.enabled(if: ReservedPort.hasIPv6Loopback)) func aServiceListeningOnIPv6AloneIsReachedThere() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // Not kept alive: the second stream dials again, to the address the first one found.
+        let response = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nv6".utf8)
+        // The server on [::1]:P, and 127.0.0.1:P held where nothing listens.
+        var found: (LocalHTTPServer, ReservedPort)?
+        for _ in 0..<10 where found == nil {
+            let server = try await LocalHTTPServer(group: group, response: response, host: "::1")
+            if let reserved = try? ReservedPort(port: server.port) { found = (server, reserved) } else { await server.stop() }
+        }
+        let (local, v4) = try #require(found)
+        let port = local.port
+        let moves = { (events: EventRecorder) in
+            events.all.compactMap { event -> String? in if case .localMoved(let from, let to) = event { "\(from) -> \(to)" } else { nil } }
+        }
+        let unreachable = { (events: EventRecorder) in
+            events.all.filter { if case .localUnreachable = $0 { true } else { false } }.count
+        }
+
+        let events = EventRecorder()
+        let forwarder = LocalForwarder(port: port, developer: "alice", events: events.sink)
+        #expect(forwarder.address == "127.0.0.1:\(port)")
+        let agent = try await FakeAgent(group: group)
+        let client = try await InterceptClient.connect(host: "127.0.0.1", port: agent.port, endpoint: try agent.developerEndpoint(),
+                                                       group: group, streams: forwarder.streamInitializer)
+        var connections = agent.connections.makeAsyncIterator()
+        let connection = try #require(await connections.next())
+        for id in 1...2 {
+            let answer = try await FakeAgent.exchange(on: connection, request: Array("GET /v6 HTTP/1.1\r\nHost: o\r\n\r\n".utf8),
+                                                      responseLength: response.count, requestID: "r\(id)")
+            #expect(answer == response)
+        }
+        #expect(moves(events) == ["127.0.0.1:\(port) -> [::1]:\(port)"])
+        #expect(unreachable(events) == 0)
+        #expect(forwarder.address == "[::1]:\(port)")
+        #expect(EndpointPrinter(format: .text, service: "orders", local: "127.0.0.1:\(port)")
+            .render(.localMoved(from: "127.0.0.1:\(port)", to: "[::1]:\(port)")).text
+            == "nothing listens on 127.0.0.1:\(port) but [::1]:\(port) answers: requests go there")
+
+        let probed = EventRecorder()
+        try await LocalForwarder(port: port, developer: "alice", events: probed.sink).probe(on: group.next()).get()
+        #expect(moves(probed) == ["127.0.0.1:\(port) -> [::1]:\(port)"])
+        #expect(unreachable(probed) == 0)
+
+        withExtendedLifetime(v4) {}
+        await client.close()
+        await local.stop()
+        await agent.stop()
+        try await group.shutdownGracefully()
+    }
+
     @Test func streamsOfOtherKindsAreResetAsUnsupported() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let agent = try await FakeAgent(group: group)
