@@ -157,8 +157,17 @@ final class FakeAgent: @unchecked Sendable {
                 return stream
             }
         }.get()
+        // Bounded: a test's time limit does not end a wait on a future (it only cancels the task).
+        let timeout = loop.scheduleTask(in: .seconds(10)) { done.fail(ExchangeTimedOut(expected: responseLength)) }
+        defer { timeout.cancel() }
         return try await done.futureResult.get()
     }
+}
+
+/// No answer of the expected length within the bound.
+struct ExchangeTimedOut: Error, CustomStringConvertible {
+    let expected: Int
+    var description: String { "no answer of \(expected) octets within 10 s" }
 }
 
 /// The agent's end of one exchange: collects the response, FIN after `expected` octets.
