@@ -209,7 +209,7 @@ final class LocalHTTPServer: @unchecked Sendable {
     let listener: Channel
     let received = NIOLockedValueBox<[UInt8]>([])
 
-    init(group: EventLoopGroup, response: [UInt8], host: String = "127.0.0.1") async throws {
+    init(group: EventLoopGroup, response: [UInt8], host: String = "127.0.0.1", port: Int = 0) async throws {
         let received = self.received
         listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -219,7 +219,7 @@ final class LocalHTTPServer: @unchecked Sendable {
                     try channel.pipeline.syncOperations.addHandler(Responder(response: response, received: received))
                 }
             }
-            .bind(host: host, port: 0).get()
+            .bind(host: host, port: port).get()
     }
 
     var port: Int { listener.localAddress!.port! }
