@@ -7,9 +7,9 @@ import ShuntWire
 
 /// Serves the streams the agent opens. Each HTTP stream carries one request, or one after another
 /// (spec §10.2): each is served on a keep-alive connection to 127.0.0.1:`port` (or [::1]:`port`, for
-/// a service that listens on IPv6 alone: `LocalTarget`), the developer's service, taken from a pool (see `LocalConnectionPool`, `LocalExchange`) and watched for the
-/// request log. Each TCP stream (a global
-/// intercept) is joined to a new connection of its own.
+/// a service that listens on IPv6 alone: `LocalTarget`), the developer's service, taken from a pool
+/// (see `LocalConnectionPool`, `LocalExchange`) and watched for the request log. Each TCP stream (a
+/// global intercept) is joined to a new connection of its own.
 ///
 /// When nothing listens there, the stream is reset with CONNECT_ERROR and a reason naming the
 /// address (the agent answers its caller 502 with it); the developer is warned once, and again only
@@ -161,7 +161,7 @@ public final class LocalForwarder: Sendable {
 
     /// This event loop's pool, or nil when the address did not parse (then every stream dials).
     private func pool(for loop: EventLoop) -> LocalConnectionPool? {
-        guard target.address != nil else { return nil }
+        guard target.hasAddress else { return nil }
         return pools.withLockedValue { pools in
             if let pool = pools[ObjectIdentifier(loop)] { return pool }
             let pool = LocalConnectionPool(target: target, eventLoop: loop, limits: poolLimits, connectTimeout: connectTimeout)

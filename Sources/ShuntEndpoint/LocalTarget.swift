@@ -12,7 +12,7 @@ import Glibc
 /// on 127.0.0.1 alone is just as common. 127.0.0.1 is tried first. When a connection to the address
 /// in use is refused and one to the other is accepted, the other is used from then on (and back, if
 /// the service moves again), and `switched` says so once per move. Any other failure (a timeout, a
-/// refusal at both) is the first address's.
+/// refusal at both) is reported as the address in use's, and that address stays in use.
 public final class LocalTarget: Sendable {
     public let port: Int
     /// 127.0.0.1 first, then ::1 (when the port makes addresses).
@@ -26,6 +26,9 @@ public final class LocalTarget: Sendable {
         addresses = ["127.0.0.1", "::1"].compactMap { try? SocketAddress(ipAddress: $0, port: port) }
         self.switched = switched
     }
+
+    /// Whether the port makes addresses at all (it is in range); read without a lock.
+    public var hasAddress: Bool { !addresses.isEmpty }
 
     /// The address in use, nil when the port makes none.
     public var address: SocketAddress? {
