@@ -70,15 +70,12 @@ public final class LocalForwarder: Sendable {
                     self.answered()
                     return nil
                 case .failure(let error):
-                    let reason = self.unreachableReason(error)
-                    self.unanswered(reason)
-                    return reason
+                    return self.unanswered(error)
                 }
             }), eventLoop: loop)
             let unservedObserver = NIOLoopBound(observer, eventLoop: loop)
             return pool.acquire(for: handler.value).flatMapError { error in
-                let reason = self.unreachableReason(error)
-                self.unanswered(reason)
+                let reason = self.unanswered(error)
                 // Its line says what it was and that it was not served: the warning is said once per
                 // episode, and the caller's 502 is not seen here. A refused connect to 127.0.0.1 can
                 // fail at once, before the session has read the request that came with the stream's
@@ -111,9 +108,7 @@ public final class LocalForwarder: Sendable {
         let socket = target.connect(on: loop) { bootstrap.connect(to: $0) }
         let connected: EventLoopFuture<Channel?> = socket.map { Optional($0) }
         return connected.flatMapError { error in
-            let reason = self.unreachableReason(error)
-            self.unanswered(reason)
-            stream.reset(code: .connectError, reason: reason)
+            stream.reset(code: .connectError, reason: self.unanswered(error))
             return loop.makeSucceededFuture(nil)
         }.flatMap { socket in
             guard let socket else { return loop.makeSucceededVoidFuture() }
@@ -155,7 +150,7 @@ public final class LocalForwarder: Sendable {
             self.answered()
             return channel.close().recover { _ in }
         }.recover { error in
-            self.unanswered(self.unreachableReason(error))
+            _ = self.unanswered(error)
         }
     }
 
@@ -196,12 +191,16 @@ public final class LocalForwarder: Sendable {
         return "cannot connect to \(address) on \(developer)'s laptop: \(cause)"
     }
 
-    private func unanswered(_ reason: String) {
+    /// The local service could not be reached: the developer is warned (once per episode), and the
+    /// reason, naming the address, is returned for the stream's reset.
+    private func unanswered(_ error: Error) -> String {
+        let reason = unreachableReason(error)
         let first = warned.withLockedValue { warned in
             defer { warned = true }
             return !warned
         }
         if first { events(.localUnreachable(reason)) }
+        return reason
     }
 
     private func answered() {
