@@ -607,8 +607,10 @@ final class DirectEdgeLoop: @unchecked Sendable {
             release(upstream.descriptor)
         }
         client.out.removeAll()
-        release(client.descriptor)
+        // Counted out before the close: whoever sees the connection end (its caller, a drain) finds
+        // it gone from `openConnections` too.
         open.withLockedValue { $0 -= 1 }
+        release(client.descriptor)
     }
 
     private func handOver(_ client: DirectClient, prelude: HandOver.Prelude) {
