@@ -74,7 +74,7 @@ let package = Package(
         .target(name: "ShuntMatch"),
         .target(name: "ShuntOutput"),
         .target(name: "CShuntEpoll"),
-        .target(name: "ShuntTestSupport", path: "Tests/ShuntTestSupport"),
+        .target(name: "ShuntTestSupport", dependencies: [.product(name: "NIOCore", package: "swift-nio")], path: "Tests/ShuntTestSupport"),
         .target(
             name: "ShuntAgent",
             dependencies: [
@@ -159,6 +159,7 @@ let package = Package(
             name: "ShuntSessionTests",
             dependencies: [
                 "ShuntSession",
+                "ShuntTestSupport",
                 "ShuntOracles",
                 "ShuntWire",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -210,6 +211,7 @@ let package = Package(
             name: "ShuntTLSTests",
             dependencies: [
                 "ShuntTLS",
+                "ShuntTestSupport",
                 "ShuntSession",
                 "ShuntWire",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -7,6 +7,7 @@ import ShuntHTTP1
 import ShuntMatch
 import ShuntSession
 import ShuntTLS
+import ShuntTestSupport
 import Testing
 
 /// The agent on 127.0.0.1: an app, two laptops with their local builds, and callers, all real sockets.
@@ -206,7 +207,7 @@ import Testing
             try raw.channel.pipeline.syncOperations.addHandler(FirstLine(done: reply), position: .first)
         }.get()
         try await raw.channel.writeAndFlush(ByteBuffer(string: "ping not-http\n"))
-        #expect(try await reply.futureResult.get() == "PING NOT-HTTP")
+        #expect(try await reply.futureResult.awaited() == "PING NOT-HTTP")
         await raw.close()
         await alice.close()
         try await echo.close()

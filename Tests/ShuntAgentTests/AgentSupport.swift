@@ -8,6 +8,7 @@ import ShuntHTTP1
 import ShuntMatch
 import ShuntSession
 import ShuntTLS
+import ShuntTestSupport
 import ShuntWire
 
 /// An HTTP/1.1 server on 127.0.0.1 that answers every request with `NAME METHOD PATH` (and the
@@ -82,7 +83,7 @@ final class KeepAliveClient: @unchecked Sendable {
 
     /// Sends `request` (raw) and waits for the response to it.
     func send(_ request: String, method: ShuntHTTP1.HTTPMethod = .get) async throws -> Response {
-        try await start(request, method: method).get()
+        try await start(request, method: method).awaited("the answer", within: .minutes(2))
     }
 
     /// Sends the start of a request (raw); the future completes with its response. More of the
@@ -188,16 +189,16 @@ struct TestLaptop: @unchecked Sendable {
                 return channel.eventLoop.makeSucceededVoidFuture()
             }
             .connect(host: "127.0.0.1", port: agentPort).get()
-        let connection = try await result.futureResult.get()
+        let connection = try await result.futureResult.awaited()
         let loop = connection.channel.eventLoop
-        _ = try await loop.flatSubmit { connection.session.ready(on: loop) }.get()
+        _ = try await loop.flatSubmit { connection.session.ready(on: loop) }.awaited()
         return TestLaptop(connection: connection, group: group)
     }
 
     func call<Result: Codable & Sendable>(_ name: String, _ request: some Encodable, as: Result.Type) async throws -> InterceptCalls.Response<Result> {
         let body = ByteBuffer(bytes: try JSONEncoder().encode(request))
         let loop = connection.channel.eventLoop
-        let answer = try await ControlCall.perform(name, body: body, on: connection.session, eventLoop: loop).get()
+        let answer = try await ControlCall.perform(name, body: body, on: connection.session, eventLoop: loop).awaited()
         return try JSONDecoder().decode(InterceptCalls.Response<Result>.self, from: Data(answer.readableBytesView))
     }
 

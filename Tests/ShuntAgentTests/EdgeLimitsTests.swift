@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import ShuntAgent
 import ShuntMatch
+import ShuntTestSupport
 import Testing
 
 /// The edge's limits on real sockets: strict parsing, the header-read timeout, big bodies streamed.
@@ -20,7 +21,7 @@ import Testing
             try? await channel.writeAndFlush(ByteBuffer(string: piece))
             if pause > .zero { try await Task.sleep(for: .nanoseconds(pause.nanoseconds)) }
         }
-        return try await done.futureResult.get()
+        return try await done.futureResult.awaited()
     }
 
     final class Drain: ChannelInboundHandler {
@@ -113,7 +114,7 @@ import Testing
             let response = try await caller.start(head)
             let chunk = ByteBuffer(repeating: 0x61, count: 1 << 20)
             for _ in 0..<(size >> 20) { try await channel.writeAndFlush(chunk) }
-            answer = try await response.get()
+            answer = try await response.awaited("the upload's answer", within: .minutes(2))
         } catch {
             Issue.record("upload failed: \(error); agent log: \(world.log.all)")
             throw error
@@ -159,8 +160,8 @@ import Testing
         let cut = await world.agent.shutdown(deadline: .seconds(5))
         #expect(cut.connections == 0)
         #expect(cut.sessions == 0)
-        try await caller.channel.closeFuture.get()
-        #expect(try await aliceEnded.get() == nil)
+        try await caller.channel.closeFuture.awaited()
+        #expect(try await aliceEnded.awaited() == nil)
         #expect(world.log.contains("shut down"))
         await local.stop()
         await world.app.stop()

@@ -460,7 +460,7 @@ final class RawClient: @unchecked Sendable {
     func send(_ text: String) async throws { try await channel.writeAndFlush(ByteBuffer(string: text)) }
     func send(_ bytes: ByteBuffer) async throws { try await channel.writeAndFlush(bytes) }
     func close() async { try? await channel.close() }
-    func closed() async throws { try await channel.closeFuture.get() }
+    func closed() async throws { try await channel.closeFuture.awaited() }
 
     /// Reads until `marker` has arrived and returns everything up to and including it.
     func read(until marker: String) async throws -> String {

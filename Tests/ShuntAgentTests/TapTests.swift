@@ -5,6 +5,7 @@ import NIOPosix
 import ShuntAgent
 import ShuntMatch
 import ShuntSession
+import ShuntTestSupport
 import ShuntWire
 import ShuntWireTools
 import Testing
@@ -83,7 +84,7 @@ extension [TapCall.Record] {
         }
 
         await tap.stop()
-        #expect(try await tap.ended.get() == .stopped)
+        #expect(try await tap.ended.awaited() == .stopped)
         for _ in 0..<500 where !world.log.contains("tap ended") { try await Task.sleep(for: .milliseconds(10)) }
         #expect(world.log.contains("tap ended"))
         await caller.close()
@@ -213,7 +214,7 @@ extension [TapCall.Record] {
         for _ in 0..<(body / (64 << 10)) {
             try await caller.channel.writeAndFlush(ByteBuffer(repeating: UInt8(ascii: "x"), count: 64 << 10))
         }
-        #expect(try await response.get().body == "alice POST /big \(body)", "the developer's traffic does not wait for the tapper")
+        #expect(try await response.awaited("the answer", within: .minutes(1)).body == "alice POST /big \(body)", "the developer's traffic does not wait for the tapper")
 
         try await tap.setReading(true)
         // The drop count is told before the next record that fits: make one.

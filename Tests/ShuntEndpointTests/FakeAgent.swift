@@ -6,6 +6,7 @@ import ShuntEndpoint
 import ShuntMatch
 import ShuntSession
 import ShuntTLS
+import ShuntTestSupport
 import ShuntWire
 
 /// A fresh certificate folder (CA, agent for 127.0.0.1, client "alice") in a temporary directory.
@@ -157,17 +158,8 @@ final class FakeAgent: @unchecked Sendable {
                 return stream
             }
         }.get()
-        // Bounded: a test's time limit does not end a wait on a future (it only cancels the task).
-        let timeout = loop.scheduleTask(in: .seconds(10)) { done.fail(ExchangeTimedOut(expected: responseLength)) }
-        defer { timeout.cancel() }
-        return try await done.futureResult.get()
+        return try await done.futureResult.awaited("an answer of \(responseLength) octets", within: .seconds(10))
     }
-}
-
-/// No answer of the expected length within the bound.
-struct ExchangeTimedOut: Error, CustomStringConvertible {
-    let expected: Int
-    var description: String { "no answer of \(expected) octets within 10 s" }
 }
 
 /// The agent's end of one exchange: collects the response, FIN after `expected` octets.

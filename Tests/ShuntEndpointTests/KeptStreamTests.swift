@@ -121,7 +121,7 @@ struct KeptStream: @unchecked Sendable {
             session.openStream(kind: .http, metadata: metadata) { stream in
                 stream.eventLoop.makeCompletedFuture { try stream.pipeline.syncOperations.addHandler(probe) }
             }
-        }.get()
+        }.awaited()
         return KeptStream(channel: channel, probe: probe)
     }
 
@@ -135,18 +135,18 @@ struct KeptStream: @unchecked Sendable {
         return answer
     }
 
-    func waitForFIN() async throws { try await probe.ended.futureResult.get() }
+    func waitForFIN() async throws { try await probe.ended.futureResult.awaited() }
 
     /// FIN from our side, then the laptop's.
     func finish() async throws {
         try await channel.close(mode: .output)
         try await waitForFIN()
-        try await channel.closeFuture.get()
+        try await channel.closeFuture.awaited()
     }
 
     func sendExpectingReset(_ request: [UInt8]) async throws -> StreamResetError {
         channel.writeAndFlush(ByteBuffer(bytes: request), promise: nil)
-        return try await probe.reset.futureResult.get()
+        return try await probe.reset.futureResult.awaited()
     }
 }
 

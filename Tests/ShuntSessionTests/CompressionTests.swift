@@ -1,5 +1,6 @@
 import NIOCore
 import ShuntSession
+import ShuntTestSupport
 import ShuntWire
 import Testing
 
@@ -229,7 +230,7 @@ extension CompressionLoopbackTests {
                 }
             }.whenFailure { done.fail($0) }
         }
-        return try await done.futureResult.get()
+        return try await done.futureResult.awaited("the echo and the server's FIN", within: .minutes(2))
     }
 
     /// The server's stream window (20 octets) is too small for any compressed unit: the client's

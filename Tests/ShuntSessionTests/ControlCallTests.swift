@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import ShuntSession
+import ShuntTestSupport
 import ShuntWire
 import Testing
 
@@ -16,7 +17,7 @@ import Testing
         let sessions = try await LoopbackSessions.start(serverStreams: Self.upperCaseServer)
         let loop = sessions.client.channel.eventLoop
         let handler = sessions.client.handler
-        let answer = try await ControlCall.perform("intercept.list", body: ByteBuffer(string: "{\"x\":1}"), on: handler, eventLoop: loop).get()
+        let answer = try await ControlCall.perform("intercept.list", body: ByteBuffer(string: "{\"x\":1}"), on: handler, eventLoop: loop).awaited()
         #expect(String(buffer: answer) == "intercept.list:{\"X\":1}")
         try await sessions.shutdown()
     }
@@ -29,10 +30,10 @@ import Testing
         let loop = sessions.client.channel.eventLoop
         let handler = sessions.client.handler
         let limit = ControlCall.maxBodySize
-        let fits = try await ControlCall.perform("x", body: ByteBuffer(repeating: 0x20, count: limit), on: handler, eventLoop: loop).get()
+        let fits = try await ControlCall.perform("x", body: ByteBuffer(repeating: 0x20, count: limit), on: handler, eventLoop: loop).awaited()
         #expect(String(buffer: fits) == "\(limit)")
         await #expect {
-            try await ControlCall.perform("x", body: ByteBuffer(repeating: 0x20, count: limit + 1), on: handler, eventLoop: loop).get()
+            try await ControlCall.perform("x", body: ByteBuffer(repeating: 0x20, count: limit + 1), on: handler, eventLoop: loop).awaited()
         } throws: { error in
             (error as? StreamResetError)?.code == .enhanceYourCalm
         }
@@ -45,7 +46,7 @@ import Testing
         })
         let loop = sessions.client.channel.eventLoop
         await #expect(throws: ControlCallError.bodyTooLarge(limit: 1_000)) {
-            try await ControlCall.perform("x", body: ByteBuffer(), on: sessions.client.handler, eventLoop: loop, maxResponse: 1_000).get()
+            try await ControlCall.perform("x", body: ByteBuffer(), on: sessions.client.handler, eventLoop: loop, maxResponse: 1_000).awaited()
         }
         try await sessions.shutdown()
     }

@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ShuntSession
+import ShuntTestSupport
 import ShuntWire
 import Testing
 
@@ -71,7 +72,7 @@ struct LossyProxy {
             .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(client) } }
             .connect(to: proxy.listener.localAddress!).get()
         let loop = channel.eventLoop
-        _ = try await loop.flatSubmit { client.ready(on: loop) }.get()
+        _ = try await loop.flatSubmit { client.ready(on: loop) }.awaited()
 
         // An idle session with a working link survives several death bounds.
         try await Task.sleep(for: .milliseconds(1_500))
@@ -87,12 +88,12 @@ struct LossyProxy {
         }.get()
         let cutAt = NIODeadline.now()
         proxy.cut()
-        let error = try #require(try await ended.get())
+        let error = try #require(try await ended.awaited())
         let detected = NIODeadline.now() - cutAt
         #expect(error.code == .timeout)
         #expect(error.message.contains("no frame from the peer"))
         #expect(detected < .milliseconds(1_500), "death took \(detected.nanoseconds / 1_000_000) ms for a 500 ms bound")
-        let reset = try #require(try await streamError.futureResult.get() as? StreamResetError)
+        let reset = try #require(try await streamError.futureResult.awaited() as? StreamResetError)
         #expect(reset.byPeer == false)
 
         try? await channel.close()

@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ShuntSession
+import ShuntTestSupport
 import ShuntWire
 import Testing
 
@@ -10,7 +11,7 @@ import Testing
 @Suite(.timeLimit(.minutes(8))) struct LoopbackSessionTests {
     @Test func aStreamEchoesOneMebibyteIntact() async throws {
         let sessions = try await LoopbackSessions.start()
-        let (count, intact) = try await sessions.client.exchange(total: 1 << 20, seed: 1).get()
+        let (count, intact) = try await sessions.client.exchange(total: 1 << 20, seed: 1).awaited("the echo of 1 MiB", within: .minutes(8))
         #expect(count == 1 << 20)
         #expect(intact)
         let ended = try await sessions.shutdown()
@@ -24,7 +25,7 @@ import Testing
         var exchanges = (0..<500).map { sessions.client.exchange(total: size, seed: UInt64($0)) }
         exchanges += (500..<1000).map { sessions.server.exchange(total: size, seed: UInt64($0)) }
         for future in exchanges {
-            let (count, intact) = try await future.get()
+            let (count, intact) = try await future.awaited("the echo", within: .minutes(8))
             #expect(count == size)
             #expect(intact)
         }
@@ -54,7 +55,7 @@ extension LoopbackSessionTests {
         var exchanges = (0..<100).map { sessions.client.exchange(total: 1 << 18, seed: UInt64($0)) }
         exchanges += (100..<200).map { sessions.server.exchange(total: 1 << 18, seed: UInt64($0)) }
         for future in exchanges {
-            let (count, intact) = try await future.get()
+            let (count, intact) = try await future.awaited("the echo", within: .minutes(8))
             #expect(count == 1 << 18)
             #expect(intact)
         }
@@ -186,7 +187,7 @@ extension LoopbackSessionTests {
                     try socket.pipeline.syncOperations.addHandler(socketSide)
                 }
         })
-        let (count, intact) = try await sessions.client.exchangeReceiving(seed: 7).get()
+        let (count, intact) = try await sessions.client.exchangeReceiving(seed: 7).awaited("what the server sent", within: .minutes(8))
         #expect(count == total)
         #expect(intact)
         try await sessions.shutdown()
@@ -230,9 +231,9 @@ extension SessionEnd {
             .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(client) } }
             .connect(to: listener.localAddress!).get()
         let loop = channel.eventLoop
-        _ = try await loop.flatSubmit { client.ready(on: loop) }.get()
+        _ = try await loop.flatSubmit { client.ready(on: loop) }.awaited()
         for _ in 0..<3 {
-            _ = try await loop.flatSubmit { client.openStream(kind: .tcp, metadata: StreamMetadata([])) { $0.eventLoop.makeSucceededVoidFuture() } }.get()
+            _ = try await loop.flatSubmit { client.openStream(kind: .tcp, metadata: StreamMetadata([])) { $0.eventLoop.makeSucceededVoidFuture() } }.awaited()
         }
         try await Task.sleep(for: .milliseconds(50))
         try await channel.close()

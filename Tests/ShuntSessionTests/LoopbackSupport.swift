@@ -4,6 +4,7 @@ import Glibc
 import NIOCore
 import NIOPosix
 import ShuntSession
+import ShuntTestSupport
 import ShuntWire
 
 /// Echoes a stream back with backpressure: reads only while it can write, FIN answers FIN.
@@ -214,8 +215,8 @@ struct LoopbackSessions {
             }
             .connect(to: listener.localAddress!).get()
         let client = SessionEnd(handler: clientHandler, channel: clientChannel)
-        let server = try await accepted.futureResult.get()
-        _ = try await client.onLoop { $0.ready(on: clientChannel.eventLoop) }.get()
+        let server = try await accepted.futureResult.awaited()
+        _ = try await client.onLoop { $0.ready(on: clientChannel.eventLoop) }.awaited()
         return LoopbackSessions(group: group, listener: listener, client: client, server: server)
     }
 
@@ -232,7 +233,7 @@ struct LoopbackSessions {
         let clientEnded = try await client.onLoop { $0.ended(on: client.channel.eventLoop) }
         let serverEnded = try await server.onLoop { $0.ended(on: server.channel.eventLoop) }
         try await client.onLoop { $0.goAway() }
-        let result = (client: try await clientEnded.get(), server: try await serverEnded.get())
+        let result = (client: try await clientEnded.awaited(), server: try await serverEnded.awaited())
         try? await client.channel.close()
         try? await listener.close()
         try await group.shutdownGracefully()

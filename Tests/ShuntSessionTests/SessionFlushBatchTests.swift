@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import ShuntSession
+import ShuntTestSupport
 import Testing
 
 /// Stream writes made in one wake-up of the loop leave the session together, but at most
@@ -55,7 +56,7 @@ import Testing
             return counter.flushes
         }.get()
         #expect(inside == 2)  // at the batch-th and the 2 × batch-th
-        for echo in echoes { try await echo.get() }  // the last half batch left at the end of the wake-up
+        for echo in echoes { try await echo.awaited() }  // the last half batch left at the end of the wake-up
         #expect(try await loop.submit { counter.flushes }.get() >= 3)
         for stream in streams { try await stream.close() }
         try await sessions.shutdown()

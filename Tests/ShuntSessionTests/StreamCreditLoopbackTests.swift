@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import ShuntSession
+import ShuntTestSupport
 import ShuntWire
 import Testing
 
@@ -13,7 +14,7 @@ import Testing
         let sessions = try await LoopbackSessions.start(server: server)
         let results = (0..<20).map { sessions.client.exchange(total: 65_536, seed: UInt64($0)) }
         for result in results {
-            let (count, intact) = try await result.get()
+            let (count, intact) = try await result.awaited("the echo", within: .minutes(1))
             #expect(count == 65_536)
             #expect(intact)
         }
@@ -34,7 +35,7 @@ import Testing
         let opens = try await sessions.client.onLoop { handler in
             (0..<5).map { _ in handler.openStream(kind: .tcp) { $0.eventLoop.makeSucceededVoidFuture() } }
         }
-        let first = try await opens[0].get()
+        let first = try await opens[0].awaited()
         #expect(try await sessions.client.onLoop { $0.streamsWaitingForCredit } == 3)
         await #expect { try await opens[4].get() } throws: { ($0 as? StreamOpenError)?.reason == .noStreamCredit }
         // The waiting opens fail as soon as the session starts going away, rather than hang.

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import ShuntSession
 import ShuntTLS
+import ShuntTestSupport
 import ShuntWire
 import Testing
 
@@ -40,7 +41,7 @@ import Testing
         let echoed = group.next().makePromise(of: [UInt8].self)
         try await connected.eventLoop.submit { try connected.pipeline.syncOperations.addHandler(FirstBytes(count: 5, done: echoed)) }.get()
         try await connected.writeAndFlush(ByteBuffer(string: "hello"))
-        #expect(try await echoed.futureResult.get() == Array("hello".utf8))
+        #expect(try await echoed.futureResult.awaited() == Array("hello".utf8))
         let connection = try await agent.firstOutcome().get()
         let stream = try await connection.channel.eventLoop.submit { try #require(connection.session.streamChannels.values.first) }.get()
         return Running(process: process, connection: connection, stream: stream, client: connected)
@@ -69,7 +70,7 @@ import Testing
         let ended = try await loop.submit { session.ended(on: loop) }.get()
         let frozenAt = ContinuousClock.now
         kill(peer.process.processIdentifier, SIGSTOP)
-        let error = try #require(try await ended.get())
+        let error = try #require(try await ended.awaited())
         let silentFor = ContinuousClock.now - frozenAt
         #expect(error.code == .timeout)
         #expect(error.origin == .transport)
@@ -77,7 +78,7 @@ import Testing
         #expect(silentFor < .seconds(5), "declared dead after \(silentFor)")
         #expect(silentFor > .seconds(1), "declared dead after \(silentFor)")
         // The stream was reset and its channel closed; the owner saw why.
-        try await peer.stream.closeFuture.get()
+        try await peer.stream.closeFuture.awaited()
         try? await peer.client.close()
         await agent.stop()
         try await group.shutdownGracefully()
@@ -97,11 +98,11 @@ import Testing
         let killedAt = ContinuousClock.now
         kill(peer.process.processIdentifier, SIGKILL)
         peer.process.waitUntilExit()
-        let error = try #require(try await ended.get())
+        let error = try #require(try await ended.awaited())
         #expect(error.origin == .transport)
         #expect(error.code != .timeout, "\(error)")
         #expect(ContinuousClock.now - killedAt < .seconds(2))
-        try await peer.stream.closeFuture.get()
+        try await peer.stream.closeFuture.awaited()
         try? await peer.client.close()
         await agent.stop()
         try await group.shutdownGracefully()

@@ -5,6 +5,7 @@ import NIOPosix
 import NIOSSL
 import ShuntSession
 import ShuntTLS
+import ShuntTestSupport
 import ShuntWire
 import Testing
 import X509
@@ -33,7 +34,7 @@ final class PlainHTTPRefuser: ChannelInboundHandler {
 
         let session = connection.session
         let loop = connection.channel.eventLoop
-        _ = try await loop.flatSubmit { session.ready(on: loop) }.get()
+        _ = try await loop.flatSubmit { session.ready(on: loop) }.awaited()
         let payload = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
         let done = loop.makePromise(of: [UInt8].self)
         _ = try await loop.flatSubmit {
@@ -43,7 +44,7 @@ final class PlainHTTPRefuser: ChannelInboundHandler {
                 stream.writeAndFlush(ByteBuffer(bytes: payload)).flatMap { stream.close(mode: .output) }
             }
         }.get()
-        #expect(try await done.futureResult.get() == payload)
+        #expect(try await done.futureResult.awaited() == payload)
         try await connection.channel.close()
         await agent.stop()
         try await group.shutdownGracefully()
@@ -61,7 +62,7 @@ final class PlainHTTPRefuser: ChannelInboundHandler {
         let loop = connection.channel.eventLoop
         let session = connection.session
         await #expect {
-            _ = try await loop.flatSubmit { session.ready(on: loop) }.get()
+            _ = try await loop.flatSubmit { session.ready(on: loop) }.awaited()
         } throws: { error in
             guard let error = error as? SessionError else { return false }
             return error.code == .versionMismatch && error.message.contains("2") && error.message.contains("1")
@@ -69,7 +70,7 @@ final class PlainHTTPRefuser: ChannelInboundHandler {
         let agentConnection = try await agent.firstOutcome().get()
         let agentSession = agentConnection.session
         let agentLoop = agentConnection.channel.eventLoop
-        let agentEnd = try await agentLoop.flatSubmit { agentSession.ended(on: agentLoop) }.get()
+        let agentEnd = try await agentLoop.flatSubmit { agentSession.ended(on: agentLoop) }.awaited()
         #expect(agentEnd?.code == .versionMismatch)
         await agent.stop()
         try await group.shutdownGracefully()
@@ -145,7 +146,7 @@ final class PlainHTTPRefuser: ChannelInboundHandler {
         let idle = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: agent.port).get()
         let refusal = try #require(try await agent.firstOutcome().refusal)
         #expect(refusal.reason == .timeout(300))
-        try await idle.closeFuture.get()  // the agent closed it
+        try await idle.closeFuture.awaited()  // the agent closed it
         await agent.stop()
         try await group.shutdownGracefully()
     }

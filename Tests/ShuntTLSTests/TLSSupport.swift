@@ -6,6 +6,7 @@ import NIOPosix
 import NIOSSL
 import ShuntSession
 import ShuntTLS
+import ShuntTestSupport
 import X509
 
 /// A fresh certificate folder in a temporary directory, removed by `remove()`.
@@ -77,7 +78,7 @@ final class TestAgent: @unchecked Sendable {
     func firstOutcome() async throws -> Result<ShuntConnection, Error> {
         for _ in 0..<500 {
             if let first = outcomes.withLockedValue({ $0.first }) {
-                do { return .success(try await first.get()) } catch { return .failure(error) }
+                do { return .success(try await first.awaited("the handshake of the first connection")) } catch { return .failure(error) }
             }
             try await Task.sleep(for: .milliseconds(10))
         }
@@ -103,7 +104,7 @@ func connectDeveloper(_ endpoint: ShuntTLSEndpoint, port: Int, host: String = "1
         }
         .connect(host: "127.0.0.1", port: port).get()
     do {
-        return try await result.futureResult.get()
+        return try await result.futureResult.awaited()
     } catch {
         try? await channel.close()
         throw error
