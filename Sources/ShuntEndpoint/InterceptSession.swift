@@ -30,14 +30,17 @@ public final class InterceptSession: Sendable {
         var stopping = false
     }
 
+    /// `localService`: the developer's service as the sessions of the intercept's other replicas see
+    /// it (one warning and one move line for all of them); without it, the session's own.
     public init(configuration: EndpointConfiguration, endpoint: ShuntTLSEndpoint, group: EventLoopGroup,
-                events: @escaping @Sendable (EndpointEvent) -> Void) {
+                localService: LocalService? = nil, events: @escaping @Sendable (EndpointEvent) -> Void) {
         self.configuration = configuration
         self.endpoint = endpoint
         self.group = group
         self.events = events
         self.forwarder = LocalForwarder(port: configuration.localPort, developer: endpoint.identity.name,
-                                        compress: configuration.compress, connectTimeout: configuration.connectTimeout, events: events)
+                                        compress: configuration.compress, connectTimeout: configuration.connectTimeout,
+                                        service: localService, events: events)
         (signals, signal) = AsyncStream.makeStream(of: Signal.self)
     }
 

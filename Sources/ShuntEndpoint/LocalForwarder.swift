@@ -13,37 +13,38 @@ import ShuntWire
 ///
 /// When nothing listens there, the stream is reset with CONNECT_ERROR and a reason naming the
 /// address (the agent answers its caller 502 with it); the developer is warned once, and again only
-/// after the service has answered in between. Other kinds, CONTROL included, are reset with
+/// after the service has answered in between (`LocalService`: once for all the intercept's replicas). Other kinds, CONTROL included, are reset with
 /// UNSUPPORTED_KIND.
 public final class LocalForwarder: Sendable {
-    public let port: Int
-    /// Whose laptop, for the reset reason the caller may see.
-    public let developer: String
+    /// The developer's service: its address and whether the developer was warned, shared by the
+    /// forwarders of every replica of one intercept.
+    public let service: LocalService
     public let compress: Bool
     public let connectTimeout: TimeAmount
-    /// 127.0.0.1:`port` or [::1]:`port`, made once: a name lookup per stream cost more than the connect.
-    public let target: LocalTarget
     private let events: @Sendable (EndpointEvent) -> Void
-    private let warned = NIOLockedValueBox(false)
     public let poolLimits: LocalPoolLimits
     /// One pool per event loop, made on first use.
     private let pools = NIOLockedValueBox<[ObjectIdentifier: LocalConnectionPool]>([:])
 
+    /// Serves `service`; without one, a service of its own on 127.0.0.1:`port` (or [::1]:`port`)
+    /// that tells `events` of its warnings.
     public init(port: Int, developer: String, compress: Bool = false, connectTimeout: TimeAmount = .seconds(5),
-                pool: LocalPoolLimits = LocalPoolLimits(), events: @escaping @Sendable (EndpointEvent) -> Void) {
-        self.port = port
-        self.developer = developer
+                pool: LocalPoolLimits = LocalPoolLimits(), service: LocalService? = nil,
+                events: @escaping @Sendable (EndpointEvent) -> Void) {
+        self.service = service ?? LocalService(port: port, developer: developer, events: events)
         self.compress = compress
         self.connectTimeout = connectTimeout
-        self.target = LocalTarget(port: port) { from, to in
-            events(.localMoved(from: LocalTarget.text(from), to: LocalTarget.text(to)))
-        }
         self.poolLimits = pool
         self.events = events
     }
 
+    public var port: Int { service.port }
+    /// Whose laptop, for the reset reason the caller may see.
+    public var developer: String { service.developer }
+    /// 127.0.0.1:`port` or [::1]:`port`.
+    public var target: LocalTarget { service.target }
     /// Where streams go now, as the developer reads it: `127.0.0.1:8080` or `[::1]:8080`.
-    public var address: String { target.text }
+    public var address: String { service.address }
 
     public var streamInitializer: SessionHandler.StreamInitializer {
         { [self] stream in serve(stream) }
@@ -183,31 +184,9 @@ public final class LocalForwarder: Sendable {
     static let notServed = "local service unreachable"
 
     /// "nothing listens on 127.0.0.1:8080 on alice's laptop", or the connect error.
-    func unreachableReason(_ error: Error) -> String {
-        let cause = InterceptClientError.describeConnectFailure(error)
-        if cause == InterceptClientError.describe(errno: ECONNREFUSED) {
-            return "nothing listens on \(address) on \(developer)'s laptop"
-        }
-        return "cannot connect to \(address) on \(developer)'s laptop: \(cause)"
-    }
+    func unreachableReason(_ error: Error) -> String { service.unreachableReason(error) }
 
-    /// The local service could not be reached: the developer is warned (once per episode), and the
-    /// reason, naming the address, is returned for the stream's reset.
-    private func unanswered(_ error: Error) -> String {
-        let reason = unreachableReason(error)
-        let first = warned.withLockedValue { warned in
-            defer { warned = true }
-            return !warned
-        }
-        if first { events(.localUnreachable(reason)) }
-        return reason
-    }
+    private func unanswered(_ error: Error) -> String { service.unanswered(error) }
 
-    private func answered() {
-        let wasWarned = warned.withLockedValue { warned in
-            defer { warned = false }
-            return warned
-        }
-        if wasWarned { events(.localReachable(address: address)) }
-    }
+    private func answered() { service.answered() }
 }

@@ -147,6 +147,11 @@ struct Intercept: AsyncParsableCommand {
             writer?.observe(event)
         }
         defer { statusWriter.withLockedValue { $0 }?.remove() }
+        // One service on this laptop for every replica's session: its warnings and moves are said once.
+        let localService = LocalService(port: local, developer: identity) { event in
+            printer.print(event, to: output)
+            record(event, "")
+        }
         let makeSession: @Sendable (HostPort) -> InterceptSession = { [service, name, compress, certificates = agentOptions.certs.folder] address in
             let configuration = EndpointConfiguration(
                 service: service, agentHost: address.host, agentPort: address.port, certificates: certificates,
@@ -154,7 +159,7 @@ struct Intercept: AsyncParsableCommand {
                 name: name ?? EndpointConfiguration.defaultName(service: service, developer: endpoint.identity.name),
                 rule: rule, compress: compress, output: format)
             let agentText = "\(address.host):\(address.port)"
-            return InterceptSession(configuration: configuration, endpoint: endpoint, group: group, events: { event in
+            return InterceptSession(configuration: configuration, endpoint: endpoint, group: group, localService: localService, events: { event in
                 printer.print(event, to: output)
                 record(event, agentText)
             })
@@ -194,6 +199,7 @@ struct Intercept: AsyncParsableCommand {
         let interrupted = phase.withLockedValue { if case .starting(true) = $0 { true } else { false } }
         // Said now rather than at the first intercepted request: nothing listens on --port yet. A
         // command after -- starts the service itself, so it is not expected to be there before it.
+        // The replicas share the local service, so one probe counts for all of them.
         if !interrupted && command.isEmpty {
             try? await replicas[0].replica.session.forwarder.probe(on: group.next()).get()
         }

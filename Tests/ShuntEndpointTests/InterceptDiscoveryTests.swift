@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import ShuntMatch
+import ShuntSession
 import ShuntTestSupport
 import Testing
 
@@ -66,9 +67,20 @@ import Testing
         #expect(first.name == "orders-alice" && second.name == "orders-alice")
         #expect(first.rule.generatedHeader != nil)
         #expect(first.rule == second.rule)
+        // A request through each replica's agent: both are refused, and the developer, told at start
+        // that nothing listens, is not told again (the replicas share the local service).
+        var connections = agent.connections.makeAsyncIterator()
+        for _ in 0..<2 {
+            let connection = try #require(await connections.next())
+            await #expect(throws: StreamResetError.self) {
+                _ = try await FakeAgent.exchange(on: connection, request: Array("GET / HTTP/1.1\r\n\r\n".utf8), responseLength: 1)
+            }
+        }
 
         kill(process.processIdentifier, SIGINT)
-        #expect(await InterceptCommandTests.exitStatus(process) == 0, "\(InterceptCommandTests.text(errors))")
+        #expect(await InterceptCommandTests.exitStatus(process) == 0)
+        let said = InterceptCommandTests.text(errors)
+        #expect(said.components(separatedBy: "nothing listens on 127.0.0.1:\(local.port)").count - 1 == 1, "\(said)")
         #expect(agent.removals.withLockedValue { $0 } == ["orders-alice", "orders-alice"])
         let calls = try String(contentsOf: folder.appendingPathComponent("calls"), encoding: .utf8)
         #expect(calls == """

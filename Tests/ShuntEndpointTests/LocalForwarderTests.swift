@@ -122,6 +122,57 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    /// An intercept on a service with several replicas holds a forwarder per replica's agent, and they
+    /// share one `LocalService`: the probe at start warns for all of them, a stream that then fails
+    /// through any replica does not warn again, and the service answering through one of them ends
+    /// the episode for all.
+    @Test func replicasShareOneWarningPerEpisode() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var closed: ReservedPort? = try ReservedPort()
+        let port = try #require(closed).port
+        let said = EventRecorder()
+        let service = LocalService(port: port, developer: "alice", events: said.sink)
+        let replicas = [EventRecorder(), EventRecorder()]
+        let forwarders = replicas.map { LocalForwarder(port: port, developer: "alice", service: service, events: $0.sink) }
+        try await forwarders[0].probe(on: group.next()).get()
+        let warnings = { said.all.compactMap { event -> String? in if case .localUnreachable(let reason) = event { reason } else { nil } } }
+        #expect(warnings() == ["nothing listens on 127.0.0.1:\(port) on alice's laptop"])
+
+        var agents: [FakeAgent] = []
+        var clients: [InterceptClient] = []
+        for forwarder in forwarders {
+            let agent = try await FakeAgent(group: group)
+            clients.append(try await InterceptClient.connect(host: "127.0.0.1", port: agent.port, endpoint: try agent.developerEndpoint(),
+                                                             group: group, streams: forwarder.streamInitializer))
+            var connections = agent.connections.makeAsyncIterator()
+            let connection = try #require(await connections.next())
+            await #expect(throws: StreamResetError.self) {
+                _ = try await FakeAgent.exchange(on: connection, request: Array("GET /r HTTP/1.1\r\n\r\n".utf8), responseLength: 1)
+            }
+            agents.append(agent)
+        }
+        #expect(warnings().count == 1, "neither replica's failed stream warns again")
+        for replica in replicas {
+            // Each replica's request still has its line; the warnings are the service's.
+            let lines = replica.all.compactMap { event -> RequestLogLine? in if case .request(let line) = event { line } else { nil } }
+            #expect(lines.map(\.failure) == ["local service unreachable"])
+            #expect(!replica.all.contains { if case .localUnreachable = $0 { true } else { false } })
+        }
+        closed = nil
+
+        // The service starts: the second replica's probe finds it, and the episode ends for both.
+        let local = try await LocalHTTPServer(group: group, response: [], port: port)
+        try await forwarders[1].probe(on: group.next()).get()
+        #expect(said.all.filter { if case .localReachable = $0 { true } else { false } }.count == 1)
+        await local.stop()
+        try await forwarders[0].probe(on: group.next()).get()
+        #expect(warnings().count == 2, "a new episode is said again, once")
+
+        for client in clients { await client.close() }
+        for agent in agents { await agent.stop() }
+        try await group.shutdownGracefully()
+    }
+
     /// A service that listens on ::1 alone (one started on "localhost" by Node.js 17 and later) is
     /// reached there when 127.0.0.1 refuses, by the streams and by the probe at start; the developer
     /// is told once per forwarder where requests go, and is not told the service is unreachable.
