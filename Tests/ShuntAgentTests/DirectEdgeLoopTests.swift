@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import Dispatch
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -77,6 +78,66 @@ import Testing
         #expect(logged.filter { $0.contains("accepts connections again") }.count == 1, "and once when it is over: \(logged)")
         client.close()
         loop.stop()
+    }
+
+    /// A connection whose first octets came with it is read as it is accepted: one that leaves for
+    /// SwiftNIO (here, at the HTTP/2 preface) never joins the loop's epoll set. One that has sent
+    /// nothing yet joins it, and is handed over from there when its preface comes.
+    @Test(.timeLimit(.minutes(1))) func aConnectionWhoseFirstOctetsCameWithItIsReadAsItIsAccepted() async throws {
+        let app = try SocketAddress(ipAddress: "127.0.0.1", port: 9)  // never used: no HTTP/1.1 request is sent
+        let loop = try DirectEdgeLoop(ports: [.init(host: "127.0.0.1", port: 0, app: app)], configuration: EdgeConfiguration(),
+                                      metrics: AgentMetrics())
+        let gate = GatedAccept(loop.acceptCall)
+        loop.acceptCall = { gate.call($0, $1, $2) }
+        let preludes = NIOLockedValueBox<[Int]>([])
+        loop.start(registry: InterceptRegistry(ports: loop.boundPorts)) { handOver in
+            if case .received(let bytes) = handOver.prelude {
+                preludes.withLockedValue { $0.append(bytes.readableBytes) }
+            } else {
+                Issue.record("a preface is handed over with the octets read")
+            }
+            Glibc.close(handOver.descriptor)
+        }
+        let preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+        let early = try BlockingClient(port: loop.boundPorts[0])
+        try early.send(preface)  // in the accepted socket's queue before the loop accepts it
+        gate.open()
+        for _ in 0..<500 where preludes.withLockedValue({ $0.count }) < 1 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(preludes.withLockedValue { $0 } == [preface.utf8.count])
+        #expect(loop.clientsRegistered.withLockedValue { $0 } == 0, "handed over without joining the epoll set")
+
+        let late = try BlockingClient(port: loop.boundPorts[0])
+        for _ in 0..<500 where loop.openConnections < 1 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(loop.clientsRegistered.withLockedValue { $0 } == 1, "nothing to read yet: it waits in the epoll set")
+        try late.send(preface)
+        for _ in 0..<500 where preludes.withLockedValue({ $0.count }) < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(preludes.withLockedValue { $0 } == [preface.utf8.count, preface.utf8.count])
+        #expect(loop.openConnections == 0)
+        early.close()
+        late.close()
+        loop.stop()
+    }
+}
+
+/// `accept4` that waits, on its first call, until the test opens the gate (at most 10 s).
+private final class GatedAccept: @unchecked Sendable {
+    private let gate = DispatchSemaphore(value: 0)
+    private let first = NIOLockedValueBox(true)
+    private let real: DirectEdgeLoop.AcceptCall
+
+    init(_ real: @escaping DirectEdgeLoop.AcceptCall) {
+        self.real = real
+    }
+
+    func open() { gate.signal() }
+
+    func call(_ listener: Int32, _ address: UnsafeMutablePointer<sockaddr>, _ length: UnsafeMutablePointer<socklen_t>) -> Int32 {
+        let isFirst = first.withLockedValue { first in
+            defer { first = false }
+            return first
+        }
+        if isFirst { _ = gate.wait(timeout: DispatchTime.now() + .seconds(10)) }
+        return real(listener, address, length)
     }
 }
 

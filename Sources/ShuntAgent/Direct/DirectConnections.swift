@@ -17,6 +17,8 @@ final class DirectClient {
     var upstream: DirectUpstream?
     var out = OutboundQueue()
     var interest: UInt32 = 0
+    /// In the loop's epoll set: not yet while its first read is tried, as it is accepted.
+    var registered = false
     var piping = false
     var closing = false
     var lingering = false

@@ -234,10 +234,11 @@ final class DirectEdgeLoop: @unchecked Sendable {
         epoll_ctl(epoll, EPOLL_CTL_MOD, descriptor, &event)
     }
 
-    /// Forgets a socket and closes it (unless it leaves for SwiftNIO).
-    private func release(_ descriptor: Int32, close: Bool = true) {
-        slots[Int(descriptor)] = nil
-        epoll_ctl(epoll, EPOLL_CTL_DEL, descriptor, nil as UnsafeMutablePointer<epoll_event>?)
+    /// Forgets a socket and closes it (unless it leaves for SwiftNIO). One that never joined the
+    /// epoll set (`registered` false) is not taken out of it.
+    private func release(_ descriptor: Int32, close: Bool = true, registered: Bool = true) {
+        if Int(descriptor) < slots.count { slots[Int(descriptor)] = nil }
+        if registered { epoll_ctl(epoll, EPOLL_CTL_DEL, descriptor, nil as UnsafeMutablePointer<epoll_event>?) }
         if close { Glibc.close(descriptor) }
     }
 
@@ -320,9 +321,19 @@ final class DirectEdgeLoop: @unchecked Sendable {
                                       exchange: EdgeExchange(client: EdgeHandler.describe(remote).address, limits: configuration.limits))
             clients[ObjectIdentifier(client)] = client
             open.withLockedValue { $0 += 1 }
-            register(descriptor, slot: .client(client), events: EPOLLIN.rawValue)
             client.interest = EPOLLIN.rawValue
             setClock(client, .idle)
+            // The first request has often arrived with the connection: it is read now, not after a
+            // turn of the loop, and a connection it sends to a laptop leaves for SwiftNIO without
+            // ever joining the epoll set. Otherwise (nothing yet) it joins with the interest the
+            // read left it.
+            readClient(client)
+            if isLive(client) {
+                updateInterest(client)
+                register(descriptor, slot: .client(client), events: client.interest)
+                client.registered = true
+                clientsRegistered.withLockedValue { $0 += 1 }
+            }
         }
     }
 
@@ -382,6 +393,9 @@ final class DirectEdgeLoop: @unchecked Sendable {
     private var lastScan = NIODeadline.uptimeNanoseconds(0)
     /// How many times the clocks were read (for the test of `clockGranularity`).
     let clockReads = NIOLockedValueBox(0)
+    /// Client connections that joined the epoll set: not those served or handed over by the read
+    /// tried as they were accepted (for its test).
+    let clientsRegistered = NIOLockedValueBox(0)
 
     /// Fires the clocks that ran out and finds the next deadline. A deadline set by what fires
     /// lowers `nextWake` through `setClock` as any other.
@@ -577,7 +591,7 @@ final class DirectEdgeLoop: @unchecked Sendable {
         if !client.out.isEmpty { wanted |= EPOLLOUT.rawValue }
         if wanted != client.interest {
             client.interest = wanted
-            modify(client.descriptor, events: wanted)
+            if client.registered { modify(client.descriptor, events: wanted) }
         }
         if let upstream = client.upstream { updateInterest(upstream, clientWritable: client.out.writable) }
     }
@@ -610,14 +624,14 @@ final class DirectEdgeLoop: @unchecked Sendable {
         // Counted out before the close: whoever sees the connection end (its caller, a drain) finds
         // it gone from `openConnections` too.
         open.withLockedValue { $0 -= 1 }
-        release(client.descriptor)
+        release(client.descriptor, registered: client.registered)
     }
 
     private func handOver(_ client: DirectClient, prelude: HandOver.Prelude) {
         client.live = false
         clients[ObjectIdentifier(client)] = nil
         client.deadline = nil
-        release(client.descriptor, close: false)
+        release(client.descriptor, close: false, registered: client.registered)
         open.withLockedValue { $0 -= 1 }
         handOverHandler(HandOver(descriptor: client.descriptor, portIndex: client.portIndex, remote: client.remote, prelude: prelude))
     }
