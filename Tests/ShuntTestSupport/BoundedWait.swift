@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 
 /// A wait on a future that did not complete within its bound: says what was awaited, where, and
@@ -20,16 +21,35 @@ public let defaultWaitBound = TimeAmount.seconds(20)
 extension EventLoopFuture where Value: Sendable {
     /// The future's value, or `WaitTimedOut` once `bound` has passed. A test's time limit cancels its
     /// task, and a wait on a future ignores that: a peer that never answers would hold the whole run.
+    /// The bound is kept by a timer of its own, not by the future's event loop, which may be the one
+    /// that is stuck.
     public func awaited(_ what: String = "", within bound: TimeAmount = defaultWaitBound,
                         fileID: String = #fileID, line: Int = #line) async throws -> Value {
-        let bounded = eventLoop.makePromise(of: Value.self)
-        let timeout = eventLoop.scheduleTask(in: bound) {
-            bounded.fail(WaitTimedOut(what: what, bound: bound, fileID: fileID, line: line))
+        let first = FirstCompletion<Value>()
+        return try await withCheckedThrowingContinuation { continuation in
+            first.set(continuation)
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(bound.nanoseconds))) {
+                first.complete(.failure(WaitTimedOut(what: what, bound: bound, fileID: fileID, line: line)))
+            }
+            whenComplete { first.complete($0) }
         }
-        whenComplete { result in
-            timeout.cancel()
-            bounded.completeWith(result)
+    }
+}
+
+/// Resumes a continuation with whichever result comes first; later ones are dropped.
+private final class FirstCompletion<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<Value, Error>?
+
+    func set(_ continuation: CheckedContinuation<Value, Error>) {
+        lock.withLock { self.continuation = continuation }
+    }
+
+    func complete(_ result: Result<Value, Error>) {
+        let waiting = lock.withLock { () -> CheckedContinuation<Value, Error>? in
+            defer { continuation = nil }
+            return continuation
         }
-        return try await bounded.futureResult.get()
+        waiting?.resume(with: result)
     }
 }
