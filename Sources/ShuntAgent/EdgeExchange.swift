@@ -48,6 +48,11 @@ public struct EdgeExchange {
     private var responseDone = false
     private var responseStarted = false
     private var keepAlive = true
+    /// The upstream's connection may serve another request once this exchange is over, whatever the
+    /// client's does: the client's `Connection: close` is hop-by-hop and never reaches the upstream,
+    /// but an HTTP/1.0 request (which the upstream gets as HTTP/1.0, without keep-alive) and a
+    /// response that says close do end it.
+    private var upstreamKeepAlive = true
     /// The upstream of the request in progress was a reused keep-alive connection.
     private var upstreamReused = false
     /// The request in progress was already sent again once.
@@ -286,7 +291,10 @@ public struct EdgeExchange {
                 }
                 return
             case .body(let framing):
-                if !head.keepAlive { keepAlive = false }
+                if !head.keepAlive {
+                    keepAlive = false
+                    upstreamKeepAlive = false
+                }
                 responseFramer = BodyFramer(framing: framing, limits: limits)
             }
         }
@@ -442,6 +450,7 @@ public struct EdgeExchange {
                 retried = false
                 headStarted = false
                 if !head.keepAlive { keepAlive = false }
+                upstreamKeepAlive = head.version == .http11
                 state = .routing
                 return actions.append(.route)
             case .exchanging:
@@ -477,8 +486,11 @@ public struct EdgeExchange {
         guard requestDone, keepAlive else {
             // Answered before the whole request arrived (an early 413, say): the rest of the request
             // cannot be told from the next one, so the connection ends. So it does without keep-alive.
+            // The upstream's may still serve others when the whole request went out, as a client
+            // that sends each request with `Connection: close` does: dialling the app per request
+            // cost more than the request.
             state = .closed
-            actions.append(.finishUpstream(reusable: false))
+            actions.append(.finishUpstream(reusable: requestDone && upstreamKeepAlive && upstreamReusable))
             actions.append(.closeClient)
             return
         }

@@ -478,7 +478,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlus
         flushUpstreamNow()
         let laptop = self.laptop
         let counted = upstreamCounted
-        if let laptop, reusable, !closing, !draining,
+        if let laptop, reusable, !closing, !draining, !exchange.isClosed,
            counted || shared.keptStreams.take(channel, of: laptop.session) {
             // Kept for the client's next request to this laptop (spec §10.2).
             kept = (channel, upstreamHandler!, laptop)

@@ -234,13 +234,40 @@ import Testing
         #expect(outcome.closed)
     }
 
-    @Test func connectionCloseEndsTheConnectionAfterTheResponse() {
+    /// `Connection: close` ends the client's connection after the response; the upstream's, which
+    /// never saw that hop-by-hop field, goes back to the pool when the response left it whole. An
+    /// HTTP/1.0 request (the app gets it without keep-alive), a response that says close, or octets
+    /// after the response end the upstream's too.
+    @Test(arguments: [
+        ("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", true),
+        ("GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, close\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true),
+        ("GET / HTTP/1.0\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false),
+        ("GET / HTTP/1.0\r\nHost: x\r\nConnection: close\r\n\r\n", "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", false),
+        ("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", false),
+        ("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\n", false),
+    ])
+    func connectionCloseEndsTheConnectionAfterTheResponse(request: String, response: String, upstreamKept: Bool) {
         var exchange = EdgeExchange(client: Self.client)
         var outcome = Outcome()
-        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")), from: exchange)
+        outcome.apply(exchange.clientRead(ByteBuffer(string: request)), from: exchange)
         outcome.apply(exchange.upstreamReady(), from: exchange)
-        outcome.apply(exchange.upstreamRead(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")), from: exchange)
-        #expect(outcome.finishes == [false])
+        outcome.apply(exchange.upstreamRead(ByteBuffer(string: response)), from: exchange)
+        #expect(outcome.finishes == [upstreamKept])
+        #expect(outcome.closed)
+    }
+
+    /// A client that closes once its request went out still gets its answer; the upstream's connection,
+    /// left whole, is kept.
+    @Test func aClientThatLeftAfterItsRequestLeavesTheUpstreamWhole() {
+        var exchange = EdgeExchange(client: Self.client)
+        var outcome = Outcome()
+        outcome.apply(exchange.clientRead(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n")), from: exchange)
+        outcome.apply(exchange.upstreamReady(), from: exchange)
+        outcome.apply(exchange.clientEnded(), from: exchange)
+        #expect(!outcome.closed && outcome.finishes.isEmpty)
+        outcome.apply(exchange.upstreamRead(Self.response), from: exchange)
+        #expect(outcome.client.hasSuffix("ok"))
+        #expect(outcome.finishes == [true])
         #expect(outcome.closed)
     }
 

@@ -142,6 +142,27 @@ import Testing
         try await counting.stop()
     }
 
+    /// Callers that send each request on a connection of their own, with `Connection: close`, still
+    /// share one app connection: the field is the caller's connection's, not the app's.
+    @Test(.timeLimit(.minutes(1))) func callersThatCloseAfterEachRequestShareOneAppConnection() async throws {
+        let counting = try await CountingApp(appIdleTimeout: .seconds(60))
+        for index in 0..<5 {
+            let caller = try await KeepAliveClient(port: counting.agent.edgePorts[0], group: counting.world.group)
+            #expect(try await caller.send("GET /\(index) HTTP/1.1\r\nHost: o\r\nConnection: close\r\n\r\n").body.hasPrefix("counted GET /\(index)"))
+            await caller.close()
+        }
+        #expect(counting.accepted.withLockedValue { $0 } == 1, "one app connection for five callers")
+        // An HTTP/1.0 caller's request reaches the app as HTTP/1.0, which ends that connection.
+        let old = try await KeepAliveClient(port: counting.agent.edgePorts[0], group: counting.world.group)
+        #expect(try await old.send("GET /old HTTP/1.0\r\nHost: o\r\n\r\n").body.hasPrefix("counted GET /old"))
+        await old.close()
+        let caller = try await KeepAliveClient(port: counting.agent.edgePorts[0], group: counting.world.group)
+        #expect(try await caller.send("GET /after HTTP/1.1\r\nHost: o\r\n\r\n").body.hasPrefix("counted GET /after"))
+        #expect(counting.accepted.withLockedValue { $0 } == 2, "the request after the HTTP/1.0 one dialled again")
+        await caller.close()
+        try await counting.stop()
+    }
+
     /// With a short idle timeout, the agent closes the unused app connection by itself, and the next
     /// request dials a new one (whatever happened before: this half does not depend on timing).
     @Test(.timeLimit(.minutes(1))) func anIdleAppConnectionIsClosedAfterTheIdleTimeout() async throws {

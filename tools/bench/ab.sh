@@ -12,6 +12,7 @@
 # commits). pass: requests without the header, agent → in-cluster origin; intercepted: with it,
 # agent → tunnel → `shunt intercept` → local origin. Prints each round (requests/s, p99, CPU per
 # request of the chain: agent, + laptop when intercepted) and the medians of B/A and of each/haproxy.
+# CLOSE=1: each request with Connection: close, so each opens and ends a connection (and, intercepted, a stream).
 # global: as intercepted, but the laptop holds a global intercept (`--http-header all`): every
 # connection is a raw pipe through the tunnel, no HTTP work per request on either side. The same
 # build as A and B in `intercepted` and in `global` tells what the per-request HTTP work costs
@@ -45,6 +46,9 @@ start() {
 start A "$old"; start B "$new"
 
 header=(); [ "$mode" != pass ] && header=(-H "X-Dev: alice")
+# CLOSE=1: every request on a connection of its own (Connection: close), as callers that do not keep
+# connections alive send them: what a connection costs, accepted, handed over and ended, per request.
+[ "${CLOSE:-0}" = 1 ] && header+=(-H "Connection: close")
 ticks() { local total=0 pid; for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
 # measure NAME PORT PID...: one wrk run; appends "NAME requests/s p99_ms cpu_us non2xx" to the results.
 measure() {
