@@ -13,8 +13,8 @@ import ShuntWire
 ///
 /// When nothing listens there, the stream is reset with CONNECT_ERROR and a reason naming the
 /// address (the agent answers its caller 502 with it); the developer is warned once, and again only
-/// after the service has answered in between (`LocalService`: once for all the intercept's replicas). Other kinds, CONTROL included, are reset with
-/// UNSUPPORTED_KIND.
+/// after the service has answered in between (once for all the intercept's replicas: `LocalService`).
+/// Other kinds, CONTROL included, are reset with UNSUPPORTED_KIND.
 public final class LocalForwarder: Sendable {
     /// The developer's service: its address and whether the developer was warned, shared by the
     /// forwarders of every replica of one intercept.
@@ -26,8 +26,8 @@ public final class LocalForwarder: Sendable {
     /// One pool per event loop, made on first use.
     private let pools = NIOLockedValueBox<[ObjectIdentifier: LocalConnectionPool]>([:])
 
-    /// Serves `service`; without one, a service of its own on 127.0.0.1:`port` (or [::1]:`port`)
-    /// that tells `events` of its warnings.
+    /// Serves `service` (whose port and developer are then the ones that count); without one, a
+    /// service of its own on 127.0.0.1:`port` (or [::1]:`port`) that tells `events` of its warnings.
     public init(port: Int, developer: String, compress: Bool = false, connectTimeout: TimeAmount = .seconds(5),
                 pool: LocalPoolLimits = LocalPoolLimits(), service: LocalService? = nil,
                 events: @escaping @Sendable (EndpointEvent) -> Void) {
