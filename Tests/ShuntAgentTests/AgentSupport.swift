@@ -78,6 +78,11 @@ final class KeepAliveClient: @unchecked Sendable {
         let status: Int
         let headers: [(String, String)]
         let body: String
+        /// When the request was written and when its response had arrived whole, both read on the
+        /// channel's event loop: a test task resumed late does not stretch the time between them.
+        var sentAt = NIODeadline.now()
+        var receivedAt = NIODeadline.now()
+        var elapsed: TimeAmount { receivedAt - sentAt }
         func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name }?.1 }
     }
 
@@ -91,8 +96,12 @@ final class KeepAliveClient: @unchecked Sendable {
     func start(_ request: String, method: ShuntHTTP1.HTTPMethod = .get) async throws -> EventLoopFuture<Response> {
         let promise = channel.eventLoop.makePromise(of: Response.self)
         let collector = self.collector
-        try await channel.eventLoop.submit { collector.expect(method: method, promise: promise) }.get()
-        try await channel.writeAndFlush(ByteBuffer(string: request))
+        let channel = self.channel
+        let written = try await channel.eventLoop.submit {
+            collector.expect(method: method, promise: promise)
+            return channel.writeAndFlush(ByteBuffer(string: request))
+        }.get()
+        try await written.get()
         return promise.futureResult
     }
 
@@ -108,8 +117,10 @@ final class KeepAliveClient: @unchecked Sendable {
         private var method = ShuntHTTP1.HTTPMethod.get
         private var promise: EventLoopPromise<Response>?
         private var buffer = ByteBuffer()
+        private var sentAt = NIODeadline.now()
 
         func expect(method: ShuntHTTP1.HTTPMethod, promise: EventLoopPromise<Response>) {
+            sentAt = .now()
             self.method = method
             self.promise = promise
             parser = ResponseHeadParser()
@@ -147,7 +158,7 @@ final class KeepAliveClient: @unchecked Sendable {
         private func complete() {
             guard let head, let promise else { return }
             let headers = head.headers.map { ($0.nameString, $0.valueString) }
-            promise.succeed(Response(status: head.status, headers: headers, body: String(buffer: body)))
+            promise.succeed(Response(status: head.status, headers: headers, body: String(buffer: body), sentAt: sentAt, receivedAt: .now()))
             self.promise = nil
         }
 

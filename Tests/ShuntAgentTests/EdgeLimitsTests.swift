@@ -16,12 +16,27 @@ import Testing
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Drain(done: done)) }
             }
             .connect(host: "127.0.0.1", port: port).get()
-        for piece in send {
-            // The edge may close before every piece is written (that is what some tests wait for).
-            try? await channel.writeAndFlush(ByteBuffer(string: piece))
-            if pause > .zero { try await Task.sleep(for: .nanoseconds(pause.nanoseconds)) }
-        }
+        // The pieces are written, and the pauses kept, by the channel's event loop: a test task
+        // resumed late (the runner's threads busy with other tests) would stretch a pause past the
+        // timeouts the test sets. The edge may close before every piece is written (that is what
+        // some tests wait for): a write that fails is not an error.
+        let loop = channel.eventLoop
+        let pieces = send.map { ByteBuffer(string: $0) }
+        try await loop.submit { Self.write(pieces[...], to: channel, pause: pause) }.get()
         return try await done.futureResult.awaited()
+    }
+
+    /// Writes the first piece now and the rest one `pause` after another (on the channel's loop).
+    static func write(_ pieces: ArraySlice<ByteBuffer>, to channel: Channel, pause: TimeAmount) {
+        guard let first = pieces.first else { return }
+        channel.writeAndFlush(first, promise: nil)
+        let rest = pieces.dropFirst()
+        guard !rest.isEmpty else { return }
+        if pause == .zero {
+            write(rest, to: channel, pause: pause)
+        } else {
+            channel.eventLoop.scheduleTask(in: pause) { write(rest, to: channel, pause: pause) }
+        }
     }
 
     final class Drain: ChannelInboundHandler {
