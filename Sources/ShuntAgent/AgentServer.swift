@@ -191,7 +191,11 @@ public final class AgentServer: Sendable {
                             fields["why"] = "ended"
                         case .success(let error?):
                             fields["why"] = .string(error.description)
-                            fields["code"] = .string(error.code.description)
+                            // A code is what a GOAWAY said, or a timeout's; a connection that just
+                            // closed sent none (its placeholder INTERNAL_ERROR would read as a fault).
+                            if error.origin != .transport || error.code == .timeout {
+                                fields["code"] = .string(error.code.description)
+                            }
                             if error.origin == .local { metrics.sessionFailed(code: error.code) }
                         case .failure(let error):
                             fields["why"] = .string("\(error)")
