@@ -80,8 +80,8 @@ final class KeepAliveClient: @unchecked Sendable {
         let body: String
         /// When the request was written and when its response had arrived whole, both read on the
         /// channel's event loop: a test task resumed late does not stretch the time between them.
-        var sentAt = NIODeadline.now()
-        var receivedAt = NIODeadline.now()
+        let sentAt: NIODeadline
+        let receivedAt: NIODeadline
         var elapsed: TimeAmount { receivedAt - sentAt }
         func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name }?.1 }
     }

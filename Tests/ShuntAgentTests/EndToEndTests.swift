@@ -42,12 +42,7 @@ import Testing
         var stderr: String { (try? String(contentsOf: errors, encoding: .utf8)) ?? "" }
 
         func exitStatus() async -> Int32 {
-            await withCheckedContinuation { continuation in
-                DispatchQueue.global().async {
-                    self.process.waitUntilExit()
-                    continuation.resume(returning: self.process.terminationStatus)
-                }
-            }
+            await process.exited()
         }
 
         func signal(_ number: Int32) { kill(process.processIdentifier, number) }

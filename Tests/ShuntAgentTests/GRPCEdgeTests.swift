@@ -6,6 +6,7 @@ import ShuntAgent
 import ShuntEndpoint
 import ShuntMatch
 import ShuntTLS
+import ShuntTestSupport
 import Testing
 
 /// A real gRPC client and servers (Python's grpcio, `tools/grpc/peer.py`) through the agent's edge:
@@ -264,12 +265,7 @@ final class GRPCPeer: @unchecked Sendable {
     }
 
     func exitStatus() async -> Int32 {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                self.process.waitUntilExit()
-                continuation.resume(returning: self.process.terminationStatus)
-            }
-        }
+        await process.exited()
     }
 
     /// Closes its input (a server stops) and kills it by PID if it is still running, then forgets

@@ -35,12 +35,7 @@ import Testing
     }
 
     static func exitStatus(_ process: Process) async -> Int32 {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                process.waitUntilExit()
-                continuation.resume(returning: process.terminationStatus)
-            }
-        }
+        await process.exited()
     }
 
     @Test func aChildCommandGetsTheEnvironmentAndItsExitStatusPassesThrough() async throws {

@@ -47,16 +47,6 @@ import Testing
         return Running(process: process, connection: connection, stream: stream, client: connected)
     }
 
-    /// Waits for `process` to exit on a thread of its own, not one of the test runner's.
-    static func reap(_ process: Process) async {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                process.waitUntilExit()
-                continuation.resume()
-            }
-        }
-    }
-
     static func freePort() throws -> Int {
         let socket = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
         defer { try? socket.close().wait() }
@@ -116,7 +106,7 @@ import Testing
         #expect(error.origin == .transport)
         #expect(error.code != .timeout, "\(error)")
         #expect(at - killedAt < .seconds(2), "ended \((at - killedAt).nanoseconds / 1_000_000) ms after the kill")
-        await Self.reap(peer.process)
+        _ = await peer.process.exited()
         try await peer.stream.closeFuture.awaited()
         try? await peer.client.close()
         await agent.stop()
