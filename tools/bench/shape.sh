@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# What two proxies with TLS between them do on this machine, built from the peers alone: the shape of
+# Shunt's intercepted chain, with a haproxy in the agent's place and another in the laptop's.
+#   haproxy:      wrk → haproxy (header rule) → nginx                        (issue 5's yardstick)
+#   peer chain:   wrk → haproxy (header rule, TLS to its server, connections kept)
+#                     → haproxy (TLS off, mode http) → nginx                 (two proxies, TLS between)
+#   intercepted:  wrk → agent → tunnel → `shunt intercept` → nginx            (Shunt, from DIR)
+# Four busy processes in each of the last two, three in the first. In alternating rounds (wrk -t1 -c50
+# each, the X-Dev: alice header on all); prints each round and the medians of each against haproxy,
+# with CPU per request of the proxies (haproxy; both haproxies; agent + laptop).
+# The peer chain is not a ceiling for Shunt: it carries one TLS connection per kept haproxy
+# connection, where Shunt multiplexes every request on one tunnel (and logs each). It tells how much
+# of the distance to haproxy is the shape (a second proxy, a TLS hop, a fourth busy process on the
+# machine's cores) on the machine at hand.
+# H2=1: the peer chain's TLS hop carries HTTP/2, its requests multiplexed on a few connections.
+#   tools/bench/shape.sh DIR [SECONDS] [ROUNDS]   (DIR holds shunt and shunt-agent; default 4 s, 8 rounds)
+# Needs: nginx-light haproxy wrk openssl (apt-get install -y nginx-light haproxy wrk openssl).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+dir=${1:?DIR holding shunt and shunt-agent}; seconds=${2:-4}; rounds=${3:-8}
+for tool in nginx haproxy wrk openssl python3; do
+  command -v "$tool" >/dev/null || { echo "shape.sh: $tool is missing (apt-get install -y nginx-light haproxy wrk openssl)" >&2; exit 2; }
+done
+[ -x "$dir/shunt" ] && [ -x "$dir/shunt-agent" ] || { echo "shape.sh: $dir has no shunt and shunt-agent" >&2; exit 2; }
+. tools/bench/common.sh
+
+start_peers
+"$dir/shunt" certs init --dir "$work/certs" --name alice >/dev/null
+wait_port "$haproxy_port"; wait_port "$cluster"; wait_port "$laptop"
+start_chain S "$dir" x-dev=alice
+
+# The peer chain: a second haproxy in the laptop's place takes TLS off and sends each request to the
+# laptop origin (mode http: it reads every head, as the laptop does); the first sends the rule's
+# requests to it over TLS, keeping its server connections (http-reuse always).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" \
+  -days 3 -subj /CN=localhost >/dev/null 2>&1
+cat "$work/cert.pem" "$work/key.pem" > "$work/bundle.pem"
+tls=$(port); front=$(port)
+# haproxy_config BIND SERVER: one thread, the header rule, the rule's requests to SERVER.
+haproxy_config() {
+  cat <<EOF
+global
+  maxconn 4000
+  nbthread 1
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always
+frontend fe
+  bind $1
+  acl is_alice req.hdr(x-dev) -m str alice
+  use_backend laptop if is_alice
+  default_backend cluster
+backend cluster
+  server s1 127.0.0.1:$cluster
+backend laptop
+  server s2 $2
+EOF
+}
+# H2=1: the hop between them is HTTP/2 (ALPN h2), so the requests share a few multiplexed TLS connections,
+# as Shunt's share its one tunnel; without it, one HTTP/1.1 connection per request in flight.
+alpn=""; [ "${H2:-0}" = 1 ] && alpn=" alpn h2"
+haproxy_config "127.0.0.1:$tls ssl crt $work/bundle.pem$alpn" "127.0.0.1:$laptop" > "$work/haproxy-laptop.cfg"
+haproxy_config "127.0.0.1:$front" "127.0.0.1:$tls ssl verify none$alpn" > "$work/haproxy-agent.cfg"
+haproxy -f "$work/haproxy-laptop.cfg" -db >/dev/null 2>&1 & far_pid=$!; pids+=($!)
+haproxy -f "$work/haproxy-agent.cfg" -db >/dev/null 2>&1 & front_pid=$!; pids+=($!)
+wait_port "$tls"; wait_port "$front"
+
+ticks() { local total=0 pid; for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
+# measure NAME PORT PID...: one wrk run; appends "NAME requests/s p99_ms cpu_us non2xx" to the results.
+measure() {
+  local name=$1 port=$2 before after
+  shift 2
+  before=$(ticks "$@")
+  wrk -t1 -c50 -d"${seconds}"s --latency -H "X-Dev: alice" "http://127.0.0.1:$port/" > "$work/last.txt"
+  after=$(ticks "$@")
+  python3 - "$work/last.txt" "$name" "$((after - before))" "$(getconf CLK_TCK)" >> "$work/results.txt" <<'PY'
+import re, sys
+text, name, ticks, hz = open(sys.argv[1]).read(), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+requests = int(re.search(r"(\d+) requests in", text).group(1))
+m = re.search(r"99%\s+([\d.]+)(us|ms|s)", text)
+p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+print(name, "%.0f" % rps, "%.2f" % p99, "%.1f" % (ticks * 1e6 / hz / max(requests, 1)), errors.group(1) if errors else "0")
+PY
+  tail -1 "$work/results.txt" | awk '{ printf "  %-12s %8s req/s  p99 %6s ms  %6s µs/req  non-2xx %s\n", $1, $2, $3, $4, $5 }'
+}
+# Each chain warmed once (TLS handshakes, kept connections, the pool) before the rounds.
+wrk -t1 -c50 -d1s -H "X-Dev: alice" "http://127.0.0.1:$front/" >/dev/null
+# shellcheck disable=SC2154  # edge_S, agent_S, laptop_S: set by start_chain
+wrk -t1 -c50 -d1s -H "X-Dev: alice" "http://127.0.0.1:$edge_S/" >/dev/null
+echo "shape.sh (hop: $([ "${H2:-0}" = 1 ] && echo HTTP/2 || echo HTTP/1.1) over TLS): wrk -t1 -c50 -d${seconds}s, $rounds rounds; CPU: haproxy; peer chain: both haproxies; intercepted: agent + laptop ($dir)"
+for round in $(seq "$rounds"); do
+  echo "round $round"
+  measure haproxy "$haproxy_port" "$haproxy_pid"
+  # shellcheck disable=SC2154
+  if [ $((round % 2)) = 1 ]; then
+    measure peer-chain "$front" "$front_pid" "$far_pid"; measure intercepted "$edge_S" "$agent_S" "$laptop_S"
+  else
+    measure intercepted "$edge_S" "$agent_S" "$laptop_S"; measure peer-chain "$front" "$front_pid" "$far_pid"
+  fi
+done
+python3 - "$work/results.txt" <<'PY'
+import statistics, sys
+rows = [line.split() for line in open(sys.argv[1])]
+rounds = [rows[i:i + 3] for i in range(0, len(rows), 3)]
+def of(rnd, name): return next(r for r in rnd if r[0] == name)
+def med(values): return statistics.median(values)
+for name in ("peer-chain", "intercepted"):
+    print("%s / haproxy: requests/s %.2f×, CPU per request %.2f×, p99 %.2f× (medians over rounds)" % (name,
+        med([float(of(r, name)[1]) / float(of(r, "haproxy")[1]) for r in rounds]),
+        med([float(of(r, name)[3]) / float(of(r, "haproxy")[3]) for r in rounds]),
+        med([float(of(r, name)[2]) / float(of(r, "haproxy")[2]) for r in rounds])))
+print("intercepted / peer chain: requests/s %.2f×, CPU per request %.2f×; ahead in %d of %d rounds" % (
+    med([float(of(r, "intercepted")[1]) / float(of(r, "peer-chain")[1]) for r in rounds]),
+    med([float(of(r, "intercepted")[3]) / float(of(r, "peer-chain")[3]) for r in rounds]),
+    sum(float(of(r, "intercepted")[1]) > float(of(r, "peer-chain")[1]) for r in rounds), len(rounds)))
+print("non-2xx responses: peer chain %d, intercepted %d" % (
+    sum(int(r[4]) for r in rows if r[0] == "peer-chain"), sum(int(r[4]) for r in rows if r[0] == "intercepted")))
+PY
