@@ -49,36 +49,16 @@ header=(); [ "$mode" != pass ] && header=(-H "X-Dev: alice")
 # CLOSE=1: every request on a connection of its own (Connection: close), as callers that do not keep
 # connections alive send them: what a connection costs, accepted, handed over and ended, per request.
 [ "${CLOSE:-0}" = 1 ] && header+=(-H "Connection: close")
-ticks() { local total=0 pid; for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
-# measure NAME PORT PID...: one wrk run; appends "NAME requests/s p99_ms cpu_us non2xx" to the results.
-measure() {
-  local name=$1 port=$2 before after
-  shift 2
-  before=$(ticks "$@")
-  wrk -t1 -c50 -d"${seconds}"s --latency "${header[@]}" "http://127.0.0.1:$port/" > "$work/last.txt"
-  after=$(ticks "$@")
-  python3 - "$work/last.txt" "$name" "$((after - before))" "$(getconf CLK_TCK)" >> "$work/results.txt" <<'PY'
-import re, sys
-text, name, ticks, hz = open(sys.argv[1]).read(), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-requests = int(re.search(r"(\d+) requests in", text).group(1))
-m = re.search(r"99%\s+([\d.]+)(us|ms|s)", text)
-p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
-errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-print(name, "%.0f" % rps, "%.2f" % p99, "%.1f" % (ticks * 1e6 / hz / max(requests, 1)), errors.group(1) if errors else "0")
-PY
-  tail -1 "$work/results.txt" | awk '{ printf "  %-8s %8s req/s  p99 %6s ms  %6s µs/req  non-2xx %s\n", $1, $2, $3, $4, $5 }'
-}
 if [ "${TOGETHER:-0}" = 1 ]; then
   echo "ab.sh $mode, together: A = $old, B = $new; both loaded at once, wrk -t1 -c50 -d${seconds}s each, $rounds rounds"
   for round in $(seq "$rounds"); do
     # shellcheck disable=SC2086,SC2154
-    a0=$(ticks $chain_A); b0=$(ticks $chain_B)
+    a0=$(cpu_ticks $chain_A); b0=$(cpu_ticks $chain_B)
     wrk -t1 -c50 -d"${seconds}"s "${header[@]}" "http://127.0.0.1:$edge_A/" > "$work/a.txt" & wrk_a=$!
     wrk -t1 -c50 -d"${seconds}"s "${header[@]}" "http://127.0.0.1:$edge_B/" > "$work/b.txt" & wrk_b=$!
     wait "$wrk_a" "$wrk_b"
     # shellcheck disable=SC2086
-    a1=$(ticks $chain_A); b1=$(ticks $chain_B)
+    a1=$(cpu_ticks $chain_A); b1=$(cpu_ticks $chain_B)
     python3 - "$work/a.txt" "$work/b.txt" $((a1 - a0)) $((b1 - b0)) "$(getconf CLK_TCK)" >> "$work/together.txt" <<'PY'
 import re, sys
 def run(path):
@@ -104,10 +84,10 @@ fi
 echo "ab.sh $mode: A = $old, B = $new; wrk -t1 -c50 -d${seconds}s, $rounds rounds (CPU: the proxy; Shunt intercepted: agent + laptop)"
 for round in $(seq "$rounds"); do
   echo "round $round"
-  measure haproxy "$haproxy_port" "$haproxy_pid"
+  measure_wrk haproxy "$haproxy_port" "$haproxy_pid"
   # shellcheck disable=SC2086,SC2154
-  if [ $((round % 2)) = 1 ]; then measure A "$edge_A" $chain_A; measure B "$edge_B" $chain_B
-  else measure B "$edge_B" $chain_B; measure A "$edge_A" $chain_A; fi
+  if [ $((round % 2)) = 1 ]; then measure_wrk A "$edge_A" $chain_A; measure_wrk B "$edge_B" $chain_B
+  else measure_wrk B "$edge_B" $chain_B; measure_wrk A "$edge_A" $chain_A; fi
 done
 python3 - "$work/results.txt" <<'PY'
 import statistics, sys

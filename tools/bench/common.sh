@@ -72,3 +72,28 @@ start_chain() {
   grep -q registered "$work/$name.log" || { echo "${0##*/}: the laptop of $name did not register" >&2; exit 1; }
   printf -v "edge_$name" '%s' "$edge"; printf -v "agent_$name" '%s' "$agent"; printf -v "laptop_$name" '%s' "$!"
 }
+
+# cpu_ticks PID...: the CPU time (user + system) the processes have used so far, in clock ticks.
+cpu_ticks() { local total=0 pid; for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
+
+# measure_wrk NAME PORT PID...: one `wrk -t1 -c50 -d${seconds}s` run against 127.0.0.1:PORT with the
+# options in the array `header` (may be empty); appends "NAME requests/s p99_ms cpu_µs_per_request
+# non2xx" to $work/results.txt, the CPU being that of the PIDs, and prints the line.
+measure_wrk() {
+  local name=$1 port=$2 before after
+  shift 2
+  before=$(cpu_ticks "$@")
+  wrk -t1 -c50 -d"${seconds}"s --latency "${header[@]}" "http://127.0.0.1:$port/" > "$work/last.txt"
+  after=$(cpu_ticks "$@")
+  python3 - "$work/last.txt" "$name" "$((after - before))" "$(getconf CLK_TCK)" >> "$work/results.txt" <<'PY'
+import re, sys
+text, name, ticks, hz = open(sys.argv[1]).read(), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+requests = int(re.search(r"(\d+) requests in", text).group(1))
+m = re.search(r"99%\s+([\d.]+)(us|ms|s)", text)
+p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+print(name, "%.0f" % rps, "%.2f" % p99, "%.1f" % (ticks * 1e6 / hz / max(requests, 1)), errors.group(1) if errors else "0")
+PY
+  tail -1 "$work/results.txt" | awk '{ printf "  %-12s %8s req/s  p99 %6s ms  %6s µs/req  non-2xx %s\n", $1, $2, $3, $4, $5 }'
+}

@@ -16,8 +16,6 @@ for tool in nginx haproxy wrk python3; do
 done
 . tools/bench/common.sh
 bench_binaries agent
-# CPU time (user + system) a process has used so far, in clock ticks.
-cpu_ticks() { local total=0 pid; for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
 # measure URL HEADER PID... -> "requests/s p99_ms non2xx cpu_us_per_request": the CPU is what the
 # given processes used for the run, divided by the requests wrk counted (less sensitive to the
 # machine's load than requests/s: on 2 cores, wrk and the origin share the CPU with the proxy).

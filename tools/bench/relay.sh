@@ -16,8 +16,6 @@ done
 . tools/bench/common.sh
 bench_binaries
 
-# CPU time (user + system) processes have used so far, in clock ticks.
-cpu_ticks() { local total=0 pid; for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
 # measure PORT [PID...] -> "Gbit/s CPU-seconds-per-GB": the CPU the given processes (the relay pair)
 # used for the run, per GB carried; "-" without PIDs. Less sensitive to the machine's load than
 # Gbit/s, since iperf3 shares the 2 cores with the relays.

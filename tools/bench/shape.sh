@@ -68,26 +68,7 @@ haproxy -f "$work/haproxy-laptop.cfg" -db >/dev/null 2>&1 & far_pid=$!; pids+=($
 haproxy -f "$work/haproxy-agent.cfg" -db >/dev/null 2>&1 & front_pid=$!; pids+=($!)
 wait_port "$tls"; wait_port "$front"
 
-ticks() { local total=0 pid; for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
-# measure NAME PORT PID...: one wrk run; appends "NAME requests/s p99_ms cpu_us non2xx" to the results.
-measure() {
-  local name=$1 port=$2 before after
-  shift 2
-  before=$(ticks "$@")
-  wrk -t1 -c50 -d"${seconds}"s --latency -H "X-Dev: alice" "http://127.0.0.1:$port/" > "$work/last.txt"
-  after=$(ticks "$@")
-  python3 - "$work/last.txt" "$name" "$((after - before))" "$(getconf CLK_TCK)" >> "$work/results.txt" <<'PY'
-import re, sys
-text, name, ticks, hz = open(sys.argv[1]).read(), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-requests = int(re.search(r"(\d+) requests in", text).group(1))
-m = re.search(r"99%\s+([\d.]+)(us|ms|s)", text)
-p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
-errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-print(name, "%.0f" % rps, "%.2f" % p99, "%.1f" % (ticks * 1e6 / hz / max(requests, 1)), errors.group(1) if errors else "0")
-PY
-  tail -1 "$work/results.txt" | awk '{ printf "  %-12s %8s req/s  p99 %6s ms  %6s µs/req  non-2xx %s\n", $1, $2, $3, $4, $5 }'
-}
+header=(-H "X-Dev: alice")
 # Each chain warmed once (TLS handshakes, kept connections, the pool) before the rounds.
 wrk -t1 -c50 -d1s -H "X-Dev: alice" "http://127.0.0.1:$front/" >/dev/null
 # shellcheck disable=SC2154  # edge_S, agent_S, laptop_S: set by start_chain
@@ -95,12 +76,12 @@ wrk -t1 -c50 -d1s -H "X-Dev: alice" "http://127.0.0.1:$edge_S/" >/dev/null
 echo "shape.sh (hop: $([ "${H2:-0}" = 1 ] && echo HTTP/2 || echo HTTP/1.1) over TLS): wrk -t1 -c50 -d${seconds}s, $rounds rounds; CPU: haproxy; peer chain: both haproxies; intercepted: agent + laptop ($dir)"
 for round in $(seq "$rounds"); do
   echo "round $round"
-  measure haproxy "$haproxy_port" "$haproxy_pid"
+  measure_wrk haproxy "$haproxy_port" "$haproxy_pid"
   # shellcheck disable=SC2154
   if [ $((round % 2)) = 1 ]; then
-    measure peer-chain "$front" "$front_pid" "$far_pid"; measure intercepted "$edge_S" "$agent_S" "$laptop_S"
+    measure_wrk peer-chain "$front" "$front_pid" "$far_pid"; measure_wrk intercepted "$edge_S" "$agent_S" "$laptop_S"
   else
-    measure intercepted "$edge_S" "$agent_S" "$laptop_S"; measure peer-chain "$front" "$front_pid" "$far_pid"
+    measure_wrk intercepted "$edge_S" "$agent_S" "$laptop_S"; measure_wrk peer-chain "$front" "$front_pid" "$far_pid"
   fi
 done
 python3 - "$work/results.txt" <<'PY'
