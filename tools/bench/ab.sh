@@ -89,22 +89,4 @@ for round in $(seq "$rounds"); do
   if [ $((round % 2)) = 1 ]; then measure_wrk A "$edge_A" $chain_A; measure_wrk B "$edge_B" $chain_B
   else measure_wrk B "$edge_B" $chain_B; measure_wrk A "$edge_A" $chain_A; fi
 done
-python3 - "$work/results.txt" <<'PY'
-import statistics, sys
-rows = [line.split() for line in open(sys.argv[1])]
-rounds = [rows[i:i + 3] for i in range(0, len(rows), 3)]
-def of(rnd, name): return next(r for r in rnd if r[0] == name)
-def med(values): return statistics.median(values)
-for name in ("A", "B"):
-    print("%s / haproxy: requests/s %.2f×, CPU per request %.2f×, p99 %.2f× (medians over rounds)" % (name,
-        med([float(of(r, name)[1]) / float(of(r, "haproxy")[1]) for r in rounds]),
-        med([float(of(r, name)[3]) / float(of(r, "haproxy")[3]) for r in rounds]),
-        med([float(of(r, name)[2]) / float(of(r, "haproxy")[2]) for r in rounds])))
-print("B / A: requests/s %.2f×, CPU per request %.2f×, p99 %.2f×; B ahead in %d of %d rounds" % (
-    med([float(of(r, "B")[1]) / float(of(r, "A")[1]) for r in rounds]),
-    med([float(of(r, "B")[3]) / float(of(r, "A")[3]) for r in rounds]),
-    med([float(of(r, "B")[2]) / float(of(r, "A")[2]) for r in rounds]),
-    sum(float(of(r, "B")[1]) > float(of(r, "A")[1]) for r in rounds), len(rounds)))
-non2xx = sum(int(r[4]) for r in rows if r[0] != "haproxy")
-print("non-2xx responses from Shunt: %d" % non2xx)
-PY
+summarize_rounds A B

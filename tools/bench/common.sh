@@ -97,3 +97,25 @@ print(name, "%.0f" % rps, "%.2f" % p99, "%.1f" % (ticks * 1e6 / hz / max(request
 PY
   tail -1 "$work/results.txt" | awk '{ printf "  %-12s %8s req/s  p99 %6s ms  %6s µs/req  non-2xx %s\n", $1, $2, $3, $4, $5 }'
 }
+
+# summarize_rounds FIRST SECOND: from $work/results.txt, written by measure_wrk in rounds of three
+# runs (haproxy, FIRST and SECOND, in any order), the medians over rounds of FIRST and SECOND against
+# haproxy and of SECOND against FIRST (requests/s, CPU per request, p99), how many rounds SECOND
+# was ahead, and the non-2xx responses of each.
+summarize_rounds() {
+  python3 - "$work/results.txt" "$1" "$2" <<'PY'
+import statistics, sys
+rows = [line.split() for line in open(sys.argv[1])]
+first, second = sys.argv[2], sys.argv[3]
+rounds = [rows[i:i + 3] for i in range(0, len(rows), 3)]
+def of(rnd, name): return next(r for r in rnd if r[0] == name)
+def ratios(name, base):
+    return [statistics.median([float(of(r, name)[k]) / float(of(r, base)[k]) for r in rounds]) for k in (1, 3, 2)]
+for name in (first, second):
+    print("%s / haproxy: requests/s %.2f×, CPU per request %.2f×, p99 %.2f× (medians over rounds)" % (name, *ratios(name, "haproxy")))
+print("%s / %s: requests/s %.2f×, CPU per request %.2f×, p99 %.2f×; %s ahead in %d of %d rounds" % (
+    second, first, *ratios(second, first), second, sum(float(of(r, second)[1]) > float(of(r, first)[1]) for r in rounds), len(rounds)))
+print("non-2xx responses: %s %d, %s %d" % (
+    first, sum(int(r[4]) for r in rows if r[0] == first), second, sum(int(r[4]) for r in rows if r[0] == second)))
+PY
+}

@@ -84,21 +84,4 @@ for round in $(seq "$rounds"); do
     measure_wrk intercepted "$edge_S" "$agent_S" "$laptop_S"; measure_wrk peer-chain "$front" "$front_pid" "$far_pid"
   fi
 done
-python3 - "$work/results.txt" <<'PY'
-import statistics, sys
-rows = [line.split() for line in open(sys.argv[1])]
-rounds = [rows[i:i + 3] for i in range(0, len(rows), 3)]
-def of(rnd, name): return next(r for r in rnd if r[0] == name)
-def med(values): return statistics.median(values)
-for name in ("peer-chain", "intercepted"):
-    print("%s / haproxy: requests/s %.2f×, CPU per request %.2f×, p99 %.2f× (medians over rounds)" % (name,
-        med([float(of(r, name)[1]) / float(of(r, "haproxy")[1]) for r in rounds]),
-        med([float(of(r, name)[3]) / float(of(r, "haproxy")[3]) for r in rounds]),
-        med([float(of(r, name)[2]) / float(of(r, "haproxy")[2]) for r in rounds])))
-print("intercepted / peer chain: requests/s %.2f×, CPU per request %.2f×; ahead in %d of %d rounds" % (
-    med([float(of(r, "intercepted")[1]) / float(of(r, "peer-chain")[1]) for r in rounds]),
-    med([float(of(r, "intercepted")[3]) / float(of(r, "peer-chain")[3]) for r in rounds]),
-    sum(float(of(r, "intercepted")[1]) > float(of(r, "peer-chain")[1]) for r in rounds), len(rounds)))
-print("non-2xx responses: peer chain %d, intercepted %d" % (
-    sum(int(r[4]) for r in rows if r[0] == "peer-chain"), sum(int(r[4]) for r in rows if r[0] == "intercepted")))
-PY
+summarize_rounds peer-chain intercepted
