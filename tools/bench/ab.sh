@@ -31,9 +31,7 @@ for dir in "$old" "$new"; do
 done
 . tools/bench/common.sh
 
-start_peers
-"$old/shunt" certs init --dir "$work/certs" --name alice >/dev/null
-wait_port "$haproxy_port"; wait_port "$cluster"; wait_port "$laptop"
+start_peers "$old/shunt"
 
 # start NAME DIR: an agent and a laptop from DIR (start_chain); sets chain_NAME: the PIDs whose CPU
 # is counted (the agent; intercepted and global, the laptop too).

@@ -44,6 +44,8 @@ wait_port() {
 # start_peers: from ../shared/peers, on free ports, the nginx origins "cluster" and "laptop", nginx's
 # header-routing proxy and haproxy's (both: X-Dev: alice → laptop, the rest → cluster). Sets
 # cluster, laptop, nginx_proxy, haproxy_port and haproxy_pid; both peers are stopped at exit.
+# start_peers SHUNT: also makes alice's certificates in $work/certs with the `shunt` at SHUNT, and
+# waits until haproxy and both origins listen.
 start_peers() {
   local peers=../shared/peers
   cluster=$(port); laptop=$(port); nginx_proxy=$(port); haproxy_port=$(port)
@@ -54,6 +56,10 @@ start_peers() {
   pid_files+=("$work/nginx.pid")
   nginx -c "$work/nginx.conf" -p "$work" 2>/dev/null
   haproxy -f "$work/haproxy.cfg" -db >/dev/null 2>&1 & haproxy_pid=$!; pids+=($!)
+  if [ -n "${1:-}" ]; then
+    "$1" certs init --dir "$work/certs" --name alice >/dev/null
+    wait_port "$haproxy_port"; wait_port "$cluster"; wait_port "$laptop"
+  fi
 }
 
 # start_chain NAME DIR RULE: from DIR, an agent in front of the cluster origin and a laptop holding

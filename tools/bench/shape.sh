@@ -24,9 +24,7 @@ done
 [ -x "$dir/shunt" ] && [ -x "$dir/shunt-agent" ] || { echo "shape.sh: $dir has no shunt and shunt-agent" >&2; exit 2; }
 . tools/bench/common.sh
 
-start_peers
-"$dir/shunt" certs init --dir "$work/certs" --name alice >/dev/null
-wait_port "$haproxy_port"; wait_port "$cluster"; wait_port "$laptop"
+start_peers "$dir/shunt"
 start_chain S "$dir" x-dev=alice
 
 # The peer chain: a second haproxy in the laptop's place takes TLS off and sends each request to the

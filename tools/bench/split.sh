@@ -18,9 +18,7 @@ done
 [ -x "$dir/shunt" ] && [ -x "$dir/shunt-agent" ] || { echo "split.sh: $dir has no shunt and shunt-agent" >&2; exit 2; }
 . tools/bench/common.sh
 
-start_peers
-"$dir/shunt" certs init --dir "$work/certs" --name alice >/dev/null
-wait_port "$haproxy_port"; wait_port "$cluster"; wait_port "$laptop"
+start_peers "$dir/shunt"
 
 start_chain intercepted "$dir" x-dev=alice; start_chain global "$dir" all
 workers=$(pgrep -P "$(cat "$work/nginx.pid")" | tr '\n' ' ')
