@@ -8,11 +8,12 @@
 # Four busy processes in each of the last two, three in the first. In alternating rounds (wrk -t1 -c50
 # each, the X-Dev: alice header on all); prints each round and the medians of each against haproxy,
 # with CPU per request of the proxies (haproxy; both haproxies; agent + laptop).
-# The peer chain is not a ceiling for Shunt: it carries one TLS connection per kept haproxy
-# connection, where Shunt multiplexes every request on one tunnel (and logs each). It tells how much
-# of the distance to haproxy is the shape (a second proxy, a TLS hop, a fourth busy process on the
-# machine's cores) on the machine at hand.
-# H2=1: the peer chain's TLS hop carries HTTP/2, its requests multiplexed on a few connections.
+# The peer chain is neither a ceiling nor a floor for Shunt: its TLS hop carries a connection per
+# request in flight (with H2=1, HTTP/2 on the kept connections, most streams on a few of them),
+# where Shunt multiplexes every request on one tunnel, and it keeps no request log. It tells how much
+# of the distance to haproxy the shape costs (a second proxy, a TLS hop, a fourth busy process on
+# the machine's cores) on the machine at hand.
+# H2=1: the peer chain's TLS hop carries HTTP/2 (ALPN h2), its requests multiplexed.
 #   tools/bench/shape.sh DIR [SECONDS] [ROUNDS]   (DIR holds shunt and shunt-agent; default 4 s, 8 rounds)
 # Needs: nginx-light haproxy wrk openssl (apt-get install -y nginx-light haproxy wrk openssl).
 set -euo pipefail
@@ -57,8 +58,8 @@ backend laptop
   server s2 $2
 EOF
 }
-# H2=1: the hop between them is HTTP/2 (ALPN h2), so the requests share a few multiplexed TLS connections,
-# as Shunt's share its one tunnel; without it, one HTTP/1.1 connection per request in flight.
+# H2=1: the hop between them is HTTP/2 (ALPN h2), the requests multiplexed on the kept TLS connections
+# as Shunt's are on its one tunnel; without it, one HTTP/1.1 connection per request in flight.
 alpn=""; [ "${H2:-0}" = 1 ] && alpn=" alpn h2"
 haproxy_config "127.0.0.1:$tls ssl crt $work/bundle.pem$alpn" "127.0.0.1:$laptop" > "$work/haproxy-laptop.cfg"
 haproxy_config "127.0.0.1:$front" "127.0.0.1:$tls ssl verify none$alpn" > "$work/haproxy-agent.cfg"
@@ -68,9 +69,9 @@ wait_port "$tls"; wait_port "$front"
 
 header=(-H "X-Dev: alice")
 # Each chain warmed once (TLS handshakes, kept connections, the pool) before the rounds.
-wrk -t1 -c50 -d1s -H "X-Dev: alice" "http://127.0.0.1:$front/" >/dev/null
+wrk -t1 -c50 -d1s "${header[@]}" "http://127.0.0.1:$front/" >/dev/null
 # shellcheck disable=SC2154  # edge_S, agent_S, laptop_S: set by start_chain
-wrk -t1 -c50 -d1s -H "X-Dev: alice" "http://127.0.0.1:$edge_S/" >/dev/null
+wrk -t1 -c50 -d1s "${header[@]}" "http://127.0.0.1:$edge_S/" >/dev/null
 echo "shape.sh (hop: $([ "${H2:-0}" = 1 ] && echo HTTP/2 || echo HTTP/1.1) over TLS): wrk -t1 -c50 -d${seconds}s, $rounds rounds; CPU: haproxy; peer chain: both haproxies; intercepted: agent + laptop ($dir)"
 for round in $(seq "$rounds"); do
   echo "round $round"
