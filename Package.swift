@@ -50,6 +50,7 @@ let package = Package(
             name: "ShuntSession",
             dependencies: [
                 "ShuntWire",
+                "CShuntRing",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -74,6 +75,7 @@ let package = Package(
         .target(name: "ShuntMatch"),
         .target(name: "ShuntOutput"),
         .target(name: "CShuntEpoll"),
+        .target(name: "CShuntRing"),
         .target(name: "ShuntTestSupport", dependencies: [.product(name: "NIOCore", package: "swift-nio")], path: "Tests/ShuntTestSupport"),
         .target(
             name: "ShuntAgent",

@@ -77,7 +77,7 @@ public final class AgentServer: Sendable {
         let nextRequestID: @Sendable () -> UInt64 = { requestIDs.withLockedValue { $0 += 1; return $0 } }
         let failOpen = FailOpenEpisodes(logger: logger, metrics: metrics)
         let keptStreams = KeptStreams()
-        let flushesBox = try await loop.submit { NIOLoopBound(TickFlushes(eventLoop: loop), eventLoop: loop) }.get()
+        let flushesBox = try await loop.submit { NIOLoopBound(TickFlushes(eventLoop: loop, batchedWrites: true), eventLoop: loop) }.get()
         var poolBoxes: [NIOLoopBound<AppConnectionPool>] = []
         for app in configuration.appAddresses {
             poolBoxes.append(try await loop.submit {
@@ -240,7 +240,8 @@ public final class AgentServer: Sendable {
         }
         ready = true
         return AgentServer(registry: registry, tunnel: tunnel, edges: edges, direct: direct, edgePorts: boundPorts, admin: admin,
-                           group: group, tracked: tracked, logger: logger, metrics: metrics, taps: taps)
+                           group: group, tracked: tracked, logger: logger, metrics: metrics, taps: taps,
+                           writeCounts: try await loop.submit { flushesBox.value.batch?.counts }.get())
     }
 
     /// What is connected: edge clients and laptop sessions, for a graceful shutdown.
@@ -262,12 +263,17 @@ public final class AgentServer: Sendable {
             .channelInitializer { channel in
                 track(channel)
                 return channel.eventLoop.makeCompletedFuture {
+                    let shared = shared(handOver.portIndex)
+                    if let batch = shared.flushes.batch {
+                        // The caller's socket is known: its answers leave with the wake-up's others.
+                        try channel.pipeline.syncOperations.addHandler(BatchedSocketHandler(descriptor: handOver.descriptor, batch: batch))
+                    }
                     let handler: ChannelHandler
                     switch handOver.prelude {
                     case .none, .received:
-                        handler = EdgeProtocolSniffer(shared: shared(handOver.portIndex), client: handOver.remote)
+                        handler = EdgeProtocolSniffer(shared: shared, client: handOver.remote)
                     case .routing(let exchange, let laptop, let pending):
-                        handler = EdgeHandler(shared: shared(handOver.portIndex), client: handOver.remote, resuming: exchange,
+                        handler = EdgeHandler(shared: shared, client: handOver.remote, resuming: exchange,
                                               to: laptop, pending: pending)
                     }
                     try channel.pipeline.syncOperations.addHandler(handler)
@@ -297,7 +303,9 @@ public final class AgentServer: Sendable {
     public let metrics: AgentMetrics
 
     private init(registry: InterceptRegistry, tunnel: Channel, edges: [Channel], direct: DirectEdgeLoop?, edgePorts: [Int], admin: Channel?,
-                 group: MultiThreadedEventLoopGroup, tracked: NIOLockedValueBox<Tracked>, logger: Logger, metrics: AgentMetrics, taps: FrameTaps) {
+                 group: MultiThreadedEventLoopGroup, tracked: NIOLockedValueBox<Tracked>, logger: Logger, metrics: AgentMetrics, taps: FrameTaps,
+                 writeCounts: SocketWriteBatch.Counts?) {
+        self.writeCounts = writeCounts
         self.direct = direct
         self.edgePorts = edgePorts
         self.tracked = tracked
@@ -313,6 +321,11 @@ public final class AgentServer: Sendable {
 
     public let admin: Channel?
     public var adminPort: Int? { admin?.localAddress?.port }
+
+    /// The callers' sockets whose answers leave in one system call per wake-up (`SocketWriteBatch`);
+    /// nil where io_uring is not available or `SHUNT_BATCHED_WRITES` says no.
+    /// Its sends so far, and the system calls they took.
+    public let writeCounts: SocketWriteBatch.Counts?
 
     public var tunnelPort: Int { tunnel.localAddress!.port! }
     public let edgePorts: [Int]

@@ -36,6 +36,8 @@ final class LocalConnectionPool: @unchecked Sendable {
     private let idle: IdleConnections<LocalSocketHandler>
     /// Requests written to connections are flushed together at the end of the loop's wake-up.
     let flushes: TickFlushes
+    /// The batch's counts, when the pool's writes are batched; read from any thread (tests).
+    let writeCounts: SocketWriteBatch.Counts?
     /// Connections dialled; read from any thread (tests).
     private let dialled = NIOLockedValueBox(0)
     var dialledCount: Int { dialled.withLockedValue { $0 } }
@@ -46,7 +48,8 @@ final class LocalConnectionPool: @unchecked Sendable {
         self.limits = limits
         self.connectTimeout = connectTimeout
         idle = IdleConnections(eventLoop: eventLoop, maxIdle: limits.maxIdle, idleTimeout: limits.idleTimeout)
-        flushes = TickFlushes(eventLoop: eventLoop)
+        flushes = TickFlushes(eventLoop: eventLoop, batchedWrites: true)
+        writeCounts = flushes.batch?.counts
     }
 
     var idleCount: Int { idle.count }
@@ -70,9 +73,10 @@ final class LocalConnectionPool: @unchecked Sendable {
     /// A new connection, for a request sent again after a reused one closed on it.
     func dial(for exchange: LocalStreamHandler) -> EventLoopFuture<Channel> {
         dialled.withLockedValue { $0 += 1 }
-        let (idle, connectTimeout, eventLoop) = (self.idle, self.connectTimeout, self.eventLoop)
+        let (idle, connectTimeout, eventLoop, batch) = (self.idle, self.connectTimeout, self.eventLoop, flushes.batch)
         return target.connect(on: eventLoop) { address in
-            idle.dial(address, connectTimeout: connectTimeout, handler: NIOLoopBound(LocalSocketHandler(exchange: exchange), eventLoop: eventLoop))
+            idle.dial(address, connectTimeout: connectTimeout, handler: NIOLoopBound(LocalSocketHandler(exchange: exchange), eventLoop: eventLoop),
+                      batch: batch)
         }
     }
 

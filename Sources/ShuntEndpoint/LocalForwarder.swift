@@ -171,6 +171,16 @@ public final class LocalForwarder: Sendable {
         pools.withLockedValue { pools in pools.values.reduce(0) { $0 + $1.dialledCount } }
     }
 
+    /// Sends to the local service that left in one system call per wake-up (`SocketWriteBatch`),
+    /// over all event loops, and the system calls they took (for tests).
+    public var batchedWrites: (sends: Int, submissions: Int) {
+        pools.withLockedValue { pools in
+            pools.values.reduce((0, 0)) { total, pool in
+                (total.0 + (pool.writeCounts?.sends ?? 0), total.1 + (pool.writeCounts?.submissions ?? 0))
+            }
+        }
+    }
+
     /// Closes the idle connections of every pool (the intercept is over).
     public func closeIdleConnections() {
         let all = pools.withLockedValue { pools in Array(pools.values) }

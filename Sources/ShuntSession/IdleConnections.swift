@@ -1,5 +1,9 @@
+import CShuntRing
 import NIOCore
 import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Keep-alive connections waiting for their next exchange, on one event loop: the most recent is
 /// taken first, at most `maxIdle` wait, each at most `idleTimeout`, and one that closes while it
@@ -47,8 +51,34 @@ public final class IdleConnections<Handler: ChannelHandler> {
 
     /// A new connection to `address` with `handler` on it, which leaves the pool if it ever closes
     /// while waiting there.
-    public func dial(_ address: SocketAddress, connectTimeout: TimeAmount, handler: NIOLoopBound<Handler>) -> EventLoopFuture<Channel> {
-        ClientBootstrap(group: eventLoop)
+    ///
+    /// With a `batch`, a connection to a loopback address that is established as `connect` returns
+    /// (as loopback connections are when something listens) is made here, its descriptor known, and
+    /// its writes join the batch (`BatchedSocketHandler`); any other is dialled by SwiftNIO, as without.
+    public func dial(_ address: SocketAddress, connectTimeout: TimeAmount, handler: NIOLoopBound<Handler>,
+                     batch: SocketWriteBatch? = nil) -> EventLoopFuture<Channel> {
+        if let batch {
+            let descriptor = address.withSockAddr { shunt_connect_now($0, socklen_t($1)) }
+            if descriptor >= 0 {
+                let batch = NIOLoopBound(batch, eventLoop: eventLoop)
+                return ClientBootstrap(group: eventLoop)
+                    .channelOption(.allowRemoteHalfClosure, value: true)
+                    .channelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(BatchedSocketHandler(descriptor: descriptor, batch: batch.value))
+                            try channel.pipeline.syncOperations.addHandler(handler.value)
+                        }
+                    }
+                    .withConnectedSocket(descriptor)
+                    .assumeIsolated()
+                    .map { channel in
+                        channel.closeFuture.assumeIsolated().whenComplete { _ in self.forget(channel) }
+                        return channel
+                    }
+                    .nonisolated()
+            }
+        }
+        return ClientBootstrap(group: eventLoop)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .connectTimeout(connectTimeout)
             .channelInitializer { channel in

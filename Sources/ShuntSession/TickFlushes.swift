@@ -16,6 +16,11 @@ import NIOCore
 /// intercepted path +3.7% requests/s over seven runs (six ahead) for 2–4% more CPU per request,
 /// pass-through +1.7% over three; 32 against 16 gave 0.92×.
 ///
+/// With a `batch`, the writes to the sockets of `BatchedSocketHandler`s that the wake-up's bursts
+/// flushed are sent in one system call at the end of the wake-up (`SocketWriteBatch`): once per
+/// wake-up rather than once per burst of `maxBatch` gave the intercepted chain 1.09× the
+/// requests/s at 0.86× the CPU per request (10 alternating rounds, stop 32).
+///
 /// A member asks with `flushLater(_:)` and keeps its own flag so it is listed once; it flushes
 /// itself at once (`flushNow()`) where a flush cannot wait: before it closes a channel or hands a
 /// connection to someone else. Confined to `eventLoop` (checked).
@@ -36,10 +41,20 @@ public final class TickFlushes {
     /// A flush at the end of the wake-up is queued on the loop.
     private var scheduled = false
 
-    public init(eventLoop: EventLoop, maxBatch: Int = TickFlushes.defaultMaxBatch) {
+    /// The sockets whose writes of a burst leave in one system call; nil when not asked for or not
+    /// available (see `SocketWriteBatch`).
+    public let batch: SocketWriteBatch?
+    /// Bursts in progress (a flush may start another).
+    private var depth = 0
+
+    /// `batchedWrites`: sockets may join `batch` (when the kernel gives io_uring and
+    /// `SocketWriteBatch.enabledByEnvironment` does not say no).
+    public init(eventLoop: EventLoop, maxBatch: Int = TickFlushes.defaultMaxBatch, batchedWrites: Bool = false) {
         precondition(maxBatch >= 1, "maxBatch is at least 1")
         self.eventLoop = eventLoop
         self.maxBatch = maxBatch
+        let batch = batchedWrites && SocketWriteBatch.enabledByEnvironment ? SocketWriteBatch(eventLoop: eventLoop) : nil
+        self.batch = batch?.isAvailable == true ? batch : nil
     }
 
     /// Number of members waiting.
@@ -52,23 +67,32 @@ public final class TickFlushes {
         eventLoop.preconditionInEventLoop()
         members.append(member)
         if members.count >= maxBatch {
-            flushAll()
+            flushAll(endOfTick: !scheduled)
         } else if !scheduled {
             scheduled = true
             eventLoop.assumeIsolated().execute {
                 self.scheduled = false
-                self.flushAll()
+                self.flushAll(endOfTick: true)
             }
         }
     }
 
-    private func flushAll() {
+    private func flushAll(endOfTick: Bool) {
         var burst = spare
         spare = []
         swap(&burst, &members)
         // A flush may make another member write and ask again (even reach `maxBatch` and flush a
         // burst of its own): it goes in `members`, for a new burst.
+        depth += 1
+        batch?.bursting = true
         for member in burst { member.flushNow() }
+        depth -= 1
+        if depth == 0, let batch {
+            batch.bursting = false
+            // The batch leaves once per wake-up, when its last burst is flushed (a burst that reached
+            // `maxBatch` leaves it to the flush at the wake-up's end, when one is scheduled).
+            if endOfTick { batch.submit() }
+        }
         burst.removeAll(keepingCapacity: true)
         spare = burst
     }

@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOEmbedded
 import NIOPosix
 import ShuntAgent
 import ShuntEndpoint
@@ -76,6 +77,14 @@ import Testing
         #expect(try await Self.metric(#"shunt_agent_requests_total{route="app"}"#, world) == "5")
         #expect(try await alice.openStreams() == 1, "one stream, kept between the requests")
         #expect(alice.forwarder.connectionsDialled == 1)
+        // Where the kernel gives io_uring, the answers to the caller and the requests to the local
+        // service left through the write batches (`SocketWriteBatch`), one send per flush.
+        let ring = SocketWriteBatch(eventLoop: EmbeddedEventLoop()).isAvailable
+        #expect((world.agent.writeCounts != nil) == ring)
+        if ring {
+            #expect((world.agent.writeCounts?.sends ?? 0) >= 6, "the laptop's six answers, through the batch")
+            #expect(alice.forwarder.batchedWrites.sends >= 6, "the six requests to the local service, through the batch")
+        }
 
         let lines = alice.lines.withLockedValue { $0 }
         #expect(lines.count == 6)

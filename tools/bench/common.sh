@@ -125,3 +125,12 @@ print("non-2xx responses: %s %d, %s %d" % (
     first, sum(int(r[4]) for r in rows if r[0] == first), second, sum(int(r[4]) for r in rows if r[0] == second)))
 PY
 }
+
+# cpu_ticks PID...: user + system clock ticks of the processes so far (/proc/PID/stat).
+cpu_ticks() { local total=0 pid; for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
+
+# context_switches PID...: voluntary and involuntary context switches of all their threads so far.
+context_switches() {
+  local pid
+  for pid in "$@"; do cat /proc/"$pid"/task/*/status; done | awk '/^(non)?voluntary_ctxt_switches/ { n += $2 } END { print n + 0 }'
+}
