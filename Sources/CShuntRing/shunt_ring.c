@@ -123,6 +123,10 @@ int shunt_ring_send(shunt_ring *ring, const int *fds, const void *const *bytes, 
         }
         submitted += n;
     }
+    // Some were taken and the rest cannot be: the rest stay in the ring, which must not be entered
+    // again (they would leave then, from memory that is no longer the caller's). Their results stay
+    // -EIO: the caller sends them another way.
+    int status = submitted < count ? 1 : 0;
     int reaped = 0;
     while (reaped < submitted) {
         unsigned head = *ring->cq_head;
@@ -136,7 +140,7 @@ int shunt_ring_send(shunt_ring *ring, const int *fds, const void *const *bytes, 
         __atomic_store_n(ring->cq_head, head + 1, __ATOMIC_RELEASE);
         reaped++;
     }
-    return 0;
+    return status;
 }
 
 long shunt_send_now(int fd, const void *bytes, size_t length) {

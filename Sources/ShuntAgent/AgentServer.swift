@@ -322,9 +322,9 @@ public final class AgentServer: Sendable {
     public let admin: Channel?
     public var adminPort: Int? { admin?.localAddress?.port }
 
-    /// The callers' sockets whose answers leave in one system call per wake-up (`SocketWriteBatch`);
-    /// nil where io_uring is not available or `SHUNT_BATCHED_WRITES` says no.
-    /// Its sends so far, and the system calls they took.
+    /// What the batch of the callers' sockets (`SocketWriteBatch`: their answers leave in one system
+    /// call per wake-up) has sent so far, and the system calls it took; nil where io_uring is not
+    /// available or `SHUNT_BATCHED_WRITES` says no.
     public let writeCounts: SocketWriteBatch.Counts?
 
     public var tunnelPort: Int { tunnel.localAddress!.port! }

@@ -113,7 +113,7 @@ public final class SocketWriteBatch {
         descriptors.removeAll(keepingCapacity: true)
         pointers.removeAll(keepingCapacity: true)
         lengths.removeAll(keepingCapacity: true)
-        results = Array(repeating: 0, count: ready.count)
+        results = Array(repeating: -CLong(EIO), count: ready.count)
         // The pending buffers are held by their handlers until `sent`: their storage stays put.
         for socket in ready {
             descriptors.append(socket.descriptor)
@@ -122,13 +122,9 @@ public final class SocketWriteBatch {
                 lengths.append(CUnsignedInt(bytes.count))
             }
         }
-        let status = shunt_ring_send(ring, descriptors, pointers, lengths, CInt(ready.count), &results)
-        if status < 0 {
-            // The kernel took none of them: they go through their channels, and the ring is not used again.
-            broken = true
-            for socket in ready { socket.sent(-CLong(EIO)) }
-            return
-        }
+        // Each result is what was sent, or -EIO for a send the kernel did not take: that socket's
+        // octets go through its channel. Unless the kernel took them all, the ring is not used again.
+        if shunt_ring_send(ring, descriptors, pointers, lengths, CInt(ready.count), &results) != 0 { broken = true }
         for (socket, result) in zip(ready, results) { socket.sent(result) }
     }
 }

@@ -153,6 +153,39 @@ struct SocketWriteBatchTests {
         }
     }
 
+    /// At the limit: a wake-up that writes to more sockets than a ring takes at once
+    /// (`SocketWriteBatch.defaultCapacity`) sends them in as many system calls as it needs.
+    @Test func moreSocketsThanTheCapacityLeaveInSeveralSystemCalls() async throws {
+        try await Self.withSetup { setup in
+            let count = SocketWriteBatch.defaultCapacity + 6
+            var channels: [Channel] = []
+            for _ in 0..<count { channels.append(try await Self.dial(setup)) }
+            let ports = channels.map { $0.localAddress?.port ?? 0 }
+            let clients = channels
+            let loop = setup.loop
+            let before = try await loop.submit { () -> (Int, Int) in
+                let flushes = setup.flushes.value
+                let counts = (flushes.batch!.sends, flushes.batch!.submissions)
+                for (index, channel) in clients.enumerated() {
+                    channel.write(ByteBuffer(string: "socket \(index)"), promise: nil)
+                    flushes.flushLater(Flusher(channel))
+                }
+                return counts
+            }.get()
+            try await loop.submit {}.get()
+            let after = try await loop.submit { (setup.flushes.value.batch!.sends, setup.flushes.value.batch!.submissions) }.get()
+            #expect(after.0 - before.0 == count)
+            #expect(after.1 - before.1 == 2, "a full ring, then the rest")
+            for channel in channels { try await channel.close(mode: .output).get() }
+            try await Self.waitUntil { setup.ended.withLockedValue { $0.count } == count }
+            let received = setup.received.withLockedValue { $0 }
+            for (index, port) in ports.enumerated() {
+                #expect(String(decoding: received[port] ?? [], as: UTF8.self) == "socket \(index)")
+            }
+            for channel in channels { try? await channel.close() }
+        }
+    }
+
     @Test func aShortSendGoesOnThroughTheChannelAheadOfWhatFollows() async throws {
         try await Self.withSetup { setup in
             let channel = try await Self.dial(setup)

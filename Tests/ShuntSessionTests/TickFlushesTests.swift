@@ -119,4 +119,14 @@ import Testing
         #expect(try channel.readOutbound(as: ByteBuffer.self) == ByteBuffer(string: "GET / HTTP/1.1\r\n\r\n"))
         _ = try channel.finish()
     }
+
+    /// Writes are batched only when asked for, and a batch that is switched off has no ring: every
+    /// write then goes through SwiftNIO's channels, as where the kernel gives no io_uring.
+    @Test func writesAreBatchedOnlyWhenAskedForAndAvailable() {
+        let loop = EmbeddedEventLoop()
+        #expect(TickFlushes(eventLoop: loop).batch == nil)
+        #expect(!SocketWriteBatch(eventLoop: loop, enabled: false).isAvailable)
+        let asked = TickFlushes(eventLoop: loop, batchedWrites: true)
+        #expect((asked.batch != nil) == (SocketWriteBatch(eventLoop: loop).isAvailable && SocketWriteBatch.enabledByEnvironment))
+    }
 }

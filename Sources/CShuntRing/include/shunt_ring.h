@@ -16,8 +16,8 @@ void shunt_ring_destroy(shunt_ring *ring);
 unsigned shunt_ring_capacity(const shunt_ring *ring);
 // Sends bytes[i] (lengths[i] octets) on fds[i], for i < count (at most the capacity), without
 // waiting (MSG_DONTWAIT) and without SIGPIPE, in one io_uring_enter, and waits for every result:
-// results[i] is the octets sent, or -errno. Returns 0; or -errno when the kernel took none of them
-// (then the ring must not be used again, and nothing was sent).
+// results[i] is the octets sent, or -errno (-EIO for one the kernel did not take). Returns 0; 1 when
+// the kernel took only some; -errno when it took none. Unless 0, the ring must not be used again.
 int shunt_ring_send(shunt_ring *ring, const int *fds, const void *const *bytes, const unsigned *lengths, int count,
                     long *results);
 // One send on a non-blocking socket, without SIGPIPE: octets sent, or -errno.
