@@ -40,8 +40,8 @@ public final class SocketWriteBatch {
         private let submissionCount = ManagedAtomic(0)
         public var sends: Int { sendCount.load(ordering: .relaxed) }
         public var submissions: Int { submissionCount.load(ordering: .relaxed) }
-        func add(sends: Int) {
-            submissionCount.wrappingIncrement(ordering: .relaxed)
+        func add(sends: Int, submissions: Int) {
+            submissionCount.wrappingIncrement(by: submissions, ordering: .relaxed)
             sendCount.wrappingIncrement(by: sends, ordering: .relaxed)
         }
     }
@@ -105,11 +105,12 @@ public final class SocketWriteBatch {
     private func send(_ sockets: [BatchedSocketHandler]) {
         let ready = sockets.filter { $0.isReadyToSend }
         guard !ready.isEmpty else { return }
-        counts.add(sends: ready.count)
         if ready.count == 1 || ring == nil || broken {
+            counts.add(sends: ready.count, submissions: ready.count)
             for socket in ready { socket.sent(socket.withPending { shunt_send_now(socket.descriptor, $0.baseAddress, $0.count) }) }
             return
         }
+        counts.add(sends: ready.count, submissions: 1)
         descriptors.removeAll(keepingCapacity: true)
         pointers.removeAll(keepingCapacity: true)
         lengths.removeAll(keepingCapacity: true)
