@@ -77,7 +77,10 @@ public final class AgentServer: Sendable {
         let nextRequestID: @Sendable () -> UInt64 = { requestIDs.withLockedValue { $0 += 1; return $0 } }
         let failOpen = FailOpenEpisodes(logger: logger, metrics: metrics)
         let keptStreams = KeptStreams()
-        let flushesBox = try await loop.submit { NIOLoopBound(TickFlushes(eventLoop: loop, batchedWrites: true), eventLoop: loop) }.get()
+        let (flushesBox, writeCounts) = try await loop.submit {
+            let flushes = TickFlushes(eventLoop: loop, batchedWrites: true)
+            return (NIOLoopBound(flushes, eventLoop: loop), flushes.batch?.counts)
+        }.get()
         var poolBoxes: [NIOLoopBound<AppConnectionPool>] = []
         for app in configuration.appAddresses {
             poolBoxes.append(try await loop.submit {
@@ -241,7 +244,7 @@ public final class AgentServer: Sendable {
         ready = true
         return AgentServer(registry: registry, tunnel: tunnel, edges: edges, direct: direct, edgePorts: boundPorts, admin: admin,
                            group: group, tracked: tracked, logger: logger, metrics: metrics, taps: taps,
-                           writeCounts: try await loop.submit { flushesBox.value.batch?.counts }.get())
+                           writeCounts: writeCounts)
     }
 
     /// What is connected: edge clients and laptop sessions, for a graceful shutdown.

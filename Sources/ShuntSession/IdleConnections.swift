@@ -57,34 +57,27 @@ public final class IdleConnections<Handler: ChannelHandler> {
     /// its writes join the batch (`BatchedSocketHandler`); any other is dialled by SwiftNIO, as without.
     public func dial(_ address: SocketAddress, connectTimeout: TimeAmount, handler: NIOLoopBound<Handler>,
                      batch: SocketWriteBatch? = nil) -> EventLoopFuture<Channel> {
-        if let batch {
-            let descriptor = address.withSockAddr { shunt_connect_now($0, socklen_t($1)) }
-            if descriptor >= 0 {
-                let batch = NIOLoopBound(batch, eventLoop: eventLoop)
-                return ClientBootstrap(group: eventLoop)
-                    .channelOption(.allowRemoteHalfClosure, value: true)
-                    .channelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(BatchedSocketHandler(descriptor: descriptor, batch: batch.value))
-                            try channel.pipeline.syncOperations.addHandler(handler.value)
-                        }
+        let bootstrap = ClientBootstrap(group: eventLoop).channelOption(.allowRemoteHalfClosure, value: true)
+        let connected: EventLoopFuture<Channel>
+        if let batch, case let descriptor = address.withSockAddr({ shunt_connect_now($0, socklen_t($1)) }), descriptor >= 0 {
+            let batch = NIOLoopBound(batch, eventLoop: eventLoop)
+            connected = bootstrap
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(BatchedSocketHandler(descriptor: descriptor, batch: batch.value))
+                        try channel.pipeline.syncOperations.addHandler(handler.value)
                     }
-                    .withConnectedSocket(descriptor)
-                    .assumeIsolated()
-                    .map { channel in
-                        channel.closeFuture.assumeIsolated().whenComplete { _ in self.forget(channel) }
-                        return channel
-                    }
-                    .nonisolated()
-            }
+                }
+                .withConnectedSocket(descriptor)
+        } else {
+            connected = bootstrap
+                .connectTimeout(connectTimeout)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler.value) }
+                }
+                .connect(to: address)
         }
-        return ClientBootstrap(group: eventLoop)
-            .channelOption(.allowRemoteHalfClosure, value: true)
-            .connectTimeout(connectTimeout)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler.value) }
-            }
-            .connect(to: address)
+        return connected
             .assumeIsolated()
             .map { channel in
                 channel.closeFuture.assumeIsolated().whenComplete { _ in self.forget(channel) }

@@ -217,8 +217,11 @@ public final class BatchedSocketHandler: ChannelOutboundHandler, RemovableChanne
     /// Still the channel's socket, open, with octets flushed: checked on the event loop just before
     /// the send, the descriptor cannot have been closed and given to another socket.
     var isReadyToSend: Bool {
-        guard hasPending, !viaChannel, let context, context.channel.isActive else {
-            if context.map({ !$0.channel.isActive }) ?? true { pending = nil; flushed = false }
+        guard hasPending, !viaChannel else { return false }
+        guard let context, context.channel.isActive else {
+            // Closed: what waited is dropped, as a closed channel drops its unwritten writes.
+            pending = nil
+            flushed = false
             return false
         }
         return true
